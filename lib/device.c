@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device lifecycle: one per connection. Creation, readiness (when to call
+ * new_device / destroy_device), ring state, reset and teardown, and the
+ * device accessors of the public API.
+ */
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "socket.h"
+
+const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
+{
+	static const struct vhost_device_ops none;
+
+	return dev->sock->ops ? dev->sock->ops : &none;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void device_lock_all_vrings(struct vhost_dev *dev)
+{
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_lock(&dev->vrings[i]);
+}
+
+void device_unlock_all_vrings(struct vhost_dev *dev)
+{
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_unlock(&dev->vrings[i]);
+}
+
+/* Point the ring at guest memory: the three areas must each lie whole in
+ * one mapped region and be aligned as the virtio spec requires (desc 16,
+ * avail 2, used 4), or the ring stays unusable. Caller holds vq's lock. */
+static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
+{
+	uint64_t n = vq->size;
+	uint64_t extra = dev_has_feature(dev, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	if (!vq->addr_set || !n || !dev->mem->nregions)
+		return;
+	desc = mem_uva_range(dev->mem, vq->desc_uaddr, 16 * n);
+	avail = mem_uva_range(dev->mem, vq->avail_uaddr, 4 + 2 * n + extra);
+	used = mem_uva_range(dev->mem, vq->used_uaddr, 4 + 8 * n + extra);
+	if (!desc || !avail || !used) {
+		LOG_ERR("%s: vring %u: ring addresses not in guest memory",
+			dev->sock->path, vq->index);
+		return;
+	}
+	if (((uintptr_t)desc & 15) || ((uintptr_t)avail & 1) ||
+	    ((uintptr_t)used & 3)) {
+		LOG_ERR("%s: vring %u: misaligned ring", dev->sock->path,
+			vq->index);
+		return;
+	}
+	vq->desc = desc;
+	vq->avail = avail;
+	vq->used = used;
+	/* After a back-end restart the front-end's base may lag what the
+	 * guest saw in the used ring; the guest's used index is what counts
+	 * (packets in flight are lost either way). */
+	if (vq->used->idx != vq->last_used_idx) {
+		LOG_WARN("%s: vring %u: used idx %u != base %u; using used idx",
+			 dev->sock->path, vq->index, vq->used->idx,
+			 vq->last_used_idx);
+		vq->last_used_idx = vq->used->idx;
+		vq->last_avail_idx = vq->used->idx;
+	}
+}
+
+void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
+{
+	vring_translate(dev, vq);
+	vq->mem = dev->mem;
+	vq->event_idx = dev_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
+	vq->mrg_rxbuf = dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
+	vq->indirect = dev_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
+	vq->hdr_len = (dev_has_feature(dev, VIRTIO_F_VERSION_1) ||
+		       vq->mrg_rxbuf) ?
+		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
+		      sizeof(struct virtio_net_hdr);
+	vq->access_ok = dev->running && vq->started && vq->enabled &&
+			vq->desc != NULL;
+}
+
+void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
+{
+	vring_lock(vq);
+	vring_refresh_locked(dev, vq);
+	vring_unlock(vq);
+}
+
+/* Back to the state of a fresh connection. Caller holds vq's lock or the
+ * device is not running. */
+void vring_reset(struct vhost_vring *vq)
+{
+	struct vhost_dev *dev = vq->dev;
+	uint16_t index = vq->index;
+
+	close_fd(&vq->kickfd);
+	close_fd(&vq->callfd);
+	close_fd(&vq->errfd);
+	memset(vq, 0, sizeof(*vq));
+	vq->dev = dev;
+	vq->index = index;
+	vq->kickfd = -1;
+	vq->callfd = -1;
+	vq->errfd = -1;
+	vq->mem = dev->mem;
+}
+
+struct vhost_dev *device_create(struct vhost_socket *sock, int fd)
+{
+	uint16_t nvrings = (uint16_t)(2 * socket_max_queue_pairs(sock));
+	struct vhost_dev *dev;
+
+	dev = calloc(1, sizeof(*dev) + nvrings * sizeof(dev->vrings[0]));
+	if (!dev)
+		goto fail;
+	dev->mem = calloc(1, sizeof(*dev->mem));
+	if (!dev->mem)
+		goto fail;
+	dev->ctx = sock->ctx;
+	dev->sock = sock;
+	dev->id = ++sock->ctx->next_dev_id;
+	dev->fd = fd;
+	dev->backend_req_fd = -1;
+	dev->log_fd = -1;
+	dev->max_vrings = nvrings;
+	for (uint16_t i = 0; i < nvrings; i++) {
+		dev->vrings[i].dev = dev;
+		dev->vrings[i].index = i;
+		dev->vrings[i].kickfd = -1;
+		dev->vrings[i].callfd = -1;
+		dev->vrings[i].errfd = -1;
+		vring_reset(&dev->vrings[i]);
+	}
+	msg_rx_init(&dev->rx);
+	dev->evh = event_add(sock->ctx->el, fd, EPOLLIN | EPOLLRDHUP,
+			     vhost_user_on_readable, dev);
+	if (!dev->evh)
+		goto fail;
+	return dev;
+fail:
+	LOG_ERR("%s: cannot create device: %s", sock->path, strerror(errno));
+	if (dev)
+		free(dev->mem);
+	free(dev);
+	return NULL;
+}
+
+static void device_unmap_log(struct vhost_dev *dev)
+{
+	if (dev->log_addr)
+		munmap(dev->log_addr, dev->log_map_size);
+	dev->log_addr = NULL;
+	dev->log_base = NULL;
+	dev->log_size = 0;
+	dev->log_map_size = 0;
+}
+
+/* Ready as the spec and common front-ends define it: memory and features
+ * set, the first queue pair fully set up (addresses translated, kick and
+ * call given, enabled, started), and DRIVER_OK if STATUS was negotiated. */
+static bool device_is_ready(const struct vhost_dev *dev)
+{
+	if (!dev->features_set || !dev->mem->nregions || dev->max_vrings < 2)
+		return false;
+	for (unsigned i = 0; i < 2; i++) {
+		const struct vhost_vring *vq = &dev->vrings[i];
+
+		if (!vq->desc || !vq->kick_set || !vq->call_set ||
+		    !vq->enabled || !vq->started)
+			return false;
+	}
+	if (dev_has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_STATUS) &&
+	    !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return false;
+	return true;
+}
+
+static void device_set_running(struct vhost_dev *dev, bool running)
+{
+	dev->running = running;
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_refresh(dev, &dev->vrings[i]);
+}
+
+static void device_stop(struct vhost_dev *dev)
+{
+	const struct vhost_device_ops *ops = device_ops(dev);
+
+	if (!dev->running)
+		return;
+	/* The data path sees access_ok false before the application is told,
+	 * so no burst can start on this device after destroy_device. */
+	device_set_running(dev, false);
+	LOG_INFO("%s: device %llu stopped", dev->sock->path,
+		 (unsigned long long)dev->id);
+	if (ops->destroy_device)
+		ops->destroy_device(dev);
+}
+
+int device_update_running(struct vhost_dev *dev)
+{
+	const struct vhost_device_ops *ops = device_ops(dev);
+	bool ready;
+
+	if (dev->closing)
+		return 0;
+	ready = device_is_ready(dev);
+	if (ready == dev->running)
+		return 0;
+	if (!ready) {
+		device_stop(dev);
+		return 0;
+	}
+	device_set_running(dev, true);
+	LOG_INFO("%s: device %llu ready: features 0x%llx protocol 0x%llx, %u vrings",
+		 dev->sock->path, (unsigned long long)dev->id,
+		 (unsigned long long)dev->features,
+		 (unsigned long long)dev->protocol_features, dev->nr_vrings);
+	if (ops->new_device && ops->new_device(dev) < 0) {
+		LOG_ERR("%s: device %llu refused by the application",
+			dev->sock->path, (unsigned long long)dev->id);
+		device_set_running(dev, false);
+		return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+void device_reset(struct vhost_dev *dev)
+{
+	device_stop(dev);
+	device_lock_all_vrings(dev);
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_reset(&dev->vrings[i]);
+	mem_table_unmap_all(dev->mem);
+	device_unlock_all_vrings(dev);
+	device_unmap_log(dev);
+	close_fd(&dev->log_fd);
+	dev->features = 0;
+	dev->features_set = false;
+	dev->status = 0;
+	dev->nr_vrings = 0;
+	dev->rarp_pending = false;
+}
+
+static void device_free(void *arg)
+{
+	struct vhost_dev *dev = arg;
+
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_reset(&dev->vrings[i]);
+	mem_table_unmap_all(dev->mem);
+	device_unmap_log(dev);
+	close_fd(&dev->log_fd);
+	close_fd(&dev->backend_req_fd);
+	msg_close_fds(&dev->rx.msg);
+	free(dev->mem);
+	free(dev);
+}
+
+void device_close(struct vhost_dev *dev)
+{
+	const struct vhost_device_ops *ops = device_ops(dev);
+	struct vhost_socket *sock = dev->sock;
+
+	if (dev->closing)
+		return;
+	device_stop(dev);
+	dev->closing = true;
+	event_del(dev->ctx->el, dev->evh);
+	close_fd(&dev->fd);
+	LOG_INFO("%s: connection of device %llu closed", sock->path,
+		 (unsigned long long)dev->id);
+	if (dev->connected_cb_done && ops->destroy_connection)
+		ops->destroy_connection(dev);
+	socket_device_gone(sock, dev);
+	/* The message handler that got us here may still use dev. */
+	if (event_loop_defer(dev->ctx->el, device_free, dev)) {
+		LOG_ERR("%s: cannot defer; freeing device now", sock->path);
+		device_free(dev);
+	}
+}
+
+/* ------------------------------------------------------- public accessors */
+
+uint64_t vhost_dev_id(const struct vhost_dev *dev)
+{
+	return dev->id;
+}
+
+const char *vhost_dev_path(const struct vhost_dev *dev)
+{
+	return dev->sock->path;
+}
+
+void *vhost_dev_socket_opaque(const struct vhost_dev *dev)
+{
+	return dev->sock->opaque;
+}
+
+void vhost_dev_set_priv(struct vhost_dev *dev, void *priv)
+{
+	dev->priv = priv;
+}
+
+void *vhost_dev_get_priv(const struct vhost_dev *dev)
+{
+	return dev->priv;
+}
+
+uint64_t vhost_dev_features(const struct vhost_dev *dev)
+{
+	return dev->features;
+}
+
+uint64_t vhost_dev_protocol_features(const struct vhost_dev *dev)
+{
+	return dev->protocol_features;
+}
+
+uint16_t vhost_dev_num_vrings(const struct vhost_dev *dev)
+{
+	return dev->nr_vrings;
+}
+
+uint16_t vhost_dev_mtu(const struct vhost_dev *dev)
+{
+	return dev->mtu;
+}

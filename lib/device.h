@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device and virtqueue state, shared by the control plane (event thread,
+ * the only writer of everything here but the data-path fields) and the data
+ * path (application threads, under the virtqueue lock).
+ *
+ * Locking: each virtqueue has one lock. The data path takes it with a
+ * trylock once per burst and returns 0 if busy. The event thread takes it
+ * (spinning; a burst is short) before it changes anything the data path
+ * reads: ring addresses, the memory table (all virtqueues of the device),
+ * features, fds, the access_ok flag. Fields marked "control" are read and
+ * written by the event thread only.
+ */
+#ifndef VHOST_DEVICE_H
+#define VHOST_DEVICE_H
+
+#include <linux/virtio_ring.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vhost/vhost.h>
+
+#include "memory.h"
+#include "message.h"
+
+#define VHOST_MAX_RING_SIZE 32768u
+
+struct vhost_vring {
+	/* ---- data path, read under lock ---- */
+	_Atomic uint32_t lock;
+	/* The data path may use the ring: the device runs, the ring is
+	 * translated, started and enabled. */
+	bool access_ok;
+	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	uint16_t hdr_len;    /* virtio-net header: 12 with VERSION_1 or MRG */
+	uint16_t size;       /* power of two */
+	uint16_t mask;       /* size - 1 */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail_idx;
+	uint16_t last_used_idx;
+	uint16_t signalled_used;  /* used idx at the last call (EVENT_IDX) */
+	bool signalled_used_valid;
+	bool notify_wanted;       /* application wants kicks (interrupt mode) */
+	int callfd;               /* -1: the guest polls */
+	struct mem_table *mem;    /* the device's table */
+	struct vhost_vring_stats stats;
+
+	/* ---- control ---- */
+	struct vhost_dev *dev;
+	uint16_t index;
+	bool started;        /* kick received; stopped by GET_VRING_BASE */
+	bool enabled;        /* SET_VRING_ENABLE, or implicit */
+	bool kick_set;       /* SET_VRING_KICK seen (fd or "no fd") */
+	bool call_set;       /* SET_VRING_CALL seen (fd or "no fd") */
+	bool addr_set;
+	int kickfd;
+	int errfd;
+	uint32_t addr_flags;
+	uint64_t desc_uaddr, avail_uaddr, used_uaddr, log_gaddr;
+};
+
+struct vhost_socket;
+struct vhost_ctx;
+struct event_handler;
+
+struct vhost_dev {
+	/* ---- connection (control) ---- */
+	struct vhost_ctx *ctx;
+	struct vhost_socket *sock;
+	struct vhost_dev *next;      /* in sock->devs */
+	uint64_t id;
+	int fd;
+	struct event_handler *evh;
+	struct msg_rx rx;
+	bool closing;
+	bool connected_cb_done;      /* new_connection returned ok */
+	void *priv;
+
+	/* ---- negotiated state (control; data path copies into vrings) ---- */
+	uint64_t features;
+	uint64_t protocol_features;
+	bool features_set;
+	bool owner;
+	bool running;                /* between new_device and destroy_device */
+	uint8_t status;
+	uint16_t mtu;
+	uint8_t rarp_mac[6];
+	bool rarp_pending;
+	int backend_req_fd;
+	int log_fd;
+	void *log_addr;              /* dirty log mapping (SET_LOG_BASE) */
+	uint64_t log_map_size;
+	uint64_t log_size;           /* usable bytes from log_base */
+	uint8_t *log_base;
+
+	struct mem_table *mem;
+	uint16_t max_vrings;         /* 2 * socket's max queue pairs */
+	uint16_t nr_vrings;          /* highest index touched + 1 */
+	struct vhost_vring vrings[]; /* max_vrings of them */
+};
+
+/* Device (control) API used by handlers.c and socket.c. */
+struct vhost_dev *device_create(struct vhost_socket *sock, int fd);
+/* Begin closing: callbacks, remove from loop, free later. */
+void device_close(struct vhost_dev *dev);
+/* Stop running, reset rings, features, memory (RESET_OWNER/RESET_DEVICE). */
+void device_reset(struct vhost_dev *dev);
+/* After every message: call new_device / destroy_device as readiness
+ * changed. Returns < 0 if the application refused the device. */
+int device_update_running(struct vhost_dev *dev);
+/* Recompute what the data path may use on vq (takes its lock). */
+void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq);
+void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq);
+void vring_reset(struct vhost_vring *vq);
+void device_lock_all_vrings(struct vhost_dev *dev);
+void device_unlock_all_vrings(struct vhost_dev *dev);
+const struct vhost_device_ops *device_ops(const struct vhost_dev *dev);
+uint64_t socket_offered_features(const struct vhost_socket *sock);
+uint64_t socket_offered_protocol_features(const struct vhost_socket *sock);
+uint16_t socket_max_queue_pairs(const struct vhost_socket *sock);
+
+static inline bool dev_has_feature(const struct vhost_dev *dev, unsigned bit)
+{
+	return (dev->features >> bit) & 1;
+}
+
+static inline bool dev_has_protocol_feature(const struct vhost_dev *dev,
+					    unsigned bit)
+{
+	return (dev->protocol_features >> bit) & 1;
+}
+
+static inline bool vring_trylock(struct vhost_vring *vq)
+{
+	return atomic_exchange_explicit(&vq->lock, 1, memory_order_acquire) == 0;
+}
+
+static inline void vring_lock(struct vhost_vring *vq)
+{
+	while (!vring_trylock(vq))
+		sched_yield();
+}
+
+static inline void vring_unlock(struct vhost_vring *vq)
+{
+	atomic_store_explicit(&vq->lock, 0, memory_order_release);
+}
+
+#endif

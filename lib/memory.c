@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "memory.h"
+
+void *mem_uva_to_hva(const struct mem_table *mt, uint64_t uva, uint64_t *len)
+{
+	for (uint32_t i = 0; i < mt->nregions; i++) {
+		const struct mem_region *r = &mt->regions[i];
+		uint64_t off = uva - r->uva;
+
+		if (uva >= r->uva && off < r->size) {
+			if (*len > r->size - off)
+				*len = r->size - off;
+			return (void *)(uintptr_t)(r->hva + off);
+		}
+	}
+	return NULL;
+}
+
+void *mem_uva_range(const struct mem_table *mt, uint64_t uva, uint64_t len)
+{
+	uint64_t got = len;
+	void *p = mem_uva_to_hva(mt, uva, &got);
+
+	return p && got == len ? p : NULL;
+}
+
+/* a + b would wrap around 2^64 */
+static bool add_overflows(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b;
+}
+
+int mem_region_validate(const struct vhost_user_mem_region *d)
+{
+	if (d->memory_size == 0) {
+		LOG_ERR("memory region of size 0");
+		return -EINVAL;
+	}
+	if (add_overflows(d->guest_phys_addr, d->memory_size) ||
+	    add_overflows(d->userspace_addr, d->memory_size) ||
+	    add_overflows(d->mmap_offset, d->memory_size)) {
+		LOG_ERR("memory region 0x%llx+0x%llx (uva 0x%llx, offset 0x%llx) wraps",
+			(unsigned long long)d->guest_phys_addr,
+			(unsigned long long)d->memory_size,
+			(unsigned long long)d->userspace_addr,
+			(unsigned long long)d->mmap_offset);
+		return -EINVAL;
+	}
+	/* mmap takes a size_t and an off_t: keep both representable. */
+	if (d->mmap_offset + d->memory_size > (uint64_t)INT64_MAX) {
+		LOG_ERR("memory region offset+size too large");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
+		   int fd)
+{
+	struct stat st;
+	uint64_t align, map_off, map_end, map_size;
+	void *addr;
+	int ret = mem_region_validate(d);
+
+	if (ret)
+		return ret;
+	if (fstat(fd, &st) < 0) {
+		LOG_ERR("memory region fd: fstat: %s", strerror(errno));
+		return -EINVAL;
+	}
+	/* Only files can back guest memory (memfd, hugetlbfs, /dev/shm).
+	 * Touching a mapping past the end of a file raises SIGBUS, so the
+	 * file must hold the whole range we will ever access. */
+	if (!S_ISREG(st.st_mode)) {
+		LOG_ERR("memory region fd is not a regular file");
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size < d->mmap_offset + d->memory_size) {
+		LOG_ERR("memory region offset 0x%llx + size 0x%llx beyond file size 0x%llx",
+			(unsigned long long)d->mmap_offset,
+			(unsigned long long)d->memory_size,
+			(unsigned long long)st.st_size);
+		return -EINVAL;
+	}
+	/* st_blksize is the huge page size on hugetlbfs, where mappings must
+	 * be aligned to it; the page size elsewhere. */
+	align = (uint64_t)st.st_blksize;
+	if (align < (uint64_t)sysconf(_SC_PAGESIZE) || (align & (align - 1)))
+		align = (uint64_t)sysconf(_SC_PAGESIZE);
+	map_off = d->mmap_offset & ~(align - 1);
+	map_end = d->mmap_offset + d->memory_size;
+	map_size = map_end - map_off;
+	if (map_size & (align - 1))
+		map_size += align - (map_size & (align - 1));
+	if (map_size > SIZE_MAX) /* 32-bit hosts */
+		return -EINVAL;
+	addr = mmap(NULL, (size_t)map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, (off_t)map_off);
+	if (addr == MAP_FAILED) {
+		LOG_ERR("memory region mmap of 0x%llx bytes: %s",
+			(unsigned long long)map_size, strerror(errno));
+		return -EINVAL;
+	}
+	r->gpa = d->guest_phys_addr;
+	r->size = d->memory_size;
+	r->uva = d->userspace_addr;
+	r->mmap_offset = d->mmap_offset;
+	r->mmap_addr = addr;
+	r->mmap_size = (size_t)map_size;
+	r->hva = (uint64_t)(uintptr_t)addr + (d->mmap_offset - map_off);
+	r->fd = fd;
+	LOG_INFO("mapped guest memory gpa 0x%llx size 0x%llx uva 0x%llx at %p",
+		 (unsigned long long)r->gpa, (unsigned long long)r->size,
+		 (unsigned long long)r->uva, addr);
+	return 0;
+}
+
+void mem_region_unmap(struct mem_region *r)
+{
+	if (r->mmap_addr)
+		munmap(r->mmap_addr, r->mmap_size);
+	if (r->fd >= 0)
+		close(r->fd);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+/* [a, a + alen) and [b, b + blen) intersect; lengths > 0, no wrap. */
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+bool mem_table_overlaps(const struct mem_table *mt,
+			const struct vhost_user_mem_region *d)
+{
+	for (uint32_t i = 0; i < mt->nregions; i++) {
+		const struct mem_region *r = &mt->regions[i];
+
+		if (ranges_overlap(r->gpa, r->size, d->guest_phys_addr,
+				   d->memory_size) ||
+		    ranges_overlap(r->uva, r->size, d->userspace_addr,
+				   d->memory_size))
+			return true;
+	}
+	return false;
+}
+
+int mem_table_find(const struct mem_table *mt,
+		   const struct vhost_user_mem_region *d)
+{
+	for (uint32_t i = 0; i < mt->nregions; i++) {
+		const struct mem_region *r = &mt->regions[i];
+
+		if (r->gpa == d->guest_phys_addr && r->uva == d->userspace_addr &&
+		    r->size == d->memory_size)
+			return (int)i;
+	}
+	return -1;
+}
+
+void mem_table_unmap_all(struct mem_table *mt)
+{
+	for (uint32_t i = 0; i < mt->nregions; i++)
+		mem_region_unmap(&mt->regions[i]);
+	mt->nregions = 0;
+}

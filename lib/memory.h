@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Guest memory: the regions the front-end shared with us, and translation
+ * from guest physical (GPA) and front-end virtual (UVA) addresses to ours.
+ *
+ * Translation never trusts the address: offsets are computed by unsigned
+ * subtraction from the region start and compared with the region size, so
+ * no sum of two guest values is ever formed (it could wrap). A translation
+ * returns the host pointer and shortens *len to what is contiguous inside
+ * that one region; callers walk the rest piecewise.
+ *
+ * The table is written only by the event thread, while it holds the lock of
+ * every virtqueue of the device (device_lock_all_vrings), so the data path,
+ * which reads it under its virtqueue's lock, always sees a whole table.
+ */
+#ifndef VHOST_MEMORY_H
+#define VHOST_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol.h"
+
+struct mem_region {
+	uint64_t gpa;        /* guest physical start */
+	uint64_t size;       /* bytes, > 0 */
+	uint64_t uva;        /* front-end virtual start */
+	uint64_t hva;        /* our address of gpa */
+	uint64_t mmap_offset;
+	void *mmap_addr;     /* what mmap returned (page aligned) */
+	size_t mmap_size;
+	int fd;
+};
+
+struct mem_table {
+	uint32_t nregions;
+	struct mem_region regions[VHOST_USER_MAX_MEM_SLOTS];
+};
+
+/* GPA -> host pointer; *len is shortened to the bytes contiguous in the
+ * region. NULL if gpa is in no region. */
+static inline void *mem_gpa_to_hva(const struct mem_table *mt, uint64_t gpa,
+				   uint64_t *len)
+{
+	for (uint32_t i = 0; i < mt->nregions; i++) {
+		const struct mem_region *r = &mt->regions[i];
+		uint64_t off = gpa - r->gpa;
+
+		if (gpa >= r->gpa && off < r->size) {
+			if (*len > r->size - off)
+				*len = r->size - off;
+			return (void *)(uintptr_t)(r->hva + off);
+		}
+	}
+	return NULL;
+}
+
+/* The whole of [gpa, gpa + len) in one region, or NULL. */
+static inline void *mem_gpa_range(const struct mem_table *mt, uint64_t gpa,
+				  uint64_t len)
+{
+	uint64_t got = len;
+	void *p = mem_gpa_to_hva(mt, gpa, &got);
+
+	return p && got == len ? p : NULL;
+}
+
+/* Front-end virtual address -> ours, same contract as mem_gpa_to_hva. */
+void *mem_uva_to_hva(const struct mem_table *mt, uint64_t uva, uint64_t *len);
+/* The whole of [uva, uva + len) in one region, or NULL. */
+void *mem_uva_range(const struct mem_table *mt, uint64_t uva, uint64_t len);
+
+/* Check a region description from the front-end (sizes, overflow). */
+int mem_region_validate(const struct vhost_user_mem_region *d);
+/* Map d from fd into r. Takes ownership of fd on success only. */
+int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
+		   int fd);
+void mem_region_unmap(struct mem_region *r);
+/* True if r overlaps a region of mt (in guest or front-end space). */
+bool mem_table_overlaps(const struct mem_table *mt,
+			const struct vhost_user_mem_region *d);
+/* Index of the region described by d (gpa, uva and size equal), or -1. */
+int mem_table_find(const struct mem_table *mt,
+		   const struct vhost_user_mem_region *d);
+void mem_table_unmap_all(struct mem_table *mt);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Context and socket state (control plane; event thread only, except the
+ * setters, which run there through event_loop_call). */
+#ifndef VHOST_SOCKET_H
+#define VHOST_SOCKET_H
+
+#include <sys/un.h>
+
+#include "device.h"
+#include "event.h"
+
+struct vhost_ctx {
+	struct event_loop *el;
+	struct vhost_socket *sockets;
+	unsigned nsockets, max_sockets;
+	unsigned ndevices, max_devices;
+	uint64_t next_dev_id;
+};
+
+struct vhost_socket {
+	struct vhost_ctx *ctx;
+	struct vhost_socket *next;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint32_t flags;
+	bool started;
+	bool unregistering;
+	bool created_file;         /* server: we bound the path, we unlink it */
+	int listen_fd;
+	struct event_handler *listen_evh;
+	int timer_fd;              /* client: reconnect back-off */
+	struct event_handler *timer_evh;
+	unsigned backoff_ms;
+	uint64_t features;
+	uint64_t protocol_features;
+	uint16_t max_queue_pairs;
+	unsigned max_connections;
+	const struct vhost_device_ops *ops;
+	void *opaque;
+	struct vhost_dev *devs;
+	unsigned ndevs;
+};
+
+/* A device of sock went away: unlink it; a client socket reconnects. */
+void socket_device_gone(struct vhost_socket *sock, struct vhost_dev *dev);
+
+#endif
