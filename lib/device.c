@@ -246,6 +246,12 @@ int device_update_running(struct vhost_dev *dev)
 		device_set_running(dev, false);
 		return -ECONNREFUSED;
 	}
+	/* Tell the application which rings it may use now; later changes
+	 * come one by one from the ring handlers. */
+	for (uint16_t i = 0; i < dev->max_vrings && ops->vring_state_changed;
+	     i++)
+		if (dev->vrings[i].access_ok && !dev->closing)
+			ops->vring_state_changed(dev, i, true);
 	return 0;
 }
 

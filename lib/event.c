@@ -42,6 +42,7 @@ struct event_loop {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct event_call *calls, **calls_tail; /* under mu */
+	struct event_call *finished;            /* loop thread only */
 	/* Loop thread only: */
 	struct event_handler *dead;
 	struct event_deferred *deferred, **deferred_tail;
@@ -134,10 +135,27 @@ static void run_calls(struct event_loop *el)
 			el->calls_tail = &el->calls;
 		pthread_mutex_unlock(&el->mu);
 		c->result = c->fn(c->arg);
+		/* Its caller is released after the deferred work of this
+		 * batch: what the call closed is then really gone. */
+		c->next = el->finished;
+		el->finished = c;
 		pthread_mutex_lock(&el->mu);
-		c->done = true;
-		pthread_cond_broadcast(&el->cv);
 	}
+	pthread_mutex_unlock(&el->mu);
+}
+
+static void release_finished_calls(struct event_loop *el)
+{
+	if (!el->finished)
+		return;
+	pthread_mutex_lock(&el->mu);
+	while (el->finished) {
+		struct event_call *c = el->finished;
+
+		el->finished = c->next;
+		c->done = true;
+	}
+	pthread_cond_broadcast(&el->cv);
 	pthread_mutex_unlock(&el->mu);
 }
 
@@ -168,6 +186,7 @@ static void *event_loop_thread(void *arg)
 				h->cb(h->fd, evs[i].events, h->opaque);
 		}
 		run_deferred(el);
+		release_finished_calls(el);
 		pthread_mutex_lock(&el->mu);
 		stop = el->stopping && !el->calls;
 		pthread_mutex_unlock(&el->mu);
@@ -175,6 +194,7 @@ static void *event_loop_thread(void *arg)
 			break;
 	}
 	run_deferred(el);
+	release_finished_calls(el);
 	return NULL;
 }
 

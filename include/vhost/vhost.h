@@ -88,7 +88,10 @@ struct vhost_device_ops {
 	int (*new_device)(struct vhost_dev *dev);
 	/* The device stops running; see "Device lifetime" above. */
 	void (*destroy_device)(struct vhost_dev *dev);
-	/* A virtqueue was enabled or disabled while the device runs. */
+	/* A virtqueue became usable or unusable while the device runs. Right
+	 * after new_device returns, it is called once for every usable ring;
+	 * after that, for each change (SET_VRING_ENABLE, a ring stopped or
+	 * started). destroy_device implies every ring is off. */
 	void (*vring_state_changed)(struct vhost_dev *dev, uint16_t queue,
 				    bool enabled);
 	/* Negotiated features changed while the device runs (LOG_ALL). */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A small vhost-user front-end for the tests: it plays QEMU's part over a
+ * real UNIX socket, with guest memory in a memfd and rings laid out in it.
+ * It uses the library's wire definitions (protocol.h, message.c) but none of
+ * its back-end code. Tests use it to drive the full handshake, to build
+ * rings and descriptors for the data path, and to send malformed input.
+ */
+#ifndef TEST_FRONTEND_H
+#define TEST_FRONTEND_H
+
+#include <linux/virtio_ring.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "message.h"
+#include "protocol.h"
+
+#define FE_MAX_VRINGS 8
+#define FE_GPA_BASE 0x40000000ull
+
+struct fe_vring {
+	uint16_t size;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	int kickfd, callfd;
+	uint16_t avail_idx;  /* next avail->idx to publish */
+	uint16_t used_seen;  /* used entries consumed */
+};
+
+struct fe {
+	int fd;
+	int memfd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	uint64_t mem_next;   /* bump allocator offset */
+	uint64_t features;
+	uint64_t protocol_features;
+	uint16_t nvrings;
+	struct fe_vring vr[FE_MAX_VRINGS];
+};
+
+struct fe_opts {
+	uint64_t features_mask;   /* ack offered & mask (0: all offered) */
+	uint64_t protocol_mask;   /* likewise for protocol features */
+	uint16_t nvrings;         /* 0: 2 */
+	uint16_t ring_size;       /* 0: 256 */
+	uint64_t mem_size;        /* 0: 8 MiB */
+	bool no_status;           /* skip SET_STATUS(DRIVER_OK) */
+};
+
+void fe_init(struct fe *fe);
+/* Connect to a listening back-end, retrying until timeout_ms. */
+int fe_connect(struct fe *fe, const char *path, int timeout_ms);
+/* Listen on path (for back-ends in client mode) and accept one. */
+int fe_listen(const char *path);
+int fe_accept(struct fe *fe, int listen_fd, int timeout_ms);
+void fe_close(struct fe *fe); /* socket, memory, eventfds */
+
+int fe_mem_init(struct fe *fe, uint64_t size);
+void *fe_alloc(struct fe *fe, uint64_t size, uint64_t align);
+uint64_t fe_gpa(const struct fe *fe, const void *p);
+
+/* Raw message out. */
+int fe_send(struct fe *fe, uint32_t req, uint32_t flags, const void *payload,
+	    uint32_t size, const int *fds, unsigned nfds);
+/* Wait for one message from the back-end. */
+int fe_recv(struct fe *fe, struct vhost_msg *msg, int timeout_ms);
+/* Request with an explicit u64 reply (GET_FEATURES ...). */
+int fe_get_u64(struct fe *fe, uint32_t req, uint64_t *out);
+/* Request without explicit reply; asks for an ack when REPLY_ACK was
+ * negotiated. Returns 0, -EIO for a non-zero ack, or -errno. */
+int fe_request(struct fe *fe, uint32_t req, const void *payload, uint32_t size,
+	       const int *fds, unsigned nfds);
+int fe_set_u64(struct fe *fe, uint32_t req, uint64_t v);
+int fe_vring_state(struct fe *fe, uint32_t req, uint32_t index, uint32_t num);
+int fe_get_vring_base(struct fe *fe, uint32_t index, uint32_t *num);
+
+/* Lay out ring i (size n) in guest memory; no message sent. */
+int fe_vring_alloc(struct fe *fe, uint16_t i, uint16_t n);
+/* SET_VRING_NUM/BASE/ADDR/KICK/CALL (+ENABLE when protocol features). */
+int fe_vring_setup(struct fe *fe, uint16_t i);
+int fe_set_mem_table(struct fe *fe);
+/* The whole start-up sequence QEMU uses. */
+int fe_handshake(struct fe *fe, const struct fe_opts *opts);
+
+/* True once the back-end has more than `count` devices... tests poll
+ * their own callback counters instead; this waits for a predicate. */
+int fe_wait(bool (*pred)(void *), void *arg, int timeout_ms);
+
+/* Number of open fds of this process (leak checks). */
+int fe_count_fds(void);
+
+#endif
