@@ -16,6 +16,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "socket.h"
+#include "vring_split.h"
 
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
 {
@@ -100,7 +101,10 @@ void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 		      sizeof(struct virtio_net_hdr);
 	vq->access_ok = dev->running && vq->started && vq->enabled &&
-			vq->desc != NULL;
+			vq->desc != NULL && !vq->broken;
+	/* Polling by default: ask the guest not to kick us. */
+	if (vq->access_ok)
+		split_set_kick_wanted(vq, vq->notify_wanted);
 }
 
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)

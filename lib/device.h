@@ -33,6 +33,7 @@ struct vhost_vring {
 	/* The data path may use the ring: the device runs, the ring is
 	 * translated, started and enabled. */
 	bool access_ok;
+	bool broken;         /* the guest broke a ring rule; off until re-set */
 	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */

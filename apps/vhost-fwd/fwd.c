@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The forwarding loop: one thread, every port, the chosen mode. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwd.h"
+#include "pkt.h"
+
+#define IDLE_POLLS_BEFORE_SLEEP 1000
+#define SLEEP_MS 100
+
+static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
+static void add(_Atomic uint64_t *c, uint64_t v)
+{
+	/* one writer: a relaxed load+store is enough and cheaper */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+static uint64_t pkts_bytes(struct vhost_pktbuf **p, uint16_t n)
+{
+	uint64_t b = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		b += p[i]->pkt_len;
+	return b;
+}
+
+/* Send n packets to port's RX queue; free all (sent or not). */
+static void send_and_free(struct fwd_port *port, struct vhost_dev *dev,
+			  struct vhost_pktbuf **pkts, uint16_t n)
+{
+	uint16_t sent = dev ? vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0),
+						  pkts, n) : 0;
+
+	add(&port->tx_packets, sent);
+	add(&port->tx_bytes, pkts_bytes(pkts, sent));
+	if (sent < n)
+		add(&port->tx_drops, (uint64_t)(n - sent));
+	vhost_pktbuf_free_bulk(pkts, n);
+}
+
+static uint16_t receive(struct fwd *f, struct fwd_port *port,
+			struct vhost_dev *dev, struct vhost_pktbuf **pkts)
+{
+	uint16_t n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(0), f->pool, pkts,
+					 f->burst);
+
+	if (n) {
+		add(&port->rx_packets, n);
+		add(&port->rx_bytes, pkts_bytes(pkts, n));
+	}
+	return n;
+}
+
+static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
+			  struct vhost_dev *dev)
+{
+	struct vhost_pktbuf *pkts[FWD_MAX_BURST];
+	uint16_t n = f->burst, sent;
+
+	/* Only build what the guest can take now. */
+	uint16_t room = vhost_vring_avail_count(dev, VHOST_QUEUE_RX(0));
+
+	if (!f->interrupt && room == 0)
+		return 0;
+	if (room < n)
+		n = room;
+	if (n == 0)
+		return 0;
+	if (vhost_pktbuf_alloc_bulk(f->pool, pkts, n))
+		return 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (pkt_build_udp(pkts[i], f->pkt_len, f->tx_seq++, mac_src,
+				  mac_dst)) {
+			vhost_pktbuf_free_bulk(pkts, n);
+			return 0;
+		}
+	}
+	sent = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0), pkts, n);
+	add(&port->tx_packets, sent);
+	add(&port->tx_bytes, pkts_bytes(pkts, sent));
+	/* Not sent: the guest ran out of room; generated traffic is simply
+	 * dropped, as testpmd's txonly does. */
+	if (sent < n)
+		add(&port->tx_drops, (uint64_t)(n - sent));
+	vhost_pktbuf_free_bulk(pkts, n);
+	return sent;
+}
+
+/* One pass over every port; returns packets moved. */
+static uint32_t pass(struct fwd *f)
+{
+	struct vhost_pktbuf *pkts[FWD_MAX_BURST];
+	uint32_t moved = 0;
+
+	for (int p = 0; p < f->nports; p++) {
+		struct fwd_port *port = &f->ports[p];
+		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
+							     memory_order_acquire);
+		uint16_t n;
+
+		if (!dev)
+			continue;
+		switch (f->mode) {
+		case MODE_TXONLY:
+			moved += do_txonly(f, port, dev);
+			break;
+		case MODE_RXONLY:
+			n = receive(f, port, dev, pkts);
+			if (f->validate)
+				for (uint16_t i = 0; i < n; i++)
+					if (!pkt_validate_udp(pkts[i], false))
+						add(&port->rx_invalid, 1);
+			vhost_pktbuf_free_bulk(pkts, n);
+			moved += n;
+			break;
+		case MODE_MAC:
+			n = receive(f, port, dev, pkts);
+			for (uint16_t i = 0; i < n; i++)
+				pkt_swap_macs(pkts[i]);
+			if (n)
+				send_and_free(port, dev, pkts, n);
+			moved += n;
+			break;
+		case MODE_IO: {
+			struct fwd_port *out = &f->ports[p ^ 1];
+
+			n = receive(f, port, dev, pkts);
+			if (n)
+				send_and_free(out, f->nports > 1 ?
+					      atomic_load(&out->dev) : dev,
+					      pkts, n);
+			moved += n;
+			break;
+		}
+		}
+	}
+	return moved;
+}
+
+/* Interrupt mode: ask for kicks, look once more, then sleep on them. */
+static void sleep_on_kicks(struct fwd *f)
+{
+	struct pollfd pfd[FWD_MAX_PORTS];
+	struct vhost_dev *devs[FWD_MAX_PORTS] = { 0 };
+	uint16_t q = VHOST_QUEUE_TX(0);
+	int n = 0;
+	bool pending = false;
+
+	for (int p = 0; p < f->nports; p++) {
+		struct vhost_dev *dev = atomic_load(&f->ports[p].dev);
+		int fd;
+
+		if (!dev)
+			continue;
+		fd = vhost_vring_kickfd(dev, q);
+		if (fd < 0)
+			continue;
+		vhost_vring_enable_notify(dev, q, true);
+		devs[n] = dev;
+		pfd[n].fd = fd;
+		pfd[n].events = POLLIN;
+		n++;
+		if (vhost_vring_avail_count(dev, q))
+			pending = true;
+	}
+	/* Leave the pass: a device may be destroyed while we sleep. */
+	atomic_fetch_add(&f->worker_seq, 1);
+	if (!pending && n && poll(pfd, (nfds_t)n, SLEEP_MS) > 0) {
+		atomic_fetch_add(&f->wakeups, 1);
+		for (int i = 0; i < n; i++) {
+			eventfd_t v;
+
+			if (pfd[i].revents & POLLIN)
+				eventfd_read(pfd[i].fd, &v);
+		}
+	} else if (!n) {
+		usleep(SLEEP_MS * 1000);
+	}
+	atomic_fetch_add(&f->worker_seq, 1);
+	/* Back to polling, on the devices still there. */
+	for (int i = 0; i < n; i++)
+		for (int p = 0; p < f->nports; p++)
+			if (atomic_load(&f->ports[p].dev) == devs[i])
+				vhost_vring_enable_notify(devs[i], q, false);
+}
+
+void fwd_quiesce(struct fwd *f)
+{
+	uint64_t s = atomic_load(&f->worker_seq);
+
+	if (!(s & 1))
+		return;
+	while (atomic_load(&f->worker_seq) == s && !atomic_load(&f->stop))
+		sched_yield();
+}
+
+void *fwd_worker(void *arg)
+{
+	struct fwd *f = arg;
+	unsigned idle = 0;
+
+	if (f->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(f->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	pthread_setname_np(pthread_self(), "vhost-fwd");
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		uint32_t moved;
+
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+		moved = pass(f);
+		if (moved) {
+			idle = 0;
+		} else if (f->interrupt && f->mode != MODE_TXONLY &&
+			   ++idle >= IDLE_POLLS_BEFORE_SLEEP) {
+			idle = 0;
+			sleep_on_kicks(f);
+		}
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+	}
+	return NULL;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vhost-fwd: a testpmd-like forwarding tool on libvhost. */
+#ifndef VHOST_FWD_H
+#define VHOST_FWD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vhost/vhost.h>
+
+#define FWD_MAX_PORTS 2
+#define FWD_MAX_BURST 256
+
+enum fwd_mode { MODE_RXONLY, MODE_TXONLY, MODE_MAC, MODE_IO };
+
+struct fwd_port {
+	int id;
+	const char *path;
+	struct vhost_socket *sock;
+	/* Set by new_device, cleared by destroy_device (event thread); the
+	 * worker reads it once per loop. */
+	struct vhost_dev *_Atomic dev;
+	/* Counters, written by the worker only. */
+	_Atomic uint64_t rx_packets, rx_bytes, rx_invalid;
+	_Atomic uint64_t tx_packets, tx_bytes, tx_drops;
+	_Atomic uint64_t connects;
+};
+
+struct fwd {
+	enum fwd_mode mode;
+	bool client;
+	bool json;
+	bool validate;      /* rxonly: check every packet's headers */
+	bool interrupt;     /* sleep on kick fds when idle */
+	uint32_t pkt_len;
+	uint16_t burst;
+	int cpu;
+	double duration;
+	double stats_interval;
+	int nports;
+	struct fwd_port ports[FWD_MAX_PORTS];
+	struct vhost_ctx *ctx;
+	struct vhost_pktbuf_pool *pool;
+	/* Worker quiescence: odd while the worker is inside a loop pass. */
+	_Atomic uint64_t worker_seq;
+	_Atomic bool stop;
+	uint64_t tx_seq;    /* worker only */
+	_Atomic uint64_t wakeups; /* interrupt mode: sleeps that ended on a kick */
+};
+
+void *fwd_worker(void *arg);
+/* Wait until the worker is not inside a pass that may use a device it
+ * read before the caller cleared it. */
+void fwd_quiesce(struct fwd *f);
+
+#endif

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-fwd --socket PATH [--socket PATH2] [--client]
+ *           --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N] [--cpu N]
+ *           [--duration S] [--stats-interval S] [--json] [--validate]
+ *           [--interrupt] [--queue-size-hint] [--no-mrg] [--verbose]
+ *
+ * Serves vhost-user sockets with libvhost and moves packets in one worker
+ * thread. Front-ends may come and go at any time. At exit (SIGINT, SIGTERM
+ * or --duration) it prints per-port counters, as one JSON object on stdout
+ * with --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwd.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *const feature_names[64] = {
+	[VIRTIO_NET_F_CSUM] = "CSUM",
+	[VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
+	[VIRTIO_NET_F_MTU] = "MTU",
+	[VIRTIO_NET_F_MAC] = "MAC",
+	[VIRTIO_NET_F_GUEST_TSO4] = "GUEST_TSO4",
+	[VIRTIO_NET_F_GUEST_TSO6] = "GUEST_TSO6",
+	[VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4",
+	[VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
+	[VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF",
+	[VIRTIO_NET_F_STATUS] = "STATUS",
+	[VIRTIO_NET_F_MQ] = "MQ",
+	[VIRTIO_F_ANY_LAYOUT] = "ANY_LAYOUT",
+	[28] = "INDIRECT_DESC",
+	[29] = "EVENT_IDX",
+	[30] = "PROTOCOL_FEATURES",
+	[VIRTIO_F_VERSION_1] = "VERSION_1",
+};
+
+static void print_features(FILE *out, uint64_t f)
+{
+	for (unsigned i = 0; i < 64; i++) {
+		if (!(f >> i & 1))
+			continue;
+		if (feature_names[i])
+			fprintf(out, " %s", feature_names[i]);
+		else
+			fprintf(out, " bit%u", i);
+	}
+}
+
+static struct fwd_port *port_of(struct vhost_dev *dev)
+{
+	return vhost_dev_socket_opaque(dev);
+}
+
+static int on_new_device(struct vhost_dev *dev)
+{
+	struct fwd_port *port = port_of(dev);
+
+	if (atomic_load(&port->dev)) {
+		fprintf(stderr, "port %d: already has a device; refusing\n",
+			port->id);
+		return -1;
+	}
+	fprintf(stderr, "port %d: device %" PRIu64 " ready on %s: features",
+		port->id, vhost_dev_id(dev), vhost_dev_path(dev));
+	print_features(stderr, vhost_dev_features(dev));
+	fprintf(stderr, "; protocol features 0x%" PRIx64 "; %u vrings\n",
+		vhost_dev_protocol_features(dev), vhost_dev_num_vrings(dev));
+	atomic_fetch_add(&port->connects, 1);
+	atomic_store_explicit(&port->dev, dev, memory_order_release);
+	return 0;
+}
+
+static void on_destroy_device(struct vhost_dev *dev)
+{
+	struct fwd_port *port = port_of(dev);
+	struct fwd *f = (struct fwd *)((char *)(port - port->id) -
+				       offsetof(struct fwd, ports));
+
+	if (atomic_load(&port->dev) != dev)
+		return;
+	atomic_store(&port->dev, NULL);
+	/* The worker may be mid-burst on dev: wait for it to leave. */
+	fwd_quiesce(f);
+	fprintf(stderr, "port %d: device %" PRIu64 " stopped\n", port->id,
+		vhost_dev_id(dev));
+}
+
+static const struct vhost_device_ops ops = {
+	.new_device = on_new_device,
+	.destroy_device = on_destroy_device,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vhost-fwd --socket PATH [--socket PATH2] [--client]\n"
+		"         --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N]\n"
+		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
+		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
+		"         [--no-event-idx] [--verbose]\n");
+}
+
+static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
+			   double dt)
+{
+	for (int p = 0; p < f->nports; p++) {
+		struct fwd_port *port = &f->ports[p];
+		uint64_t rx = atomic_load(&port->rx_packets);
+		uint64_t tx = atomic_load(&port->tx_packets);
+
+		fprintf(stderr, "port %d: rx %" PRIu64 " (%.3f Mpps) tx %" PRIu64
+			" (%.3f Mpps) drops %" PRIu64 " invalid %" PRIu64 "\n",
+			p, rx, (double)(rx - last_rx[p]) / dt / 1e6, tx,
+			(double)(tx - last_tx[p]) / dt / 1e6,
+			atomic_load(&port->tx_drops),
+			atomic_load(&port->rx_invalid));
+		last_rx[p] = rx;
+		last_tx[p] = tx;
+	}
+}
+
+static const char *const mode_names[] = { "rxonly", "txonly", "mac", "io" };
+
+static void print_summary(struct fwd *f, double elapsed)
+{
+	FILE *o = stdout;
+
+	if (f->json) {
+		fprintf(o, "{\"mode\":\"%s\",\"pkt_len\":%u,\"elapsed_s\":%.3f,"
+			"\"wakeups\":%" PRIu64 ",\"ports\":[",
+			mode_names[f->mode], f->pkt_len, elapsed,
+			atomic_load(&f->wakeups));
+		for (int p = 0; p < f->nports; p++) {
+			struct fwd_port *port = &f->ports[p];
+
+			fprintf(o, "%s{\"path\":\"%s\",\"connects\":%" PRIu64
+				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
+				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+				p ? "," : "", port->path,
+				atomic_load(&port->connects),
+				atomic_load(&port->rx_packets),
+				atomic_load(&port->rx_bytes),
+				atomic_load(&port->rx_invalid),
+				atomic_load(&port->tx_packets),
+				atomic_load(&port->tx_bytes),
+				atomic_load(&port->tx_drops));
+		}
+		fprintf(o, "]}\n");
+		return;
+	}
+	for (int p = 0; p < f->nports; p++) {
+		struct fwd_port *port = &f->ports[p];
+
+		fprintf(o, "port %d (%s): rx %" PRIu64 " pkts %" PRIu64
+			" bytes (%" PRIu64 " invalid), tx %" PRIu64 " pkts %" PRIu64
+			" bytes, %" PRIu64 " drops, %" PRIu64 " connects\n",
+			p, port->path, atomic_load(&port->rx_packets),
+			atomic_load(&port->rx_bytes),
+			atomic_load(&port->rx_invalid),
+			atomic_load(&port->tx_packets),
+			atomic_load(&port->tx_bytes),
+			atomic_load(&port->tx_drops),
+			atomic_load(&port->connects));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct fwd f = {
+		.mode = MODE_IO, .pkt_len = 64, .burst = 32, .cpu = -1,
+	};
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "client", no_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "pkt-len", required_argument, NULL, 'l' },
+		{ "burst", required_argument, NULL, 'b' },
+		{ "cpu", required_argument, NULL, 'C' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats-interval", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "validate", no_argument, NULL, 'V' },
+		{ "interrupt", no_argument, NULL, 'I' },
+		{ "no-mrg", no_argument, NULL, 'M' },
+		{ "no-indirect", no_argument, NULL, 'N' },
+		{ "no-event-idx", no_argument, NULL, 'E' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t disable = 0, last_rx[FWD_MAX_PORTS] = { 0 },
+		 last_tx[FWD_MAX_PORTS] = { 0 };
+	double start, last;
+	pthread_t worker;
+	int c, ret = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (f.nports == FWD_MAX_PORTS) {
+				fprintf(stderr, "at most %d sockets\n",
+					FWD_MAX_PORTS);
+				return 2;
+			}
+			f.ports[f.nports].id = f.nports;
+			f.ports[f.nports++].path = optarg;
+			break;
+		case 'c': f.client = true; break;
+		case 'm':
+			for (c = 0; c < 4 && strcmp(optarg, mode_names[c]); c++)
+				;
+			if (c == 4) {
+				fprintf(stderr, "unknown mode %s\n", optarg);
+				return 2;
+			}
+			f.mode = (enum fwd_mode)c;
+			break;
+		case 'l': f.pkt_len = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'b': f.burst = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'C': f.cpu = atoi(optarg); break;
+		case 'd': f.duration = atof(optarg); break;
+		case 'i': f.stats_interval = atof(optarg); break;
+		case 'j': f.json = true; break;
+		case 'V': f.validate = true; break;
+		case 'I': f.interrupt = true; break;
+		case 'M': disable |= 1ull << VIRTIO_NET_F_MRG_RXBUF; break;
+		case 'N': disable |= 1ull << 28; break;
+		case 'E': disable |= 1ull << 29; break;
+		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!f.nports || f.burst == 0 || f.burst > FWD_MAX_BURST ||
+	    f.pkt_len < 60 || f.pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
+	    (f.mode == MODE_IO && f.nports != 2 && f.nports != 1)) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	f.pool = vhost_pktbuf_pool_create("fwd", 16384, 2048, 256);
+	f.ctx = vhost_ctx_create(NULL);
+	if (!f.pool || !f.ctx) {
+		fprintf(stderr, "init failed: %s\n", strerror(errno));
+		return 1;
+	}
+	for (int p = 0; p < f.nports; p++) {
+		struct fwd_port *port = &f.ports[p];
+
+		ret = vhost_socket_register(f.ctx, port->path,
+					    f.client ? VHOST_SOCKET_CLIENT : 0,
+					    &port->sock);
+		if (!ret && disable)
+			ret = vhost_socket_disable_features(port->sock, disable);
+		if (!ret)
+			ret = vhost_socket_set_ops(port->sock, &ops, port);
+		if (!ret)
+			ret = vhost_socket_start(port->sock);
+		if (ret) {
+			fprintf(stderr, "%s: %s\n", port->path, strerror(-ret));
+			vhost_ctx_destroy(f.ctx);
+			return 1;
+		}
+	}
+	if (pthread_create(&worker, NULL, fwd_worker, &f)) {
+		fprintf(stderr, "cannot start the worker\n");
+		return 1;
+	}
+	fprintf(stderr, "vhost-fwd: mode %s, %d port(s), pkt-len %u, burst %u\n",
+		mode_names[f.mode], f.nports, f.pkt_len, f.burst);
+	start = last = now_s();
+	while (!got_signal) {
+		double t;
+
+		usleep(20000);
+		t = now_s();
+		if (f.duration > 0 && t - start >= f.duration)
+			break;
+		if (f.stats_interval > 0 && t - last >= f.stats_interval) {
+			print_interval(&f, last_rx, last_tx, t - last);
+			last = t;
+		}
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(worker, NULL);
+	/* The worker is gone: destroy_device callbacks need not wait. */
+	vhost_ctx_destroy(f.ctx);
+	print_summary(&f, now_s() - start);
+	vhost_pktbuf_pool_destroy(f.pool);
+	return 0;
+}

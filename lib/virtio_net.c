@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-net data path on split virtqueues: enqueue (host -> guest, RX
+ * queues) and dequeue (guest -> host, TX queues), the virtio-net header
+ * (virtio 1.1, 5.1.6), notifications and statistics.
+ *
+ * Per burst: one trylock, one read of avail->idx, one release store of
+ * used->idx, at most one eventfd write. Per packet: no lock, no syscall, no
+ * allocation beyond packet buffers from the pool's per-thread cache, no
+ * division. Bad chains are returned to the guest with length 0, counted,
+ * and logged at a rate limit; the queue keeps working.
+ */
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vring_split.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "virtio-net headers are little-endian; big-endian hosts need conversions"
+#endif
+
+#define MAX_PKT_LEN VHOST_PKTBUF_MAX_PKT_LEN
+
+/* ------------------------------------------------------------ helpers */
+
+static inline struct vhost_vring *data_vring(struct vhost_dev *dev,
+					     uint16_t queue, bool rx)
+{
+	/* RX queues (enqueue) are even, TX queues (dequeue) odd. */
+	if (!dev || queue >= dev->max_vrings || (queue & 1) == rx)
+		return NULL;
+	return &dev->vrings[queue];
+}
+
+static inline unsigned size_bucket(uint32_t len)
+{
+	if (len <= 64)
+		return 0;
+	if (len <= 127)
+		return 1;
+	if (len <= 255)
+		return 2;
+	if (len <= 511)
+		return 3;
+	if (len <= 1023)
+		return 4;
+	if (len <= 1518)
+		return 5;
+	if (len <= 9000)
+		return 6;
+	return 7;
+}
+
+struct burst_stats {
+	uint64_t bytes;
+	uint32_t packets;
+	uint32_t drops[VHOST_DROP_REASONS];
+	uint32_t buckets[VHOST_SIZE_BUCKETS];
+};
+
+static void stats_commit(struct vhost_vring *vq, const struct burst_stats *b)
+{
+	struct vhost_vring_stats *s = &vq->stats;
+
+	s->packets += b->packets;
+	s->bytes += b->bytes;
+	for (unsigned i = 0; i < VHOST_DROP_REASONS; i++)
+		s->drops[i] += b->drops[i];
+	for (unsigned i = 0; i < VHOST_SIZE_BUCKETS; i++)
+		s->size_buckets[i] += b->buckets[i];
+}
+
+static void count_bad_chain(struct vhost_vring *vq, struct burst_stats *b,
+			    enum chain_status st, uint16_t head)
+{
+	enum vhost_drop_reason r = st == CHAIN_BAD_ADDR ? VHOST_DROP_BAD_ADDR :
+				   st == CHAIN_TOO_BIG ? VHOST_DROP_TOO_BIG :
+				   VHOST_DROP_BAD_DESC;
+
+	b->drops[r]++;
+	LOG_RATELIMIT(VHOST_LOG_WARNING,
+		      "%s: vring %u: bad descriptor chain at head %u (%s)",
+		      vhost_dev_path(vq->dev), vq->index,
+		      head, r == VHOST_DROP_BAD_ADDR ? "address" :
+		      r == VHOST_DROP_TOO_BIG ? "too long" : "descriptor");
+}
+
+/* The guest moved avail->idx by more than the ring size: it is broken
+ * (Linux vhost does the same); the ring stays off until set up again. */
+static void mark_broken(struct vhost_vring *vq)
+{
+	vq->access_ok = false;
+	vq->broken = true;
+	vq->stats.drops[VHOST_DROP_BAD_DESC]++;
+	LOG_RATELIMIT(VHOST_LOG_ERR, "vring %u: avail index moved too far; ring stopped",
+		      vq->index);
+}
+
+static void notify_guest(struct vhost_vring *vq, uint16_t old, uint16_t now)
+{
+	if (split_need_notify(vq, old, now) && vq->callfd >= 0) {
+		eventfd_write(vq->callfd, 1);
+		vq->stats.notifications++;
+	} else {
+		vq->stats.notify_suppressed++;
+	}
+}
+
+/* Sequential writer over a chain's pieces; callers check capacity. */
+struct chain_writer {
+	struct chain *c;
+	uint16_t i;
+	uint32_t off;
+};
+
+static inline void cw_write(struct chain_writer *w, const uint8_t *src,
+			    uint32_t len)
+{
+	while (len) {
+		struct buf_vec *v = &w->c->vec[w->i];
+		uint32_t n = v->len - w->off;
+
+		if (n > len)
+			n = len;
+		memcpy(v->addr + w->off, src, n);
+		src += n;
+		len -= n;
+		w->off += n;
+		if (w->off == v->len) {
+			w->i++;
+			w->off = 0;
+		}
+	}
+}
+
+/* Sequential reader over a chain's pieces; callers check length. */
+static inline void cr_read(struct chain_writer *r, uint8_t *dst, uint32_t len)
+{
+	while (len) {
+		const struct buf_vec *v = &r->c->vec[r->i];
+		uint32_t n = v->len - r->off;
+
+		if (n > len)
+			n = len;
+		memcpy(dst, v->addr + r->off, n);
+		dst += n;
+		len -= n;
+		r->off += n;
+		if (r->off == v->len) {
+			r->i++;
+			r->off = 0;
+		}
+	}
+}
+
+/* Position in a multi-segment packet. */
+struct pkt_cursor {
+	const struct vhost_pktbuf *seg;
+	uint32_t off;   /* in seg */
+	uint32_t pos;   /* in the packet */
+};
+
+/* A checksum the guest cannot complete itself (no GUEST_CSUM): its two
+ * bytes are patched into the guest's copy; the packet is not touched. */
+struct csum_fix {
+	bool on;
+	uint32_t at;      /* packet offset of the 16-bit field */
+	uint8_t val[2];
+};
+
+/* Copy len packet bytes from pc into the chain at w. */
+static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
+			 uint32_t len, const struct csum_fix *fix)
+{
+	while (len) {
+		const struct vhost_pktbuf *s = pc->seg;
+		uint32_t n = s->data_len - pc->off;
+		struct buf_vec *v;
+
+		if (n == 0) {
+			pc->seg = s->next;
+			pc->off = 0;
+			continue;
+		}
+		v = &w->c->vec[w->i];
+		if (n > v->len - w->off)
+			n = v->len - w->off;
+		if (n > len)
+			n = len;
+		memcpy(v->addr + w->off,
+		       (const uint8_t *)vhost_pktbuf_data(s) + pc->off, n);
+		if (fix->on) {
+			for (uint32_t k = 0; k < 2; k++)
+				if (fix->at + k >= pc->pos &&
+				    fix->at + k < pc->pos + n)
+					v->addr[w->off + fix->at + k - pc->pos] =
+						fix->val[k];
+		}
+		pc->off += n;
+		pc->pos += n;
+		w->off += n;
+		len -= n;
+		if (w->off == v->len) {
+			w->i++;
+			w->off = 0;
+		}
+	}
+}
+
+/* One's-complement sum of pkt[from, end) (RFC 1071), for csum_fix. */
+static uint16_t pkt_csum(const struct vhost_pktbuf *p, uint32_t from)
+{
+	uint64_t sum = 0;
+	uint32_t pos = 0;
+	bool odd = false;
+
+	for (; p; p = p->next) {
+		const uint8_t *d = vhost_pktbuf_data(p);
+
+		for (uint32_t i = 0; i < p->data_len; i++, pos++) {
+			if (pos < from)
+				continue;
+			sum += odd ? d[i] : (uint32_t)d[i] << 8;
+			odd = !odd;
+		}
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* ------------------------------------------------------------- enqueue */
+
+/* Build the header for pkt; false if the guest cannot take it. */
+static bool build_rx_hdr(const struct vhost_dev *dev,
+			 const struct vhost_pktbuf *pkt,
+			 struct virtio_net_hdr_mrg_rxbuf *h, struct csum_fix *fix)
+{
+	memset(h, 0, sizeof(*h));
+	fix->on = false;
+	if (pkt->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) {
+		if ((uint32_t)pkt->csum_start + pkt->csum_offset + 2 >
+		    pkt->pkt_len)
+			return false;
+		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
+			h->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			h->hdr.csum_start = pkt->csum_start;
+			h->hdr.csum_offset = pkt->csum_offset;
+		} else if (!(pkt->ol_flags & VHOST_PKT_F_GSO)) {
+			uint16_t c = pkt_csum(pkt, pkt->csum_start);
+
+			fix->on = true;
+			fix->at = (uint32_t)pkt->csum_start + pkt->csum_offset;
+			fix->val[0] = (uint8_t)(c >> 8);
+			fix->val[1] = (uint8_t)c;
+		}
+	} else if ((pkt->ol_flags & VHOST_PKT_F_CSUM_VALID) &&
+		   dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
+		h->hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	if (pkt->ol_flags & VHOST_PKT_F_GSO) {
+		unsigned feat;
+		uint8_t type;
+
+		switch (pkt->gso_type) {
+		case VHOST_GSO_TCPV4:
+			feat = VIRTIO_NET_F_GUEST_TSO4;
+			type = VIRTIO_NET_HDR_GSO_TCPV4;
+			break;
+		case VHOST_GSO_TCPV6:
+			feat = VIRTIO_NET_F_GUEST_TSO6;
+			type = VIRTIO_NET_HDR_GSO_TCPV6;
+			break;
+		default:
+			return false;
+		}
+		/* Segmentation offload needs a partial checksum too. */
+		if (!dev_has_feature(dev, feat) || !pkt->gso_size ||
+		    !(h->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+			return false;
+		h->hdr.gso_type = type;
+		h->hdr.gso_size = pkt->gso_size;
+		h->hdr.hdr_len = pkt->csum_start;
+		if (pkt->ol_flags & VHOST_PKT_F_GSO_ECN)
+			h->hdr.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+	}
+	return true;
+}
+
+/* Without MRG_RXBUF: one chain per packet. Returns packets handled. */
+static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
+			       struct vhost_pktbuf *const *pkts, uint16_t n,
+			       struct burst_stats *b, uint16_t *used_out,
+			       uint16_t *taken_out)
+{
+	struct chain c;
+	uint16_t taken = 0, used = 0, i = 0;
+	uint16_t hdr_len = vq->hdr_len;
+
+	while (i < n && taken < avail) {
+		const struct vhost_pktbuf *pkt = pkts[i];
+		uint32_t need = hdr_len + pkt->pkt_len;
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct csum_fix fix;
+		struct chain_writer w = { .c = &c };
+		struct pkt_cursor pc = { .seg = pkt };
+		uint16_t head;
+		enum chain_status st;
+
+		if (!build_rx_hdr(vq->dev, pkt, &h, &fix)) {
+			b->drops[VHOST_DROP_BAD_HDR]++;
+			i++;
+			continue;
+		}
+		head = split_avail_head(vq, taken);
+		st = split_walk_chain(vq, head, true, need, &c);
+		if (st != CHAIN_OK) {
+			/* Give the buffer back empty; retry the packet. */
+			count_bad_chain(vq, b, st, head);
+			split_used_write(vq, vq->last_used_idx + used++, head, 0);
+			taken++;
+			continue;
+		}
+		if (c.len < need) {
+			/* The guest's buffers are smaller than the packet. */
+			b->drops[VHOST_DROP_TOO_BIG]++;
+			i++;
+			continue;
+		}
+		if (hdr_len == sizeof(h))
+			h.num_buffers = 1;
+		cw_write(&w, (const uint8_t *)&h, hdr_len);
+		copy_pkt_out(&w, &pc, pkt->pkt_len, &fix);
+		split_used_write(vq, vq->last_used_idx + used++, head, need);
+		taken++;
+		b->packets++;
+		b->bytes += pkt->pkt_len;
+		b->buckets[size_bucket(pkt->pkt_len)]++;
+		i++;
+	}
+	*used_out = used;
+	*taken_out = taken;
+	return i;
+}
+
+/* With MRG_RXBUF: a packet spreads over as many buffers as it needs; the
+ * header (written last) says how many. A packet that does not fit in what
+ * the guest posted now is not started: its buffers stay available. */
+static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
+				  struct vhost_pktbuf *const *pkts, uint16_t n,
+				  struct burst_stats *b, uint16_t *used_out,
+				  uint16_t *taken_out)
+{
+	struct chain first, cur;
+	uint16_t taken = 0, used = 0, i = 0;
+	uint16_t hdr_len = vq->hdr_len;
+
+	while (i < n && taken < avail) {
+		const struct vhost_pktbuf *pkt = pkts[i];
+		uint32_t left = pkt->pkt_len;
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct csum_fix fix;
+		struct pkt_cursor pc = { .seg = pkt };
+		uint16_t t = taken, u = used, nbufs = 0;
+		bool out_of_buffers = false;
+
+		if (!build_rx_hdr(vq->dev, pkt, &h, &fix)) {
+			b->drops[VHOST_DROP_BAD_HDR]++;
+			i++;
+			continue;
+		}
+		while (nbufs == 0 || left) {
+			struct chain *c = nbufs ? &cur : &first;
+			uint32_t want = left + (nbufs ? 0 : hdr_len);
+			struct chain_writer w = { .c = c };
+			uint16_t head;
+			enum chain_status st;
+			uint32_t n_data;
+
+			if (t == avail) {
+				out_of_buffers = true;
+				break;
+			}
+			head = split_avail_head(vq, t);
+			st = split_walk_chain(vq, head, true, want, c);
+			t++;
+			/* Every buffer holds at least a header (5.1.6.3). */
+			if (st == CHAIN_OK && !nbufs && c->len < hdr_len)
+				st = CHAIN_BAD_DESC;
+			if (st != CHAIN_OK) {
+				count_bad_chain(vq, b, st, head);
+				split_used_write(vq, vq->last_used_idx + u++,
+						 head, 0);
+				continue;
+			}
+			if (!nbufs) {
+				w.off = 0;
+				/* skip the header's place, filled at the end */
+				for (uint32_t skip = hdr_len; skip;) {
+					uint32_t k = c->vec[w.i].len - w.off;
+
+					k = k > skip ? skip : k;
+					skip -= k;
+					w.off += k;
+					if (w.off == c->vec[w.i].len) {
+						w.i++;
+						w.off = 0;
+					}
+				}
+			}
+			n_data = c->len - (nbufs ? 0 : hdr_len);
+			copy_pkt_out(&w, &pc, n_data, &fix);
+			left -= n_data;
+			split_used_write(vq, vq->last_used_idx + u++, head,
+					 c->len);
+			nbufs++;
+		}
+		if (out_of_buffers) {
+			/* Bad chains met on the way stay consumed (returned
+			 * empty); the good ones are offered again next time. */
+			if (nbufs == 0) {
+				taken = t;
+				used = u;
+			}
+			break;
+		}
+		{
+			struct chain_writer w = { .c = &first };
+
+			h.num_buffers = nbufs;
+			cw_write(&w, (const uint8_t *)&h, hdr_len);
+		}
+		taken = t;
+		used = u;
+		b->packets++;
+		b->bytes += pkt->pkt_len;
+		b->buckets[size_bucket(pkt->pkt_len)]++;
+		i++;
+	}
+	*used_out = used;
+	*taken_out = taken;
+	return i;
+}
+
+uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
+			     struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	struct vhost_vring *vq = data_vring(dev, queue, true);
+	struct burst_stats b = { 0 };
+	uint16_t avail, used = 0, taken = 0, done = 0;
+
+	if (!vq || !n || !vring_trylock(vq))
+		return 0;
+	if (!vq->access_ok)
+		goto out;
+	if (split_avail_count(vq, &avail)) {
+		mark_broken(vq);
+		goto out;
+	}
+	if (vq->mrg_rxbuf)
+		done = enqueue_mergeable(vq, avail, pkts, n, &b, &used, &taken);
+	else
+		done = enqueue_simple(vq, avail, pkts, n, &b, &used, &taken);
+	if (done < n)
+		b.drops[VHOST_DROP_NO_ROOM] += n - done;
+	if (used) {
+		uint16_t old = vq->last_used_idx;
+
+		vq->last_used_idx += used;
+		split_used_publish(vq, vq->last_used_idx);
+		notify_guest(vq, old, vq->last_used_idx);
+	}
+	vq->last_avail_idx += taken;
+	stats_commit(vq, &b);
+out:
+	vring_unlock(vq);
+	return done;
+}
+
+/* ------------------------------------------------------------- dequeue */
+
+/* Check the guest's header against the packet and the features, and turn
+ * it into packet metadata. */
+static bool parse_tx_hdr(const struct vhost_dev *dev,
+			 const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t len,
+			 struct vhost_pktbuf *pkt)
+{
+	uint8_t gso = h->hdr.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	pkt->ol_flags = 0;
+	if (h->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		/* The field must lie inside the packet (CVE-2024-11614). */
+		if (!dev_has_feature(dev, VIRTIO_NET_F_CSUM) ||
+		    (uint32_t)h->hdr.csum_start + h->hdr.csum_offset + 2 > len)
+			return false;
+		pkt->ol_flags |= VHOST_PKT_F_CSUM_PARTIAL;
+		pkt->csum_start = h->hdr.csum_start;
+		pkt->csum_offset = h->hdr.csum_offset;
+	}
+	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+		if (gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		    dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO4))
+			pkt->gso_type = VHOST_GSO_TCPV4;
+		else if (gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
+			 dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO6))
+			pkt->gso_type = VHOST_GSO_TCPV6;
+		else
+			return false;
+		if (!h->hdr.gso_size ||
+		    !(pkt->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) ||
+		    ((h->hdr.gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+		     !dev_has_feature(dev, VIRTIO_NET_F_HOST_ECN)))
+			return false;
+		pkt->ol_flags |= VHOST_PKT_F_GSO;
+		if (h->hdr.gso_type & VIRTIO_NET_HDR_GSO_ECN)
+			pkt->ol_flags |= VHOST_PKT_F_GSO_ECN;
+		pkt->gso_size = h->hdr.gso_size;
+	}
+	return true;
+}
+
+/* Copy len bytes from the chain into pkt, adding segments as needed.
+ * false if the pool ran dry (pkt keeps what it had). */
+static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
+			  uint32_t len)
+{
+	struct vhost_pktbuf *seg = pkt;
+
+	while (len) {
+		uint16_t room = vhost_pktbuf_tailroom(seg);
+		uint32_t n = len < room ? len : room;
+
+		if (n == 0) {
+			struct vhost_pktbuf *next = vhost_pktbuf_alloc(pkt->pool);
+
+			if (!next)
+				return false;
+			seg->next = next;
+			pkt->nb_segs++;
+			seg = next;
+			continue;
+		}
+		cr_read(r, (uint8_t *)vhost_pktbuf_data(seg) + seg->data_len, n);
+		seg->data_len = (uint16_t)(seg->data_len + n);
+		pkt->pkt_len += n;
+		len -= n;
+	}
+	return true;
+}
+
+uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
+			     struct vhost_pktbuf_pool *pool,
+			     struct vhost_pktbuf **pkts, uint16_t n)
+{
+	struct vhost_vring *vq = data_vring(dev, queue, false);
+	struct burst_stats b = { 0 };
+	struct chain c;
+	uint16_t avail, taken = 0, got = 0;
+
+	if (!vq || !pool || !n || !vring_trylock(vq))
+		return 0;
+	if (!vq->access_ok)
+		goto out;
+	if (split_avail_count(vq, &avail)) {
+		mark_broken(vq);
+		goto out;
+	}
+	if (n > avail)
+		n = avail;
+	while (taken < n) {
+		uint16_t head = split_avail_head(vq, taken);
+		uint32_t hdr_len = vq->hdr_len;
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct chain_writer r = { .c = &c };
+		struct vhost_pktbuf *pkt;
+		enum chain_status st;
+		uint32_t len;
+
+		st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
+		if (st == CHAIN_OK && c.len <= hdr_len)
+			st = CHAIN_BAD_DESC; /* no room for header + data */
+		if (st != CHAIN_OK) {
+			count_bad_chain(vq, &b, st, head);
+			split_used_write(vq, vq->last_used_idx + taken, head, 0);
+			taken++;
+			continue;
+		}
+		pkt = vhost_pktbuf_alloc(pool);
+		if (!pkt) {
+			b.drops[VHOST_DROP_NO_PKTBUF]++;
+			break; /* leave it in the ring for the next burst */
+		}
+		/* Read the header once, into our memory, then check it. */
+		memset(&h, 0, sizeof(h));
+		cr_read(&r, (uint8_t *)&h, hdr_len);
+		len = c.len - hdr_len;
+		if (!parse_tx_hdr(vq->dev, &h, len, pkt)) {
+			vhost_pktbuf_free(pkt);
+			b.drops[VHOST_DROP_BAD_HDR]++;
+			LOG_RATELIMIT(VHOST_LOG_WARNING,
+				      "%s: vring %u: bad virtio-net header",
+				      vhost_dev_path(vq->dev), vq->index);
+			split_used_write(vq, vq->last_used_idx + taken, head, 0);
+			taken++;
+			continue;
+		}
+		if (!copy_chain_in(&r, pkt, len)) {
+			vhost_pktbuf_free(pkt);
+			b.drops[VHOST_DROP_NO_PKTBUF]++;
+			break;
+		}
+		pkt->queue = queue;
+		pkts[got++] = pkt;
+		split_used_write(vq, vq->last_used_idx + taken, head, 0);
+		taken++;
+		b.packets++;
+		b.bytes += len;
+		b.buckets[size_bucket(len)]++;
+	}
+	if (taken) {
+		uint16_t old = vq->last_used_idx;
+
+		vq->last_avail_idx += taken;
+		vq->last_used_idx += taken;
+		split_used_publish(vq, vq->last_used_idx);
+		notify_guest(vq, old, vq->last_used_idx);
+	}
+	stats_commit(vq, &b);
+out:
+	vring_unlock(vq);
+	return got;
+}
+
+/* ------------------------------------------------- queue control (public) */
+
+static struct vhost_vring *any_vring(struct vhost_dev *dev, uint16_t queue)
+{
+	return dev && queue < dev->max_vrings ? &dev->vrings[queue] : NULL;
+}
+
+int vhost_vring_kickfd(struct vhost_dev *dev, uint16_t queue)
+{
+	struct vhost_vring *vq = any_vring(dev, queue);
+
+	return vq ? vq->kickfd : -1;
+}
+
+int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
+			      bool enable)
+{
+	struct vhost_vring *vq = any_vring(dev, queue);
+
+	if (!vq)
+		return -EINVAL;
+	vring_lock(vq);
+	vq->notify_wanted = enable;
+	if (vq->access_ok)
+		split_set_kick_wanted(vq, enable);
+	vring_unlock(vq);
+	return 0;
+}
+
+uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
+{
+	struct vhost_vring *vq = any_vring(dev, queue);
+	uint16_t n = 0;
+
+	if (!vq || !vring_trylock(vq))
+		return 0;
+	if (vq->access_ok && split_avail_count(vq, &n))
+		n = 0;
+	vring_unlock(vq);
+	return n;
+}
+
+int vhost_vring_stats_get(struct vhost_dev *dev, uint16_t queue,
+			  struct vhost_vring_stats *stats)
+{
+	struct vhost_vring *vq = any_vring(dev, queue);
+
+	if (!vq || !stats)
+		return -EINVAL;
+	/* Monitoring read without the lock: each counter is a naturally
+	 * aligned 64-bit word, written by one thread. */
+	memcpy(stats, (const void *)&vq->stats, sizeof(*stats));
+	return 0;
+}
+
+int vhost_vring_stats_reset(struct vhost_dev *dev, uint16_t queue)
+{
+	struct vhost_vring *vq = any_vring(dev, queue);
+
+	if (!vq)
+		return -EINVAL;
+	vring_lock(vq);
+	memset(&vq->stats, 0, sizeof(vq->stats));
+	vring_unlock(vq);
+	return 0;
+}
