@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-switch --socket PATH [--socket PATH ...] [--client] [--tap NAME]
+ *              [--workers N] [--cpu LIST] [--stats-interval S]
+ *              [--duration S] [--mac-aging S] [--json] [--verbose]
+ *
+ * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
+ * SIGINT/SIGTERM stop it cleanly; statistics are printed every
+ * --stats-interval seconds and at exit (one JSON object with --json).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "switch.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct sw *sw_of(struct sw_port *port)
+{
+	return (struct sw *)((char *)(port - port->id) -
+			     offsetof(struct sw, ports));
+}
+
+static int on_new_device(struct vhost_dev *dev)
+{
+	struct sw_port *port = vhost_dev_socket_opaque(dev);
+
+	if (atomic_load(&port->dev)) {
+		fprintf(stderr, "port %u: already has a device; refusing\n",
+			port->id);
+		return -1;
+	}
+	atomic_store(&port->dev, dev);
+	atomic_store(&port->up, true);
+	atomic_fetch_add(&port->connects, 1);
+	sw_assign_port(sw_of(port), port);
+	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64
+		", worker %d\n", port->id, port->name, vhost_dev_features(dev),
+		atomic_load(&port->worker));
+	return 0;
+}
+
+static void on_destroy_device(struct vhost_dev *dev)
+{
+	struct sw_port *port = vhost_dev_socket_opaque(dev);
+	struct sw *sw = sw_of(port);
+
+	if (atomic_load(&port->dev) != dev)
+		return;
+	atomic_store(&port->up, false);
+	atomic_store(&port->dev, NULL);
+	sw_unassign_port(sw, port);
+	/* Every worker may be sending to this port: wait them out. */
+	sw_quiesce(sw);
+	mac_table_flush_port(sw->macs, port->id);
+	fprintf(stderr, "port %u (%s): VM disconnected\n", port->id, port->name);
+}
+
+static const struct vhost_device_ops ops = {
+	.new_device = on_new_device,
+	.destroy_device = on_destroy_device,
+};
+
+static void usage(FILE *o)
+{
+	fprintf(o, "usage: vhost-switch --socket PATH [--socket PATH ...] [--client]\n"
+		   "         [--tap NAME] [--workers N] [--cpu LIST]\n"
+		   "         [--stats-interval S] [--duration S] [--mac-aging S]\n"
+		   "         [--json] [--verbose]\n");
+}
+
+static void print_stats(struct sw *sw, FILE *o)
+{
+	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s\n", "port",
+		"name", "state", "rx-pkts", "rx-bytes", "rx-drops", "tx-pkts",
+		"tx-bytes", "tx-drops");
+	for (unsigned i = 0; i < sw->nports; i++) {
+		struct sw_port *p = &sw->ports[i];
+
+		fprintf(o, "%-4u %-28.28s %-5s %12" PRIu64 " %12" PRIu64
+			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "\n",
+			i, p->kind == PORT_TAP ? p->ifname : p->name,
+			atomic_load(&p->up) ? "up" : "down",
+			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
+			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),
+			atomic_load(&p->tx_bytes), atomic_load(&p->tx_drops));
+	}
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		struct sw_worker *w = &sw->workers[i];
+		uint64_t passes = atomic_load(&w->passes);
+
+		fprintf(o, "worker %u (cpu %d): %u ports, %" PRIu64
+			" packets, %" PRIu64 " flooded, busy %.1f%%\n", i, w->cpu,
+			atomic_load(&w->nports), atomic_load(&w->packets),
+			atomic_load(&w->floods),
+			passes ? 100.0 * (double)atomic_load(&w->busy_passes) /
+				 (double)passes : 0.0);
+	}
+	fprintf(o, "mac table: %u entries\n", mac_table_count(sw->macs));
+	fflush(o);
+}
+
+static void print_json(struct sw *sw, double elapsed)
+{
+	printf("{\"elapsed_s\":%.3f,\"macs\":%u,\"ports\":[", elapsed,
+	       mac_table_count(sw->macs));
+	for (unsigned i = 0; i < sw->nports; i++) {
+		struct sw_port *p = &sw->ports[i];
+
+		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"connects\":%" PRIu64
+		       ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
+		       ",\"rx_drops\":%" PRIu64 ",\"tx_packets\":%" PRIu64
+		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+		       i ? "," : "", p->kind == PORT_TAP ? p->ifname : p->name,
+		       p->kind == PORT_TAP ? "tap" : "vhost",
+		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
+		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
+		       atomic_load(&p->tx_packets), atomic_load(&p->tx_bytes),
+		       atomic_load(&p->tx_drops));
+	}
+	printf("],\"workers\":[");
+	for (unsigned i = 0; i < sw->nworkers; i++)
+		printf("%s{\"cpu\":%d,\"packets\":%" PRIu64 ",\"flooded\":%" PRIu64
+		       "}", i ? "," : "", sw->workers[i].cpu,
+		       atomic_load(&sw->workers[i].packets),
+		       atomic_load(&sw->workers[i].floods));
+	printf("]}\n");
+}
+
+static int parse_cpus(const char *s, int *cpus, unsigned max)
+{
+	unsigned n = 0;
+
+	while (*s && n < max) {
+		char *end;
+		long v = strtol(s, &end, 10);
+
+		if (end == s || v < 0)
+			return -1;
+		cpus[n++] = (int)v;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return (int)n;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sw sw;
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "client", no_argument, NULL, 'c' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "cpu", required_argument, NULL, 'C' },
+		{ "stats-interval", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "mac-aging", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
+	const char *tap = NULL;
+	bool client = false, json = false;
+	double interval = 0, duration = 0, start, last;
+	unsigned aging = 300, nworkers = 1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (sw.nports >= SW_MAX_PORTS - 1) {
+				fprintf(stderr, "too many ports\n");
+				return 2;
+			}
+			sw.ports[sw.nports].kind = PORT_VHOST;
+			sw.ports[sw.nports++].name = optarg;
+			break;
+		case 'c': client = true; break;
+		case 't': tap = optarg; break;
+		case 'w': nworkers = (unsigned)atoi(optarg); break;
+		case 'C':
+			ncpus = parse_cpus(optarg, cpus, SW_MAX_WORKERS);
+			if (ncpus < 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'i': interval = atof(optarg); break;
+		case 'd': duration = atof(optarg); break;
+		case 'a': aging = (unsigned)atoi(optarg); break;
+		case 'j': json = true; break;
+		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if ((!sw.nports && !tap) || nworkers < 1 || nworkers > SW_MAX_WORKERS) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_mutex_init(&sw.assign_lock, NULL);
+	sw.macs = malloc(sizeof(*sw.macs));
+	sw.pool = vhost_pktbuf_pool_create("switch", 32768, 2048, 256);
+	sw.ctx = vhost_ctx_create(NULL);
+	if (!sw.macs || !sw.pool || !sw.ctx) {
+		fprintf(stderr, "init failed: %s\n", strerror(errno));
+		return 1;
+	}
+	mac_table_init(sw.macs, aging);
+	for (unsigned i = 0; i < sw.nports; i++) {
+		sw.ports[i].id = (uint16_t)i;
+		sw.ports[i].tap_fd = -1;
+		atomic_store(&sw.ports[i].worker, -1);
+	}
+	if (tap) {
+		struct sw_port *p = &sw.ports[sw.nports];
+
+		p->id = (uint16_t)sw.nports++;
+		p->kind = PORT_TAP;
+		p->name = tap;
+		atomic_store(&p->worker, -1);
+		p->tap_fd = tap_open(tap, p->ifname, sizeof(p->ifname));
+		if (p->tap_fd < 0) {
+			fprintf(stderr, "tap %s: %s\n", tap, strerror(-p->tap_fd));
+			return 1;
+		}
+	}
+	sw.nworkers = nworkers;
+	for (unsigned i = 0; i < nworkers; i++) {
+		sw.workers[i].id = (int)i;
+		sw.workers[i].sw = &sw;
+		sw.workers[i].cpu = ncpus ? cpus[i % (unsigned)ncpus] : -1;
+		if (pthread_create(&sw.workers[i].thread, NULL, sw_worker_main,
+				   &sw.workers[i])) {
+			fprintf(stderr, "cannot start worker %u\n", i);
+			return 1;
+		}
+	}
+	if (tap) {
+		atomic_store(&sw.ports[sw.nports - 1].up, true);
+		sw_assign_port(&sw, &sw.ports[sw.nports - 1]);
+	}
+	for (unsigned i = 0; i < sw.nports; i++) {
+		struct sw_port *p = &sw.ports[i];
+
+		if (p->kind != PORT_VHOST)
+			continue;
+		ret = vhost_socket_register(sw.ctx, p->name,
+					    client ? VHOST_SOCKET_CLIENT : 0,
+					    &p->sock);
+		if (!ret)
+			ret = vhost_socket_set_ops(p->sock, &ops, p);
+		if (!ret)
+			ret = vhost_socket_start(p->sock);
+		if (ret) {
+			fprintf(stderr, "%s: %s\n", p->name, strerror(-ret));
+			atomic_store(&sw.stop, true);
+			break;
+		}
+	}
+	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s\n", sw.nports,
+		nworkers, tap ? ", uplink " : "", tap ? sw.ports[sw.nports - 1].ifname : "");
+	start = last = now_s();
+	while (!got_signal && !atomic_load(&sw.stop)) {
+		double t;
+
+		usleep(50000);
+		t = now_s();
+		atomic_store(&sw.macs->now, 1 + (uint32_t)(t - start));
+		if (duration > 0 && t - start >= duration)
+			break;
+		if (interval > 0 && t - last >= interval) {
+			print_stats(&sw, stderr);
+			last = t;
+		}
+	}
+	atomic_store(&sw.stop, true);
+	for (unsigned i = 0; i < nworkers; i++)
+		pthread_join(sw.workers[i].thread, NULL);
+	vhost_ctx_destroy(sw.ctx);
+	print_stats(&sw, json ? stderr : stdout);
+	if (json)
+		print_json(&sw, now_s() - start);
+	for (unsigned i = 0; i < sw.nports; i++)
+		if (sw.ports[i].tap_fd >= 0)
+			close(sw.ports[i].tap_fd);
+	vhost_pktbuf_pool_destroy(sw.pool);
+	free(sw.macs);
+	return ret ? 1 : 0;
+}

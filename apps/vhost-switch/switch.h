@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-switch: an L2 learning switch between vhost-user ports (VMs) and
+ * an optional TAP uplink to the host kernel.
+ *
+ * Threads: the libvhost event thread runs the callbacks (ports come and
+ * go); N workers each poll the ports given to them and forward what they
+ * receive to any port; the main thread prints statistics and ages the MAC
+ * table clock. A worker never touches a destroyed device: destroy_device
+ * clears the port's device pointer, then waits until every worker has
+ * finished the loop pass that may have read it (a sequence count, odd
+ * while inside a pass).
+ */
+#ifndef VHOST_SWITCH_H
+#define VHOST_SWITCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vhost/vhost.h>
+
+#include "mac_table.h"
+
+#define SW_MAX_PORTS 64
+#define SW_MAX_WORKERS 16
+#define SW_BURST 32
+
+enum port_kind { PORT_VHOST, PORT_TAP };
+
+struct sw_port {
+	uint16_t id;
+	enum port_kind kind;
+	const char *name;              /* socket path or TAP name */
+	bool client;
+	struct vhost_socket *sock;
+	struct vhost_dev *_Atomic dev; /* vhost: set while running */
+	int tap_fd;                    /* tap: -1 if none */
+	_Atomic bool up;               /* may be polled and sent to */
+	_Atomic int worker;            /* polling worker, -1 if none */
+	_Atomic uint32_t tx_lock;      /* one sender at a time per port */
+	/* rx_* written by the owning worker, tx_* by any worker */
+	_Atomic uint64_t rx_packets, rx_bytes, rx_drops;
+	_Atomic uint64_t tx_packets, tx_bytes, tx_drops;
+	_Atomic uint64_t connects;
+	char ifname[32];               /* tap: actual name */
+};
+
+struct sw_worker {
+	int id;
+	int cpu;                       /* -1: not pinned */
+	pthread_t thread;
+	struct sw *sw;
+	_Atomic uint64_t seq;          /* odd while inside a pass */
+	struct sw_port *_Atomic ports[SW_MAX_PORTS];
+	_Atomic unsigned nports;       /* assigned (for balancing) */
+	_Atomic uint64_t passes, busy_passes, packets, floods;
+};
+
+struct sw {
+	struct sw_port ports[SW_MAX_PORTS];
+	unsigned nports;
+	struct sw_worker workers[SW_MAX_WORKERS];
+	unsigned nworkers;
+	struct mac_table *macs;
+	struct vhost_ctx *ctx;
+	struct vhost_pktbuf_pool *pool;
+	_Atomic bool stop;
+	pthread_mutex_t assign_lock;   /* port <-> worker assignment */
+};
+
+void *sw_worker_main(void *arg);
+/* Give port to the least loaded worker / take it away (then quiesce). */
+void sw_assign_port(struct sw *sw, struct sw_port *port);
+void sw_unassign_port(struct sw *sw, struct sw_port *port);
+/* Wait until no worker is in a pass that began before this call. */
+void sw_quiesce(struct sw *sw);
+
+/* TAP uplink (tap.c) */
+int tap_open(const char *name, char *actual, size_t actual_len);
+uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
+		struct vhost_pktbuf **pkts, uint16_t n);
+uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
+		uint16_t n);
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Workers: poll the ports they own, learn source MACs, and forward each
+ * burst by destination: known unicast to its port, broadcast, multicast and
+ * unknown unicast to every other port that is up; never back out of the
+ * ingress port. Packets are batched per destination, one send per
+ * destination per burst.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "switch.h"
+
+static void add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static void port_lock(struct sw_port *p)
+{
+	while (atomic_exchange_explicit(&p->tx_lock, 1, memory_order_acquire))
+		sched_yield();
+}
+
+static void port_unlock(struct sw_port *p)
+{
+	atomic_store_explicit(&p->tx_lock, 0, memory_order_release);
+}
+
+static uint64_t bytes_of(struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	uint64_t b = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		b += pkts[i]->pkt_len;
+	return b;
+}
+
+/* Send n packets to port. The caller keeps and later frees them. */
+static void port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
+		      uint16_t n)
+{
+	uint16_t sent = 0;
+
+	if (!atomic_load_explicit(&port->up, memory_order_acquire)) {
+		add(&port->tx_drops, n);
+		return;
+	}
+	/* Several workers may send to one port; the guest's RX queue (and
+	 * the TAP's write order) wants one sender at a time. */
+	port_lock(port);
+	if (port->kind == PORT_TAP) {
+		sent = tap_tx(port, pkts, n);
+	} else {
+		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
+							     memory_order_acquire);
+
+		if (dev)
+			sent = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0), pkts, n);
+	}
+	port_unlock(port);
+	add(&port->tx_packets, sent);
+	add(&port->tx_bytes, bytes_of(pkts, sent));
+	if (sent < n)
+		add(&port->tx_drops, (uint64_t)(n - sent));
+}
+
+static uint16_t port_receive(struct sw *sw, struct sw_port *port,
+			     struct vhost_pktbuf **pkts)
+{
+	uint16_t n = 0;
+
+	if (port->kind == PORT_TAP) {
+		n = tap_rx(port, sw->pool, pkts, SW_BURST);
+	} else {
+		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
+							     memory_order_acquire);
+
+		if (dev)
+			n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(0), sw->pool,
+						pkts, SW_BURST);
+	}
+	if (n) {
+		add(&port->rx_packets, n);
+		add(&port->rx_bytes, bytes_of(pkts, n));
+	}
+	return n;
+}
+
+struct dest_batch {
+	uint16_t n;
+	struct vhost_pktbuf *pkts[SW_BURST];
+};
+
+static void forward(struct sw_worker *w, struct sw_port *in,
+		    struct vhost_pktbuf **pkts, uint16_t n)
+{
+	struct sw *sw = w->sw;
+	struct dest_batch flood = { 0 };
+	/* Destinations touched in this burst, and their batches. */
+	static _Thread_local struct dest_batch per_port[SW_MAX_PORTS];
+	uint16_t touched[SW_BURST];
+	unsigned ntouched = 0;
+	uint64_t dropped = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vhost_pktbuf *p = pkts[i];
+		const uint8_t *eth = vhost_pktbuf_data(p);
+		uint16_t out;
+
+		if (p->data_len < 14) {
+			dropped++;
+			continue;
+		}
+		if (!(eth[6] & 1)) /* never learn a multicast source */
+			mac_table_learn(sw->macs, eth + 6, in->id);
+		out = (eth[0] & 1) ? MAC_PORT_NONE :
+		      mac_table_lookup(sw->macs, eth);
+		if (out == MAC_PORT_NONE) {
+			flood.pkts[flood.n++] = p;
+			continue;
+		}
+		if (out == in->id || out >= sw->nports) {
+			dropped++; /* hairpin: the host is on the ingress side */
+			continue;
+		}
+		if (per_port[out].n == 0)
+			touched[ntouched++] = out;
+		per_port[out].pkts[per_port[out].n++] = p;
+	}
+	for (unsigned t = 0; t < ntouched; t++) {
+		struct dest_batch *b = &per_port[touched[t]];
+
+		port_send(&sw->ports[touched[t]], b->pkts, b->n);
+		b->n = 0;
+	}
+	if (flood.n) {
+		add(&w->floods, flood.n);
+		for (unsigned p = 0; p < sw->nports; p++)
+			if (p != in->id && atomic_load(&sw->ports[p].up))
+				port_send(&sw->ports[p], flood.pkts, flood.n);
+	}
+	if (dropped)
+		add(&in->rx_drops, dropped);
+	vhost_pktbuf_free_bulk(pkts, n);
+}
+
+void *sw_worker_main(void *arg)
+{
+	struct sw_worker *w = arg;
+	struct sw *sw = w->sw;
+	struct vhost_pktbuf *pkts[SW_BURST];
+	char name[16];
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	snprintf(name, sizeof(name), "sw-worker-%d", w->id);
+	pthread_setname_np(pthread_self(), name);
+	while (!atomic_load_explicit(&sw->stop, memory_order_relaxed)) {
+		uint64_t moved = 0;
+
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_acq_rel);
+		for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
+			struct sw_port *port = atomic_load_explicit(
+				&w->ports[i], memory_order_acquire);
+			uint16_t n;
+
+			if (!port || !atomic_load(&port->up))
+				continue;
+			n = port_receive(sw, port, pkts);
+			if (n) {
+				forward(w, port, pkts, n);
+				moved += n;
+			}
+		}
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_acq_rel);
+		add(&w->passes, 1);
+		if (moved) {
+			add(&w->busy_passes, 1);
+			add(&w->packets, moved);
+		}
+	}
+	return NULL;
+}
+
+void sw_quiesce(struct sw *sw)
+{
+	uint64_t seen[SW_MAX_WORKERS];
+
+	for (unsigned i = 0; i < sw->nworkers; i++)
+		seen[i] = atomic_load(&sw->workers[i].seq);
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		if (!(seen[i] & 1))
+			continue;
+		while (atomic_load(&sw->workers[i].seq) == seen[i] &&
+		       !atomic_load(&sw->stop))
+			sched_yield();
+	}
+}
+
+void sw_assign_port(struct sw *sw, struct sw_port *port)
+{
+	struct sw_worker *best = NULL;
+
+	pthread_mutex_lock(&sw->assign_lock);
+	for (unsigned i = 0; i < sw->nworkers; i++)
+		if (!best || atomic_load(&sw->workers[i].nports) <
+			     atomic_load(&best->nports))
+			best = &sw->workers[i];
+	for (unsigned i = 0; best && i < SW_MAX_PORTS; i++) {
+		if (!atomic_load(&best->ports[i])) {
+			atomic_store(&best->ports[i], port);
+			atomic_fetch_add(&best->nports, 1);
+			atomic_store(&port->worker, best->id);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sw->assign_lock);
+}
+
+void sw_unassign_port(struct sw *sw, struct sw_port *port)
+{
+	int wid;
+
+	pthread_mutex_lock(&sw->assign_lock);
+	wid = atomic_load(&port->worker);
+	if (wid >= 0) {
+		struct sw_worker *w = &sw->workers[wid];
+
+		for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
+			if (atomic_load(&w->ports[i]) == port) {
+				atomic_store(&w->ports[i], NULL);
+				atomic_fetch_sub(&w->nports, 1);
+			}
+		}
+		atomic_store(&port->worker, -1);
+	}
+	pthread_mutex_unlock(&sw->assign_lock);
+}
