@@ -55,3 +55,37 @@ write("messages", "handshake-noack", handshake(FEAT, ALL_PROTO & ~(1 << 3)))
 write("messages", "handshake-slots", handshake(FEAT, ALL_PROTO, 1024, True))
 write("messages", "handshake-legacy", handshake(1 << 15, 0, 64))
 write("messages", "unknown", msg(1000) + msg(0) + msg(41, b"x" * 40, 3, 3))
+
+# vring: 16 control bytes, RX desc table (64 x 16) + avail (6 + 128), TX desc
+# table + avail, then the 16 KiB buffer area (guest offset 0x6000).
+RING = 64
+BUF = 0x6000
+
+def desc(addr, length, flags=0, nxt=0):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+def ring(descs, heads, idx):
+    t = b"".join(descs).ljust(16 * RING, b"\0")
+    a = struct.pack("<HH", 0, idx) + b"".join(struct.pack("<H", h) for h in heads)
+    return t + a.ljust(6 + 2 * RING, b"\0")
+
+def vring_seed(flags, rx_descs, rx_heads, tx_descs, tx_heads, area=b""):
+    ctl = bytes([flags, 0, 0, 0, 0, 8, 20, 0, 10, 6, 1, 2, 30, 4, 5, 6])
+    return (ctl + ring(rx_descs, rx_heads, len(rx_heads)) +
+            ring(tx_descs, tx_heads, len(tx_heads)) + area.ljust(16384, b"\0"))
+
+W, N, I = 2, 1, 4  # VRING_DESC_F_WRITE, NEXT, INDIRECT
+rx = [desc(BUF + 2048 * i, 2048, W) for i in range(8)]
+pkt = b"\0" * 12 + bytes(range(60))
+tx = [desc(BUF + 128 * i, len(pkt)) for i in range(8)]
+area = pkt.ljust(128, b"\0") * 8
+write("vring", "simple", vring_seed(0, rx, range(8), tx, range(8), area))
+write("vring", "mergeable", vring_seed(1 | 4, rx, range(8), tx, range(8), area))
+# TX: header and data in separate descriptors, chained; RX via an indirect table
+tx2 = []
+for i in range(4):
+    tx2 += [desc(BUF + 256 * i, 12, N, 2 * i + 1), desc(BUF + 256 * i + 12, 60)]
+ind = b"".join(desc(BUF + 4096 + 1024 * i, 1024, W | (N if i < 3 else 0), i + 1) for i in range(4))
+area2 = (pkt.ljust(256, b"\0") * 4).ljust(2048, b"\0") + ind
+rx2 = [desc(BUF + 2048, len(ind), I)]
+write("vring", "chained-indirect", vring_seed(2 | 16, rx2, [0], tx2, [0, 2, 4, 6], area2))
