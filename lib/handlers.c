@@ -14,6 +14,7 @@
  * keep running.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,18 @@ static struct vhost_vring *msg_vring(struct vhost_dev *dev,
 		       msg->payload.state.index;
 
 	return &dev->vrings[idx]; /* checked in vhost_user_handle_msg */
+}
+
+/* The data path writes call fds and applications read kick fds: neither
+ * may block, whatever the front-end passed (an eventfd at its maximum
+ * count, a full pipe). */
+static int nonblocking(int fd)
+{
+	int fl;
+
+	if (fd >= 0 && (fl = fcntl(fd, F_GETFL)) >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	return fd;
 }
 
 static void replace_fd(int *slot, int fd)
@@ -421,7 +434,8 @@ static int h_set_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 			vq->index, base);
 		return -EINVAL;
 	}
-	if (vq->started) {
+	/* A ring the guest broke may be set up again while started. */
+	if (vq->started && !vq->broken) {
 		LOG_ERR("%s: vring %u: base set on a started ring",
 			dev_path(dev), vq->index);
 		return -EBUSY;
@@ -471,7 +485,7 @@ static int h_set_vring_kick(struct vhost_dev *dev, struct vhost_msg *msg,
 
 	(void)reply;
 	vring_lock(vq);
-	replace_fd(&vq->kickfd, msg_take_fd(msg, 0));
+	replace_fd(&vq->kickfd, nonblocking(msg_take_fd(msg, 0)));
 	vq->kick_set = true;
 	/* Rings start on their first kick; we poll, so the kick fd given is
 	 * as good as a kick (what QEMU and DPDK expect). */
@@ -490,7 +504,7 @@ static int h_set_vring_call(struct vhost_dev *dev, struct vhost_msg *msg,
 
 	(void)reply;
 	vring_lock(vq);
-	replace_fd(&vq->callfd, msg_take_fd(msg, 0));
+	replace_fd(&vq->callfd, nonblocking(msg_take_fd(msg, 0)));
 	vq->call_set = true;
 	vq->signalled_used_valid = false;
 	vring_unlock(vq);
@@ -721,8 +735,6 @@ static int check_msg(struct vhost_dev *dev, const struct handler *h,
 				dev->max_vrings);
 			return -ERANGE;
 		}
-		if (idx >= dev->nr_vrings)
-			dev->nr_vrings = (uint16_t)(idx + 1);
 	}
 	if (h->protocol_feature != NO_FEATURE &&
 	    !dev_has_protocol_feature(dev, h->protocol_feature)) {
@@ -776,6 +788,10 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	ret = check_msg(dev, h, msg);
 	if (ret == 0)
 		ret = h->fn(dev, msg, &reply);
+	/* Count the rings the front-end really set up. */
+	if (ret == 0 && h->index_rule != IDX_NONE &&
+	    msg_vring(dev, msg)->index >= dev->nr_vrings)
+		dev->nr_vrings = (uint16_t)(msg_vring(dev, msg)->index + 1);
 	msg_close_fds(msg);
 	if (h->has_reply) {
 		if (ret)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -7,6 +11,101 @@
 
 #include "log.h"
 #include "memory.h"
+
+/*
+ * A front-end can shrink the file behind guest memory after we mapped it;
+ * touching the pages past the new end raises SIGBUS. We ask for a seal
+ * against shrinking when the file allows it (QEMU seals its memfds
+ * itself), and otherwise catch SIGBUS for addresses inside guest
+ * mappings: the block is replaced by private zero memory and the access
+ * completes (the guest only hurts itself). Any other SIGBUS goes to the
+ * handler that was there before, or kills the process as by default.
+ */
+#define GUARD_SLOTS 4096
+
+struct guard {
+	_Atomic uintptr_t start, end;
+	_Atomic uintptr_t align;
+};
+
+static struct guard guards[GUARD_SLOTS];
+static struct sigaction prev_sigbus;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t guard_faults;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t s = atomic_load(&guards[i].start);
+		uintptr_t e = atomic_load(&guards[i].end);
+		uintptr_t al = atomic_load(&guards[i].align);
+
+		if (s && a >= s && a < e && al) {
+			void *blk = (void *)(a & ~(al - 1));
+
+			if (mmap(blk, al, PROT_READ | PROT_WRITE,
+				 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				 0) != MAP_FAILED) {
+				atomic_fetch_add(&guard_faults, 1);
+				return;
+			}
+		}
+	}
+	if (prev_sigbus.sa_flags & SA_SIGINFO) {
+		prev_sigbus.sa_sigaction(sig, si, uc);
+	} else if (prev_sigbus.sa_handler != SIG_DFL &&
+		   prev_sigbus.sa_handler != SIG_IGN) {
+		prev_sigbus.sa_handler(sig);
+	} else {
+		/* Default action: returning re-runs the access and dies. */
+		signal(SIGBUS, SIG_DFL);
+	}
+}
+
+static void guard_install(void)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &prev_sigbus);
+}
+
+static void guard_add(void *addr, size_t len, uint64_t align)
+{
+	pthread_once(&guard_once, guard_install);
+	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+		uintptr_t zero = 0;
+
+		if (atomic_compare_exchange_strong(&guards[i].start, &zero,
+						   (uintptr_t)addr)) {
+			atomic_store(&guards[i].align, (uintptr_t)align);
+			atomic_store(&guards[i].end, (uintptr_t)addr + len);
+			return;
+		}
+	}
+	LOG_WARN("guest memory guard table full: a shrunk file would crash");
+}
+
+static void guard_del(void *addr)
+{
+	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+		if (atomic_load(&guards[i].start) == (uintptr_t)addr) {
+			atomic_store(&guards[i].end, 0);
+			atomic_store(&guards[i].align, 0);
+			atomic_store(&guards[i].start, 0);
+			return;
+		}
+	}
+}
+
+uint64_t mem_guard_faults(void)
+{
+	return atomic_load(&guard_faults);
+}
 
 void *mem_uva_to_hva(const struct mem_table *mt, uint64_t uva, uint64_t *len)
 {
@@ -116,6 +215,11 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 	r->mmap_size = (size_t)map_size;
 	r->hva = (uint64_t)(uintptr_t)addr + (d->mmap_offset - map_off);
 	r->fd = fd;
+	/* Best effort: a sealed file cannot shrink under us. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		LOG_DEBUG("memory region fd cannot be sealed: %s",
+			  strerror(errno));
+	guard_add(addr, (size_t)map_size, align);
 	LOG_INFO("mapped guest memory gpa 0x%llx size 0x%llx uva 0x%llx at %p",
 		 (unsigned long long)r->gpa, (unsigned long long)r->size,
 		 (unsigned long long)r->uva, addr);
@@ -124,8 +228,10 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 
 void mem_region_unmap(struct mem_region *r)
 {
-	if (r->mmap_addr)
+	if (r->mmap_addr) {
+		guard_del(r->mmap_addr);
 		munmap(r->mmap_addr, r->mmap_size);
+	}
 	if (r->fd >= 0)
 		close(r->fd);
 	memset(r, 0, sizeof(*r));

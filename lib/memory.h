@@ -84,5 +84,7 @@ bool mem_table_overlaps(const struct mem_table *mt,
 int mem_table_find(const struct mem_table *mt,
 		   const struct vhost_user_mem_region *d);
 void mem_table_unmap_all(struct mem_table *mt);
+/* Guest memory blocks replaced after SIGBUS (the file was shrunk). */
+uint64_t mem_guard_faults(void);
 
 #endif

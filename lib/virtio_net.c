@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net_hdr.h"
 #include "vring_split.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -164,14 +165,6 @@ struct pkt_cursor {
 	uint32_t pos;   /* in the packet */
 };
 
-/* A checksum the guest cannot complete itself (no GUEST_CSUM): its two
- * bytes are patched into the guest's copy; the packet is not touched. */
-struct csum_fix {
-	bool on;
-	uint32_t at;      /* packet offset of the 16-bit field */
-	uint8_t val[2];
-};
-
 /* Copy len packet bytes from pc into the chain at w. */
 static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
 			 uint32_t len, const struct csum_fix *fix)
@@ -211,91 +204,13 @@ static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
 	}
 }
 
-/* One's-complement sum of pkt[from, end) (RFC 1071), for csum_fix. */
-static uint16_t pkt_csum(const struct vhost_pktbuf *p, uint32_t from)
-{
-	uint64_t sum = 0;
-	uint32_t pos = 0;
-	bool odd = false;
-
-	for (; p; p = p->next) {
-		const uint8_t *d = vhost_pktbuf_data(p);
-
-		for (uint32_t i = 0; i < p->data_len; i++, pos++) {
-			if (pos < from)
-				continue;
-			sum += odd ? d[i] : (uint32_t)d[i] << 8;
-			odd = !odd;
-		}
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* ------------------------------------------------------------- enqueue */
 
-/* Build the header for pkt; false if the guest cannot take it. */
-static bool build_rx_hdr(const struct vhost_dev *dev,
-			 const struct vhost_pktbuf *pkt,
-			 struct virtio_net_hdr_mrg_rxbuf *h, struct csum_fix *fix)
-{
-	memset(h, 0, sizeof(*h));
-	fix->on = false;
-	if (pkt->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) {
-		if ((uint32_t)pkt->csum_start + pkt->csum_offset + 2 >
-		    pkt->pkt_len)
-			return false;
-		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
-			h->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-			h->hdr.csum_start = pkt->csum_start;
-			h->hdr.csum_offset = pkt->csum_offset;
-		} else if (!(pkt->ol_flags & VHOST_PKT_F_GSO)) {
-			uint16_t c = pkt_csum(pkt, pkt->csum_start);
-
-			fix->on = true;
-			fix->at = (uint32_t)pkt->csum_start + pkt->csum_offset;
-			fix->val[0] = (uint8_t)(c >> 8);
-			fix->val[1] = (uint8_t)c;
-		}
-	} else if ((pkt->ol_flags & VHOST_PKT_F_CSUM_VALID) &&
-		   dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
-		h->hdr.flags = VIRTIO_NET_HDR_F_DATA_VALID;
-	}
-	if (pkt->ol_flags & VHOST_PKT_F_GSO) {
-		unsigned feat;
-		uint8_t type;
-
-		switch (pkt->gso_type) {
-		case VHOST_GSO_TCPV4:
-			feat = VIRTIO_NET_F_GUEST_TSO4;
-			type = VIRTIO_NET_HDR_GSO_TCPV4;
-			break;
-		case VHOST_GSO_TCPV6:
-			feat = VIRTIO_NET_F_GUEST_TSO6;
-			type = VIRTIO_NET_HDR_GSO_TCPV6;
-			break;
-		default:
-			return false;
-		}
-		/* Segmentation offload needs a partial checksum too. */
-		if (!dev_has_feature(dev, feat) || !pkt->gso_size ||
-		    !(h->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-			return false;
-		h->hdr.gso_type = type;
-		h->hdr.gso_size = pkt->gso_size;
-		h->hdr.hdr_len = pkt->csum_start;
-		if (pkt->ol_flags & VHOST_PKT_F_GSO_ECN)
-			h->hdr.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
-	}
-	return true;
-}
-
-/* Without MRG_RXBUF: one chain per packet. Returns packets handled. */
+/* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
 static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			       struct vhost_pktbuf *const *pkts, uint16_t n,
 			       struct burst_stats *b, uint16_t *used_out,
-			       uint16_t *taken_out)
+			       uint16_t *taken_out, bool *no_room)
 {
 	struct chain c;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -311,10 +226,9 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 		uint16_t head;
 		enum chain_status st;
 
-		if (!build_rx_hdr(vq->dev, pkt, &h, &fix)) {
+		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
-			i++;
-			continue;
+			break; /* it can never be placed: the caller drops it */
 		}
 		head = split_avail_head(vq, taken);
 		st = split_walk_chain(vq, head, true, need, &c);
@@ -326,10 +240,10 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			continue;
 		}
 		if (c.len < need) {
-			/* The guest's buffers are smaller than the packet. */
+			/* The guest's buffers are smaller than the packet:
+			 * the caller drops it. */
 			b->drops[VHOST_DROP_TOO_BIG]++;
-			i++;
-			continue;
+			break;
 		}
 		if (hdr_len == sizeof(h))
 			h.num_buffers = 1;
@@ -344,6 +258,8 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 	}
 	*used_out = used;
 	*taken_out = taken;
+	if (i < n && taken == avail)
+		*no_room = true;
 	return i;
 }
 
@@ -353,7 +269,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				  struct vhost_pktbuf *const *pkts, uint16_t n,
 				  struct burst_stats *b, uint16_t *used_out,
-				  uint16_t *taken_out)
+				  uint16_t *taken_out, bool *no_room)
 {
 	struct chain first, cur;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -365,13 +281,12 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
 		struct pkt_cursor pc = { .seg = pkt };
-		uint16_t t = taken, u = used, nbufs = 0;
+		uint16_t t = taken, u = used, u0 = used, nbufs = 0;
 		bool out_of_buffers = false;
 
-		if (!build_rx_hdr(vq->dev, pkt, &h, &fix)) {
+		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
-			i++;
-			continue;
+			break; /* it can never be placed: the caller drops it */
 		}
 		while (nbufs == 0 || left) {
 			struct chain *c = nbufs ? &cur : &first;
@@ -392,9 +307,16 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			if (st == CHAIN_OK && !nbufs && c->len < hdr_len)
 				st = CHAIN_BAD_DESC;
 			if (st != CHAIN_OK) {
+				/* Return it empty, ahead of this packet's
+				 * entries: the guest reads a packet's
+				 * num_buffers entries back to back. */
 				count_bad_chain(vq, b, st, head);
-				split_used_write(vq, vq->last_used_idx + u++,
-						 head, 0);
+				for (uint16_t k = u; k != u0; k--)
+					vq->used->ring[(uint16_t)(vq->last_used_idx + k) & vq->mask] =
+						vq->used->ring[(uint16_t)(vq->last_used_idx + k - 1) & vq->mask];
+				split_used_write(vq, vq->last_used_idx + u0, head, 0);
+				u0++;
+				u++;
 				continue;
 			}
 			if (!nbufs) {
@@ -420,12 +342,14 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			nbufs++;
 		}
 		if (out_of_buffers) {
-			/* Bad chains met on the way stay consumed (returned
-			 * empty); the good ones are offered again next time. */
+			/* Not enough buffers for this packet now: leave its
+			 * buffers for the next burst. Bad chains met before
+			 * any good one stay consumed (returned empty). */
 			if (nbufs == 0) {
 				taken = t;
 				used = u;
 			}
+			*no_room = true;
 			break;
 		}
 		{
@@ -443,6 +367,8 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 	}
 	*used_out = used;
 	*taken_out = taken;
+	if (i < n && taken == avail)
+		*no_room = true;
 	return i;
 }
 
@@ -452,6 +378,7 @@ uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 	struct vhost_vring *vq = data_vring(dev, queue, true);
 	struct burst_stats b = { 0 };
 	uint16_t avail, used = 0, taken = 0, done = 0;
+	bool no_room = false;
 
 	if (!vq || !n || !vring_trylock(vq))
 		return 0;
@@ -462,10 +389,12 @@ uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 		goto out;
 	}
 	if (vq->mrg_rxbuf)
-		done = enqueue_mergeable(vq, avail, pkts, n, &b, &used, &taken);
+		done = enqueue_mergeable(vq, avail, pkts, n, &b, &used, &taken,
+					 &no_room);
 	else
-		done = enqueue_simple(vq, avail, pkts, n, &b, &used, &taken);
-	if (done < n)
+		done = enqueue_simple(vq, avail, pkts, n, &b, &used, &taken,
+				      &no_room);
+	if (no_room)
 		b.drops[VHOST_DROP_NO_ROOM] += n - done;
 	if (used) {
 		uint16_t old = vq->last_used_idx;
@@ -483,46 +412,6 @@ out:
 
 /* ------------------------------------------------------------- dequeue */
 
-/* Check the guest's header against the packet and the features, and turn
- * it into packet metadata. */
-static bool parse_tx_hdr(const struct vhost_dev *dev,
-			 const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t len,
-			 struct vhost_pktbuf *pkt)
-{
-	uint8_t gso = h->hdr.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-
-	pkt->ol_flags = 0;
-	if (h->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		/* The field must lie inside the packet (CVE-2024-11614). */
-		if (!dev_has_feature(dev, VIRTIO_NET_F_CSUM) ||
-		    (uint32_t)h->hdr.csum_start + h->hdr.csum_offset + 2 > len)
-			return false;
-		pkt->ol_flags |= VHOST_PKT_F_CSUM_PARTIAL;
-		pkt->csum_start = h->hdr.csum_start;
-		pkt->csum_offset = h->hdr.csum_offset;
-	}
-	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
-		if (gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
-		    dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO4))
-			pkt->gso_type = VHOST_GSO_TCPV4;
-		else if (gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
-			 dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO6))
-			pkt->gso_type = VHOST_GSO_TCPV6;
-		else
-			return false;
-		if (!h->hdr.gso_size ||
-		    !(pkt->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) ||
-		    ((h->hdr.gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
-		     !dev_has_feature(dev, VIRTIO_NET_F_HOST_ECN)))
-			return false;
-		pkt->ol_flags |= VHOST_PKT_F_GSO;
-		if (h->hdr.gso_type & VIRTIO_NET_HDR_GSO_ECN)
-			pkt->ol_flags |= VHOST_PKT_F_GSO_ECN;
-		pkt->gso_size = h->hdr.gso_size;
-	}
-	return true;
-}
-
 /* Copy len bytes from the chain into pkt, adding segments as needed.
  * false if the pool ran dry (pkt keeps what it had). */
 static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
@@ -535,8 +424,11 @@ static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
 		uint32_t n = len < room ? len : room;
 
 		if (n == 0) {
-			struct vhost_pktbuf *next = vhost_pktbuf_alloc(pkt->pool);
+			struct vhost_pktbuf *next;
 
+			if (pkt->nb_segs >= VHOST_PKTBUF_MAX_SEGS)
+				return false;
+			next = vhost_pktbuf_alloc(pkt->pool);
 			if (!next)
 				return false;
 			seg->next = next;
@@ -598,7 +490,7 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		memset(&h, 0, sizeof(h));
 		cr_read(&r, (uint8_t *)&h, hdr_len);
 		len = c.len - hdr_len;
-		if (!parse_tx_hdr(vq->dev, &h, len, pkt)) {
+		if (!net_hdr_to_pkt(vq->dev->features, &h, len, pkt)) {
 			vhost_pktbuf_free(pkt);
 			b.drops[VHOST_DROP_BAD_HDR]++;
 			LOG_RATELIMIT(VHOST_LOG_WARNING,

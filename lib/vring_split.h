@@ -123,10 +123,11 @@ static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 			return CHAIN_BAD_DESC; /* a loop */
 		if (flags & VRING_DESC_F_INDIRECT) {
 			/* virtio 2.6.5.3.1: no NEXT with INDIRECT, no
-			 * indirect inside indirect, len a multiple of 16. */
+			 * indirect inside indirect, len a multiple of 16,
+			 * no chain longer than the queue. */
 			if (!vq->indirect || indirect ||
 			    (flags & VRING_DESC_F_NEXT) || len == 0 ||
-			    (len & 15) || len / 16 > VHOST_MAX_RING_SIZE)
+			    (len & 15) || len / 16 > vq->size)
 				return CHAIN_BAD_DESC;
 			table = mem_gpa_range(vq->mem, addr, len);
 			if (!table)

@@ -158,9 +158,13 @@ uint16_t vhost_dev_mtu(const struct vhost_dev *dev);
 
 /* ------------------------------------------------------------- data path */
 
-/* Copy up to n packets into the guest's RX queue. Returns how many were
- * placed; the caller keeps ownership of all n. 0 if the queue is not
- * running, the lock is busy, or the guest posted no buffers. */
+/* Copy up to n packets into the guest's RX queue, in order. Returns how
+ * many were placed; the caller keeps ownership of all n. The burst stops
+ * early when the guest has no more room (retry later or drop), or at a
+ * packet that can never be placed (larger than the guest's buffers, or an
+ * offload the guest did not negotiate: counted in the queue's drop
+ * statistics; the caller should drop it). 0 if the queue is not running,
+ * the lock is busy, or the guest posted no buffers. */
 uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 			     struct vhost_pktbuf *const *pkts, uint16_t n);
 
