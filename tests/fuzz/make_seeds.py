@@ -89,3 +89,15 @@ ind = b"".join(desc(BUF + 4096 + 1024 * i, 1024, W | (N if i < 3 else 0), i + 1)
 area2 = (pkt.ljust(256, b"\0") * 4).ljust(2048, b"\0") + ind
 rx2 = [desc(BUF + 2048, len(ind), I)]
 write("vring", "chained-indirect", vring_seed(2 | 16, rx2, [0], tx2, [0, 2, 4, 6], area2))
+
+# net_hdr: features, length, header, metadata, packet
+def hdr_seed(features, length, hdr, meta, pkt):
+    return struct.pack("<QI", features, length) + hdr + meta + pkt
+
+CSUMF = (1 << 0) | (1 << 1) | (1 << 7) | (1 << 11) | (1 << 32)
+h_csum = struct.pack("<BBHHHHH", 1, 0, 0, 0, 34, 16, 0)
+h_gso = struct.pack("<BBHHHHH", 1, 1, 54, 1448, 34, 16, 0)
+meta = struct.pack("<IHHHBB", 1, 34, 16, 1448, 1, 0)
+write("net_hdr", "csum", hdr_seed(CSUMF, 1000, h_csum, meta, bytes(range(256)) * 4))
+write("net_hdr", "gso", hdr_seed(CSUMF, 9000, h_gso, struct.pack("<IHHHBB", 5, 34, 16, 1448, 1, 0), bytes(200)))
+write("net_hdr", "none", hdr_seed(0, 60, bytes(12), bytes(12), bytes(60)))
