@@ -111,7 +111,9 @@ static uint32_t pass(struct fwd *f)
 			continue;
 		switch (f->mode) {
 		case MODE_TXONLY:
-			moved += do_txonly(f, port, dev);
+			if (!atomic_load_explicit(&f->paused,
+						  memory_order_relaxed))
+				moved += do_txonly(f, port, dev);
 			break;
 		case MODE_RXONLY:
 			n = receive(f, port, dev, pkts);

@@ -45,6 +45,7 @@ struct fwd {
 	/* Worker quiescence: odd while the worker is inside a loop pass. */
 	_Atomic uint64_t worker_seq;
 	_Atomic bool stop;
+	_Atomic bool paused;   /* txonly: generate nothing for now */
 	uint64_t tx_seq;    /* worker only */
 	_Atomic uint64_t wakeups; /* interrupt mode: sleeps that ended on a kick */
 };

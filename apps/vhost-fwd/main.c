@@ -3,12 +3,14 @@
  * vhost-fwd --socket PATH [--socket PATH2] [--client]
  *           --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N] [--cpu N]
  *           [--duration S] [--stats-interval S] [--json] [--validate]
- *           [--interrupt] [--queue-size-hint] [--no-mrg] [--verbose]
+ *           [--interrupt] [--no-mrg] [--no-indirect] [--no-event-idx]
+ *           [--start-paused] [--verbose]
  *
  * Serves vhost-user sockets with libvhost and moves packets in one worker
  * thread. Front-ends may come and go at any time. At exit (SIGINT, SIGTERM
  * or --duration) it prints per-port counters, as one JSON object on stdout
- * with --json.
+ * with --json. SIGUSR1 pauses and resumes generated traffic (txonly), so a
+ * test can let the peer drain before comparing counts.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,9 +29,14 @@
 
 static volatile sig_atomic_t got_signal;
 
+static volatile sig_atomic_t paused;
+
 static void on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGUSR1)
+		paused = !paused;
+	else
+		got_signal = sig;
 }
 
 static double now_s(void)
@@ -122,7 +129,7 @@ static void usage(FILE *out)
 		"         --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N]\n"
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
-		"         [--no-event-idx] [--verbose]\n");
+		"         [--no-event-idx] [--start-paused] [--verbose]\n");
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -211,6 +218,7 @@ int main(int argc, char **argv)
 		{ "no-indirect", no_argument, NULL, 'N' },
 		{ "no-event-idx", no_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "start-paused", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -253,6 +261,7 @@ int main(int argc, char **argv)
 		case 'N': disable |= 1ull << 28; break;
 		case 'E': disable |= 1ull << 29; break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
+		case 'P': paused = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -265,6 +274,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_signal); /* pause/resume generated traffic */
 	signal(SIGPIPE, SIG_IGN);
 	f.pool = vhost_pktbuf_pool_create("fwd", 16384, 2048, 256);
 	f.ctx = vhost_ctx_create(NULL);
@@ -301,6 +311,7 @@ int main(int argc, char **argv)
 		double t;
 
 		usleep(20000);
+		atomic_store(&f.paused, paused != 0);
 		t = now_s();
 		if (f.duration > 0 && t - start >= f.duration)
 			break;
@@ -311,6 +322,9 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&f.stop, true);
 	pthread_join(worker, NULL);
+	/* Keep the connections a moment: what we placed in the guests' rings
+	 * is theirs to read, and a front-end stops reading when we go. */
+	usleep(300000);
 	/* The worker is gone: destroy_device callbacks need not wait. */
 	vhost_ctx_destroy(f.ctx);
 	print_summary(&f, now_s() - start);

@@ -89,6 +89,14 @@ static void usage(FILE *o)
 		   "         [--json] [--verbose]\n");
 }
 
+/* The last w characters of s: socket paths differ at their end. */
+static const char *name_tail(const char *s, size_t w)
+{
+	size_t n = strlen(s);
+
+	return n > w ? s + n - w : s;
+}
+
 static void print_stats(struct sw *sw, FILE *o)
 {
 	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s\n", "port",
@@ -97,9 +105,9 @@ static void print_stats(struct sw *sw, FILE *o)
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
 
-		fprintf(o, "%-4u %-28.28s %-5s %12" PRIu64 " %12" PRIu64
+		fprintf(o, "%-4u %-28s %-5s %12" PRIu64 " %12" PRIu64
 			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "\n",
-			i, p->kind == PORT_TAP ? p->ifname : p->name,
+			i, name_tail(p->kind == PORT_TAP ? p->ifname : p->name, 28),
 			atomic_load(&p->up) ? "up" : "down",
 			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
 			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),

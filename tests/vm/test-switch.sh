@@ -1,0 +1,396 @@
+#!/bin/bash
+# test-switch.sh -- end-to-end tests of vhost-switch with real VMs
+# (tiny Debian guests under QEMU/TCG, see README.md and build-guest.sh).
+#
+# Cases (VMTEST_CASES, default all, in this order):
+#   mrg-on          two VMs through the switch: 10 pings (all answered) and
+#   mrg-off         20 MiB over TCP, sha256 equal on both ends; virtio-net
+#                   mrg_rxbuf on / off (the negotiated bit is checked)
+#   tap             a VM and the host through the TAP uplink: the switch
+#                   creates the TAP (unique name vht<pid>), we move it into a
+#                   private netns (vhtest-<pid>) as 10.0.0.254/24; the VM
+#                   pings the host, uploads 20 MiB, the host pings the VM and
+#                   sends 20 MiB back (busybox nc on both sides, sha256 both
+#                   ways)
+#   restart-server  the switch listens, QEMU connects with reconnect=1; while
+#                   VM A pings VM B every 0.2 s the switch is SIGKILLed and
+#                   started again; pings must resume (the last 10 answered),
+#                   then a checked 20 MiB transfer; no VM reboots
+#   restart-client  the same with the switch as client (--client) and QEMU
+#                   listening (server=on,wait=off)
+# Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
+# statistics (its stdout at SIGTERM); the script ends with
+# 'test-switch: N passed, N failed' and exits non-zero on any failure.
+#
+# Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
+# Environment:
+#   VMTEST_CASES="mrg-on mrg-off tap restart-server restart-client"
+#   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
+#   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
+#                                    dir's, rebuilt with ninja first)
+#   VMTEST_MIB=20 VMTEST_PINGS=10    payload size, ping count
+#   VMTEST_WINDOW=15                 restart cases: guest ping window (s)
+#   VMTEST_KEEP=1                    keep the work dir (logs) on success
+# CPU placement (2 cores): the switch's worker spins on core 1 at nice 19,
+# VM A on core 0, VM B on core 1 (the VM wins the core whenever it has work).
+# Every process started here (switch, QEMUs, host-side nc/ping) is bounded
+# by timeout(1) and killed by PID on exit, success or not; the TAP goes with
+# the switch and the netns is deleted.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
+CASES=${VMTEST_CASES:-mrg-on mrg-off tap restart-server restart-client}
+MIB=${VMTEST_MIB:-20}
+PINGS=${VMTEST_PINGS:-10}
+WINDOW=${VMTEST_WINDOW:-15}
+VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-150}
+SW_DURATION=$((VM_TIMEOUT + 120))   # the switch's own bound (--duration)
+RUNVM=$HERE/run-vm.sh
+SW=${VMTEST_SWITCH:-$ROOT/build/apps/vhost-switch/vhost-switch}
+BYTES=$((MIB * 1048576))
+HOST_IP=10.0.0.254
+
+WORK=$(mktemp -d /tmp/vmtest-switch.XXXXXX)
+SW_WRAP=""; SW_PID=""; VMPIDS=""; WAITERS=""; HOSTJOBS=""; NETNS=""
+FAILED=0
+
+log() { echo "test-switch: $*" >&2; }
+ts() { date +%s.%N; }
+el() { awk -v a="$1" -v b="$(ts)" 'BEGIN { printf "%.1f", b - a }'; }
+field() { # field LINE KEY
+    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
+}
+ev() { # ev LOG NAME -> guest uptime of the event
+    sed -n "s/^VMTEST-EVENT: $2 t=\([0-9.]*\).*/\1/p" "$1" | head -n1
+}
+
+# --- the switch ----------------------------------------------------------------
+# sw_start DIR TAG ARGS...: start vhost-switch (worker on core 1, nice 19),
+# stdout -> DIR/sw.TAG.out (statistics at exit), stderr -> DIR/sw.TAG.err;
+# returns once it has registered its ports.
+sw_start() {
+    _d=$1; _tag=$2; shift 2
+    timeout -k 5 $((SW_DURATION + 30)) nice -n 19 "$SW" --cpu 1 \
+        --duration "$SW_DURATION" "$@" >"$_d/sw.$_tag.out" 2>"$_d/sw.$_tag.err" &
+    SW_WRAP=$!; SW_PID=""
+    for _ in $(seq 100); do
+        if [ -z "$SW_PID" ]; then
+            _p=$(pgrep -P "$SW_WRAP" || true)
+            [ -n "$_p" ] && [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = vhost-switch ] &&
+                SW_PID=$_p
+        fi
+        [ -n "$SW_PID" ] && grep -q '^vhost-switch: ' "$_d/sw.$_tag.err" && return 0
+        kill -0 "$SW_WRAP" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$_d/sw.$_tag.err" >&2
+    REASON="vhost-switch did not start (see $_d/sw.$_tag.err)"
+    return 1
+}
+# sw_stop [KILL]: SIGTERM (statistics) or SIGKILL, then reap.
+sw_stop() {
+    if [ -n "$SW_PID" ] && kill -0 "$SW_PID" 2>/dev/null; then
+        if [ "${1:-}" = KILL ]; then
+            kill -KILL "$SW_PID" 2>/dev/null || true
+        else
+            kill -TERM "$SW_PID" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$SW_PID" 2>/dev/null || break; sleep 0.1; done
+            kill -0 "$SW_PID" 2>/dev/null && log "vhost-switch ignored SIGTERM for 5 s: SIGKILL"
+            kill -KILL "$SW_PID" 2>/dev/null || true
+        fi
+    fi
+    if [ -n "$SW_WRAP" ]; then
+        kill -KILL "$SW_WRAP" 2>/dev/null || true
+        wait "$SW_WRAP" 2>/dev/null || true
+    fi
+    SW_PID=""; SW_WRAP=""
+}
+sw_stats() { # sw_stats CASE FILE
+    echo "  [$1] vhost-switch statistics:"
+    if [ -s "$2" ]; then sed 's/^/  [switch] /' "$2"; else echo "  [switch] (none)"; fi
+}
+
+cleanup() {
+    rc=$?
+    for j in $WAITERS $HOSTJOBS; do kill "$j" 2>/dev/null || true; done
+    for pf in $VMPIDS; do "$RUNVM" kill --pidfile "$pf" || true; done
+    sw_stop
+    for j in $WAITERS $HOSTJOBS; do wait "$j" 2>/dev/null || true; done
+    [ -n "$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
+    if [ $rc -eq 0 ] && [ $FAILED -eq 0 ] && [ "${VMTEST_KEEP:-0}" != 1 ]; then
+        rm -rf "$WORK"
+    else
+        log "logs kept in $WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- VMs -------------------------------------------------------------------------
+# vm_start DIR X SOCK MAC IP ROLE MRG CPU SCRIPT [--param K=V ...]
+vm_start() {
+    _d=$1; _x=$2; _sock=$3; _mac=$4; _ip=$5; _role=$6; _mrg=$7; _cpu=$8
+    _script=$9; shift 9
+    VMPIDS="$VMPIDS $_d/$_x.pid"
+    "$RUNVM" start --guest "$GUEST" --log "$_d/$_x.log" --pidfile "$_d/$_x.pid" \
+        --sock "$_sock" --mac "$_mac" --ip "$_ip" --qemu-role "$_role" \
+        --mrg "$_mrg" --cpu "$_cpu" --script "$HERE/guest/$_script" \
+        --timeout "$VM_TIMEOUT" "$@" 2>>"$_d/run-vm.err" ||
+        { REASON="run-vm start $_x failed: $(tail -n1 "$_d/run-vm.err")"; return 1; }
+}
+# vm_wait_bg DIR X: waiter in the background (bash runs traps only between
+# commands; 'wait' is interruptible, a foreground child is not).
+vm_wait_bg() {
+    "$RUNVM" wait --log "$1/$2.log" --pidfile "$1/$2.pid" \
+        --timeout $((VM_TIMEOUT + 60)) >"$1/$2.result" &
+    WAITER=$!
+    WAITERS="$WAITERS $WAITER"
+}
+# wait_event LOG NAME TIMEOUT [PID]: poll the serial log for an event;
+# stops early if PID (a waiter) is gone.
+wait_event() {
+    _end=$(( $(date +%s) + $3 ))
+    while ! grep -aq "^VMTEST-EVENT: $2 " "$1" 2>/dev/null; do
+        [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+        [ "$(date +%s)" -ge "$_end" ] && return 1
+        sleep 0.2
+    done
+}
+events() { # events LOG -> "name=t ..." of the interesting events
+    _l=""
+    for _e in init netup payload-ready peer-up ping-start ping-done tx-done listen rx-done; do
+        _v=$(ev "$1" "$_e"); [ -n "$_v" ] && _l="$_l $_e=$_v"
+    done
+    echo "${_l# }"
+}
+mrg_bit() { # mrg_bit LOG -> negotiated VIRTIO_NET_F_MRG_RXBUF (bit 15)
+    sed -n 's/.*features=\([01]*\).*/\1/p' "$1" | head -n1 | cut -c16
+}
+res_reason() { # the reason part of a result line
+    echo "$1" | sed 's/^VMTEST-RESULT: //'
+}
+
+# --- case: two VMs, ping + bulk ------------------------------------------------
+case_pair() { # case_pair NAME MRG
+    name=$1; mrg=$2; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    sw_start "$d" 1 --socket "$d/vm0.sock" --socket "$d/vm1.sock" || return 1
+    vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 client "$mrg" 1 \
+        bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 client "$mrg" 0 \
+        ping-bulk-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
+        --param "pings=$PINGS" || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    vm_wait_bg "$d" b; wb=$WAITER
+    ra=0; rb=0
+    wait "$wa" || ra=$?
+    wait "$wb" || rb=$?
+    WAITERS=""; VMPIDS=""
+    sw_stop
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    echo "  [$name] VM A guest uptime (s): $(events "$d/a.log")"
+    echo "  [$name] VM B guest uptime (s): $(events "$d/b.log")"
+    sed -n 's/^\(PING\|[0-9]* bytes from\|[0-9]* packets\|round-trip\)/&/p' "$d/a.log" |
+        tr -d '\r' | sed "s/^/  [$name] A: /"
+    sw_stats "$name" "$d/sw.1.out"
+    tx=$(field "$res_a" tx_sha256); rx=$(field "$res_b" rx_sha256)
+    want=1; [ "$mrg" = off ] && want=0
+    ma=$(mrg_bit "$d/a.log"); mb=$(mrg_bit "$d/b.log")
+    if [ $ra -ne 0 ]; then REASON="VM A: $(res_reason "$res_a")"; return 1; fi
+    if [ $rb -ne 0 ]; then REASON="VM B: $(res_reason "$res_b")"; return 1; fi
+    if [ -z "$tx" ] || [ "$tx" != "$rx" ]; then REASON="sha256 tx=$tx rx=$rx"; return 1; fi
+    if [ "$ma" != "$want" ] || [ "$mb" != "$want" ]; then
+        REASON="negotiated MRG_RXBUF A=$ma B=$mb, wanted $want"; return 1
+    fi
+    DETAIL="ping=$(field "$res_a" ping) rtt_ms=$(field "$res_a" rtt_ms)"
+    DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s($(field "$res_a" tcp_mbps)Mbit/s)"
+    DETAIL="$DETAIL sha256=${tx:0:16}.. MRG_RXBUF=$ma time=$(el "$t0")s"
+}
+
+# --- case: VM <-> host through the TAP uplink ----------------------------------
+case_tap() {
+    name=tap; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    tapname=vht$$; tapname=${tapname:0:15}
+    NETNS=vhtest-$$
+    ns() { ip netns exec "$NETNS" "$@"; }
+    ip netns add "$NETNS" || { REASON="ip netns add failed"; NETNS=""; return 1; }
+    ns ip link set lo up
+    head -c "$BYTES" /dev/urandom >"$d/host-tx.bin"
+    host_tx_sha=$(sha256sum "$d/host-tx.bin" | cut -d' ' -f1)
+    sw_start "$d" 1 --tap "$tapname" --socket "$d/vm0.sock" || return 1
+    ip link set "$tapname" netns "$NETNS" &&
+        ns ip addr add "$HOST_IP/24" dev "$tapname" &&
+        ns ip link set "$tapname" up ||
+        { REASON="cannot move/configure TAP $tapname in netns $NETNS"; return 1; }
+    # Host listener for the VM's upload (stdin: a FIFO held open, see trap 6).
+    mkfifo "$d/hold"
+    timeout -k 2 $((VM_TIMEOUT + 30)) ip netns exec "$NETNS" \
+        busybox nc -l -p 5001 <>"$d/hold" >"$d/host-rx.bin" 2>"$d/host-nc.err" &
+    hl=$!; HOSTJOBS="$hl"
+    vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 client on 0 \
+        tap-peer.sh --param "host=$HOST_IP" --param "mib=$MIB" \
+        --param "pings=$PINGS" --param "bytes=$BYTES" || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    # Upload done when the host's nc exits (or the VM gave up).
+    while kill -0 "$hl" 2>/dev/null && kill -0 "$wa" 2>/dev/null; do sleep 0.2; done
+    host_ping="" ; host_send=""
+    if wait_event "$d/a.log" listen 60 "$wa"; then
+        timeout 30 ip netns exec "$NETNS" busybox ping -c "$PINGS" -i 0.2 -W 3 10.0.0.1 \
+            >"$d/host-ping.txt" 2>&1 &
+        hp=$!; HOSTJOBS="$hl $hp"; wait "$hp" || true
+        host_ping=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' "$d/host-ping.txt")
+        for _ in $(seq 10); do
+            timeout 60 ip netns exec "$NETNS" busybox nc 10.0.0.1 5002 \
+                <"$d/host-tx.bin" >/dev/null 2>>"$d/host-nc.err" &
+            hs=$!; HOSTJOBS="$hl $hs"
+            if wait "$hs"; then host_send=ok; break; fi
+            sleep 1
+        done
+    fi
+    ra=0; wait "$wa" || ra=$?
+    kill "$hl" 2>/dev/null || true; wait "$hl" 2>/dev/null || true
+    WAITERS=""; VMPIDS=""; HOSTJOBS=""
+    sw_stop
+    ip netns del "$NETNS" 2>/dev/null || true; NETNS=""
+    res=$(cat "$d/a.result")
+    host_rx_sha=$(sha256sum "$d/host-rx.bin" | cut -d' ' -f1)
+    host_rx_bytes=$(wc -c <"$d/host-rx.bin")
+    echo "  [$name] VM: $res"
+    echo "  [$name] VM guest uptime (s): $(events "$d/a.log")"
+    sed -n 's/^\([0-9]* packets\|round-trip\)/&/p' "$d/a.log" | tr -d '\r' |
+        sed "s/^/  [$name] VM ping host: /"
+    grep -E 'packets|round-trip' "$d/host-ping.txt" 2>/dev/null |
+        sed "s/^/  [$name] host ping VM: /" || true
+    echo "  [$name] VM->host sha256 sent $(field "$res" tx_sha256)"
+    echo "  [$name] VM->host sha256 recv $host_rx_sha ($host_rx_bytes bytes)"
+    echo "  [$name] host->VM sha256 sent $host_tx_sha"
+    echo "  [$name] host->VM sha256 recv $(field "$res" rx_sha256) ($(field "$res" rx_bytes) bytes)"
+    sw_stats "$name" "$d/sw.1.out"
+    if [ "$host_rx_sha" != "$(field "$res" tx_sha256)" ]; then
+        REASON="VM->host: host got $host_rx_bytes bytes sha256 ${host_rx_sha:0:16}.., VM sent $(field "$res" tx_sha256 | cut -c1-16).. ($(res_reason "$res"))"
+        return 1
+    fi
+    [ "${host_ping:-0}" = "$PINGS" ] || { REASON="host ping VM ${host_ping:-0}/$PINGS answered"; return 1; }
+    [ -n "$host_send" ] || { REASON="host->VM nc failed ($(tail -n1 "$d/host-nc.err" 2>/dev/null))"; return 1; }
+    [ $ra -eq 0 ] || { REASON="VM: $(res_reason "$res")"; return 1; }
+    [ "$(field "$res" rx_sha256)" = "$host_tx_sha" ] ||
+        { REASON="host->VM sha256 mismatch"; return 1; }
+    DETAIL="vm-ping=$(field "$res" ping) host-ping=$host_ping/$PINGS"
+    DETAIL="$DETAIL vm->host=${MIB}MiB/$(field "$res" tcp_secs)s($(field "$res" tcp_mbps)Mbit/s)"
+    DETAIL="$DETAIL host->vm=${MIB}MiB sha256=ok,ok tap=$tapname time=$(el "$t0")s"
+}
+
+# --- case: switch restart under traffic ----------------------------------------
+case_restart() { # case_restart NAME client|server (the switch's role)
+    name=$1; role=$2; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    if [ "$role" = server ]; then qrole=client; swopt=""; else qrole=server; swopt=--client; fi
+    swargs="$swopt --socket $d/vm0.sock --socket $d/vm1.sock"
+    # shellcheck disable=SC2086
+    if [ "$role" = server ]; then sw_start "$d" 1 $swargs || return 1; fi
+    vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 "$qrole" on 1 \
+        bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 "$qrole" on 0 \
+        ping-restart-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
+        --param "window=$WINDOW" || return 1
+    # shellcheck disable=SC2086
+    if [ "$role" = client ]; then sw_start "$d" 1 $swargs || return 1; fi
+    vm_wait_bg "$d" a; wa=$WAITER
+    vm_wait_bg "$d" b; wb=$WAITER
+    restarted=""
+    if wait_event "$d/a.log" ping-start 120 "$wa"; then
+        sleep 3
+        t_kill=$(ts)
+        sw_stop KILL
+        sleep 1
+        # shellcheck disable=SC2086
+        if sw_start "$d" 2 $swargs; then
+            restarted="down $(el "$t_kill")s"
+            # both ports back (new device callbacks of the new instance)
+            for _ in $(seq 100); do
+                [ "$(grep -c 'VM connected' "$d/sw.2.err")" -ge 2 ] && break
+                sleep 0.1
+            done
+            restarted="$restarted, ports reconnected after $(el "$t_kill")s"
+        fi
+    fi
+    ra=0; rb=0
+    wait "$wa" || ra=$?
+    wait "$wb" || rb=$?
+    WAITERS=""; VMPIDS=""
+    sw_stop
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    echo "  [$name] VM A guest uptime (s): $(events "$d/a.log")"
+    echo "  [$name] VM B guest uptime (s): $(events "$d/b.log")"
+    grep -a -E '^vmtest: pings|^[0-9]+ packets|^round-trip' "$d/a.log" | tr -d '\r' |
+        sed "s/^/  [$name] A: /" || true
+    echo "  [$name] restart: ${restarted:-not done}"
+    echo "  [$name] first instance: SIGKILLed (no statistics); second instance:"
+    sw_stats "$name" "$d/sw.2.out"
+    [ -n "$restarted" ] || { REASON="restart not done (A: $(res_reason "$res_a"))"; return 1; }
+    nconn=$(grep -c 'VM connected' "$d/sw.2.err" || true)
+    [ "$nconn" -ge 2 ] || { REASON="only $nconn port(s) reconnected to the new switch"; return 1; }
+    if [ $ra -ne 0 ]; then REASON="VM A: $(res_reason "$res_a")"; return 1; fi
+    if [ $rb -ne 0 ]; then REASON="VM B: $(res_reason "$res_b")"; return 1; fi
+    for x in a b; do
+        n=$(grep -ac '^VMTEST-EVENT: init ' "$d/$x.log" || true)
+        [ "$n" = 1 ] || { REASON="VM $x booted $n times"; return 1; }
+    done
+    tx=$(field "$res_a" tx_sha256); rx=$(field "$res_b" rx_sha256)
+    if [ -z "$tx" ] || [ "$tx" != "$rx" ]; then REASON="sha256 tx=$tx rx=$rx"; return 1; fi
+    lost=$(field "$res_a" lost_seqs); late=$(field "$res_a" late)
+    # The outage must have been seen by the guest: lost or late replies.
+    if [ "$lost" = none ] && [ "${late:-0}" = 0 ]; then
+        REASON="the guest saw no outage (no lost or late ping): restart not under traffic?"
+        return 1
+    fi
+    DETAIL="pings=$(field "$res_a" pings) lost_seqs=$lost late=$late"
+    DETAIL="$DETAIL rtt_max=$(field "$res_a" rtt_max_ms)ms"
+    DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s($(field "$res_a" tcp_mbps)Mbit/s)"
+    DETAIL="$DETAIL sha256=${tx:0:16}.. qemu=$qrole time=$(el "$t0")s"
+}
+
+# --- main ------------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || { log "must run as root (QEMU, TAP, netns)"; exit 2; }
+if [ -z "${VMTEST_SWITCH:-}" ] && [ -d "$ROOT/build" ]; then
+    timeout 600 ninja -C "$ROOT/build" >"$WORK/ninja.log" 2>&1 ||
+        { tail -n 20 "$WORK/ninja.log" >&2; log "build failed; testing the existing binary"; }
+fi
+[ -x "$SW" ] || { log "no $SW (build with meson/ninja)"; exit 2; }
+timeout 900 "$HERE/build-guest.sh" "$GUEST"
+log "work dir $WORK; switch $SW"
+
+pass=0; fail=0; T_ALL=$(ts)
+for c in $CASES; do
+    REASON=""; DETAIL=""
+    echo "=== $c"
+    case "$c" in
+    mrg-on) f="case_pair $c on" ;;
+    mrg-off) f="case_pair $c off" ;;
+    tap) f=case_tap ;;
+    restart-server) f="case_restart $c server" ;;
+    restart-client) f="case_restart $c client" ;;
+    *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
+    esac
+    if $f; then
+        echo "PASS $c $DETAIL"; pass=$((pass + 1))
+    else
+        # clean up what a failed case left running before the next one
+        for j in $WAITERS $HOSTJOBS; do kill "$j" 2>/dev/null || true; done
+        for pf in $VMPIDS; do "$RUNVM" kill --pidfile "$pf" || true; done
+        sw_stop
+        for j in $WAITERS $HOSTJOBS; do wait "$j" 2>/dev/null || true; done
+        WAITERS=""; HOSTJOBS=""; VMPIDS=""
+        [ -n "$NETNS" ] && { ip netns del "$NETNS" 2>/dev/null || true; NETNS=""; }
+        echo "FAIL $c ${REASON:-unknown}"; fail=$((fail + 1)); FAILED=1
+    fi
+done
+echo "test-switch: $pass passed, $fail failed ($(el "$T_ALL")s)"
+[ $fail -eq 0 ]
