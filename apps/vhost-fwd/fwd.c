@@ -2,6 +2,7 @@
 /* The forwarding loop: one thread, every port, the chosen mode. */
 #include <errno.h>
 #include <poll.h>
+#include <string.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -60,17 +61,28 @@ static uint16_t receive(struct fwd *f, struct fwd_port *port,
 	return n;
 }
 
+/* txonly packets are copies of one template, like testpmd's txonly (which
+ * writes headers into its buffers); larger-than-a-buffer packets are built
+ * segment by segment. */
+static int make_tx_packet(struct fwd *f, struct vhost_pktbuf *p)
+{
+	if (f->pkt_len <= vhost_pktbuf_tailroom(p)) {
+		memcpy(vhost_pktbuf_data(p), f->tx_template, f->pkt_len);
+		p->data_len = (uint16_t)f->pkt_len;
+		p->pkt_len = f->pkt_len;
+		return 0;
+	}
+	return pkt_build_udp(p, f->pkt_len, f->tx_seq++, mac_src, mac_dst);
+}
+
 static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
 			  struct vhost_dev *dev)
 {
 	struct vhost_pktbuf *pkts[FWD_MAX_BURST];
 	uint16_t n = f->burst, sent;
-
 	/* Only build what the guest can take now. */
 	uint16_t room = vhost_vring_avail_count(dev, VHOST_QUEUE_RX(0));
 
-	if (!f->interrupt && room == 0)
-		return 0;
 	if (room < n)
 		n = room;
 	if (n == 0)
@@ -78,8 +90,7 @@ static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
 	if (vhost_pktbuf_alloc_bulk(f->pool, pkts, n))
 		return 0;
 	for (uint16_t i = 0; i < n; i++) {
-		if (pkt_build_udp(pkts[i], f->pkt_len, f->tx_seq++, mac_src,
-				  mac_dst)) {
+		if (make_tx_packet(f, pkts[i])) {
 			vhost_pktbuf_free_bulk(pkts, n);
 			return 0;
 		}
@@ -203,6 +214,20 @@ void fwd_quiesce(struct fwd *f)
 		return;
 	while (atomic_load(&f->worker_seq) == s && !atomic_load(&f->stop))
 		sched_yield();
+}
+
+int fwd_init_template(struct fwd *f)
+{
+	struct vhost_pktbuf *p = vhost_pktbuf_alloc(f->pool);
+	int ret;
+
+	if (!p)
+		return -ENOBUFS;
+	ret = pkt_build_udp(p, f->pkt_len, 0, mac_src, mac_dst);
+	if (!ret)
+		vhost_pktbuf_read(p, 0, f->pkt_len, f->tx_template);
+	vhost_pktbuf_free(p);
+	return ret;
 }
 
 void *fwd_worker(void *arg)

@@ -47,10 +47,13 @@ struct fwd {
 	_Atomic bool stop;
 	_Atomic bool paused;   /* txonly: generate nothing for now */
 	uint64_t tx_seq;    /* worker only */
+	uint8_t tx_template[VHOST_PKTBUF_MAX_PKT_LEN]; /* txonly packet */
+	const char *stats_file;
 	_Atomic uint64_t wakeups; /* interrupt mode: sleeps that ended on a kick */
 };
 
 void *fwd_worker(void *arg);
+int fwd_init_template(struct fwd *f);
 /* Wait until the worker is not inside a pass that may use a device it
  * read before the caller cleared it. */
 void fwd_quiesce(struct fwd *f);

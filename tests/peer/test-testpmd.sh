@@ -48,22 +48,32 @@ RUN_SECS=${PEER_RUN_SECS:-3}
 PASS=0
 FAIL=0
 
-# start_fwd NAME ARGS... : vhost-fwd on core 1, bounded to 120 s, --json.
+# PEER_FWD_WRAPPER: a command vhost-fwd runs under (e.g. valgrind ...).
+read -r -a WRAP <<<"${PEER_FWD_WRAPPER:-}"
+FWD_RC=0
+
+# start_fwd NAME ARGS... : vhost-fwd on core 1, bounded to 180 s, --json.
 start_fwd() {
     local name=$1; shift
-    timeout -k 2 120 "$FWD" --cpu 1 --json "$@" \
+    timeout -k 2 180 "${WRAP[@]}" "$FWD" --cpu 1 --json "$@" \
         >"$TP_DIR/$name.json" 2>"$TP_DIR/$name.err" &
     FWD_PID[$name]=$!
 }
 
-# stop_fwd NAME : SIGINT, then SIGKILL after 10 s; the JSON is then complete.
+# The vhost-fwd process itself (not the timeout wrapper, not valgrind's).
+fwd_pid() { pgrep -P "${FWD_PID[$1]}" | head -1; }
+
+# stop_fwd NAME : SIGINT, then SIGKILL after 30 s; the JSON is then
+# complete. FWD_RC: its exit status (a sanitizer or valgrind error makes it
+# non-zero, and the case fails).
 stop_fwd() {
     local name=$1 pid=${FWD_PID[$1]:-} i
     [[ -n $pid ]] || return 0
-    kill -INT "$pid" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -INT "$(fwd_pid "$name")" 2>/dev/null
+    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    FWD_RC=$?
     unset "FWD_PID[$name]"
 }
 
@@ -89,7 +99,12 @@ tp_size_args() {
 }
 
 result() { # result NAME OK DETAIL
-    if [[ $2 == 1 ]]; then
+    local ok=$2
+    if ((FWD_RC != 0)); then
+        ok=0; set -- "$1" 0 "$3 (vhost-fwd exit status $FWD_RC)"
+    fi
+    FWD_RC=0
+    if [[ $ok == 1 ]]; then
         echo "PASS $1 $3"; PASS=$((PASS + 1))
     else
         echo "FAIL $1 $3"; FAIL=$((FAIL + 1))
@@ -98,10 +113,19 @@ result() { # result NAME OK DETAIL
     fi
 }
 
+# PEER_START_TRIES: attempts to bring testpmd up (valgrind runs: DPDK's
+# virtio-user gives up on a reply that takes long, as the first ones do
+# while valgrind translates new code).
 start_testpmd() { # start_testpmd SOCK MRG SIZE [VDEV_EXTRA] [--no-wait]
-    # shellcheck disable=SC2046
-    tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 ${5:-} \
-        --vdev "$(vdev "$1" "$2" "${4:-}")" -- --nb-cores=1 $(tp_size_args "$3")
+    local try
+    for ((try = 1; try <= ${PEER_START_TRIES:-1}; try++)); do
+        # shellcheck disable=SC2046
+        tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 ${5:-} \
+            --vdev "$(vdev "$1" "$2" "${4:-}")" -- --nb-cores=1 $(tp_size_args "$3") &&
+            { [[ -n ${5:-} ]] || tp_wait_link fe 10; } && return 0
+        tp_stop fe 1
+    done
+    return 1
 }
 
 case_g2h() { # case_g2h NAME SIZE MRG [FWD_ARGS...]
@@ -136,10 +160,10 @@ case_h2g() { # case_h2g NAME SIZE MRG
         result "$name" 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
     fi
     tp_cmd fe "set fwd rxonly"; tp_cmd_wait fe "start" 'testpmd> ' 5
-    kill -USR1 "$(pgrep -P "${FWD_PID[fwd]}" -x vhost-fwd)" # go
+    kill -USR1 "$(fwd_pid fwd)" # go
     sleep "$RUN_SECS"
     # Pause our traffic, still connected: testpmd drains what we placed.
-    kill -USR1 "$(pgrep -P "${FWD_PID[fwd]}" -x vhost-fwd)"
+    kill -USR1 "$(fwd_pid fwd)"
     local prev=-1 i
     for ((i = 0; i < 50; i++)); do
         sleep 0.2

@@ -130,7 +130,7 @@ matrix() {
     local mrgs="0 1" packeds="0 1" qss="256 1024" mrg packed qs out row len
     [[ $MODE == quick ]] && { mrgs="0 1"; packeds="0 1"; qss="256"; }
     WARMUP=0.5 WINDOW=1 SAMPLE=1 ROW_TIMEOUT=60
-    printf "%-34s %-5s %6s %9s %9s %9s %9s %9s %4s  %s\n" config row bytes Mpps med1s min1s max1s xchk bg% status
+    printf "%-34s %-5s %6s %9s %9s %9s %9s %9s %4s %7s  %s\n" config row bytes Mpps med1s min1s max1s xchk bg% cpu% status
     for mrg in $mrgs; do for packed in $packeds; do for qs in $qss; do
         FE_VDEV_OPTS="queues=1,mrg_rxbuf=$mrg,in_order=1,packed_vq=$packed,queue_size=$qs"
         for row in g2h h2g loop; do for len in 64 1518; do

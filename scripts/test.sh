@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# scripts/test.sh -- every test of libvhost, from a fresh Debian 12 machine.
+#
+# Installs what is missing (apt-get; sudo when not root), then:
+#   1. builds three ways: gcc, clang (both -Wall -Wextra -Werror), and gcc
+#      with ASan + UBSan
+#   2. unit tests (meson suite "unit") in all three builds
+#   3. peer tests against DPDK testpmd's virtio-user, with the ASan build
+#   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
+#   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
+#      for the TAP device and a network namespace)
+#   6. the fuzz targets, about a minute each (clang, libFuzzer)
+# Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
+# Exit status 0 only if nothing failed.
+#
+# Environment: TEST_STEPS="build unit peer valgrind vm fuzz" (a subset),
+# FUZZ_SECONDS=60.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+# shellcheck source=deps.sh
+. "$ROOT/scripts/deps.sh"
+
+STEPS=${TEST_STEPS:-build unit peer valgrind vm fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
+PASS=0
+FAIL=0
+T0=$(date +%s)
+
+note() { echo "== $* ($(($(date +%s) - T0)) s)"; }
+count() { # count LOGFILE : add its PASS/FAIL lines to the totals, echo them
+    local p f
+    p=$(grep -cE '^PASS ' "$1")
+    f=$(grep -cE '^FAIL ' "$1")
+    PASS=$((PASS + p))
+    FAIL=$((FAIL + f))
+    grep -E '^(PASS|FAIL) ' "$1"
+}
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+
+need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
+    qemu-system-x86 busybox-static cpio gzip iproute2 procps ||
+    { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
+
+BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
+setup_build() { # setup_build DIR CC [meson options...]
+    local dir=$1 cc=$2; shift 2
+    [[ -f $dir/build.ninja ]] && return 0
+    CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
+}
+if want build || want unit || want peer || want valgrind || want vm; then
+    note "build"
+    : >"$LOGDIR/build.log"
+    for b in "${BUILDS[@]}"; do
+        case $b in
+            build-ci-gcc) args=(gcc -Dbuildtype=debugoptimized) ;;
+            build-ci-clang) args=(clang -Dbuildtype=debugoptimized) ;;
+            build-ci-asan) args=(gcc -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false) ;;
+        esac
+        if setup_build "$b" "${args[@]}" && ninja -C "$b" >"$LOGDIR/$b.log" 2>&1; then
+            echo "PASS build $b" >>"$LOGDIR/build.log"
+        else
+            echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/build.log"
+            tail -20 "$LOGDIR/$b.log"
+        fi
+    done
+    count "$LOGDIR/build.log"
+fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=23
+
+if want unit; then
+    note "unit tests"
+    for b in "${BUILDS[@]}"; do
+        [[ -f $b/build.ninja ]] || continue
+        meson test -C "$b" --suite unit --print-errorlogs >"$LOGDIR/unit-$b.log" 2>&1
+        # "1/6 pktbuf OK 0.2s" -> PASS unit pktbuf [build]
+        awk -v b="$b" '/^ *[0-9]+\/[0-9]+ / {
+                name = $2; res = $3
+                if (res == "OK") print "PASS unit " name " [" b "]"
+                else print "FAIL unit " name " [" b "] " res
+            }' "$LOGDIR/unit-$b.log" >"$LOGDIR/unit-$b.res"
+        grep -q . "$LOGDIR/unit-$b.res" || echo "FAIL unit [$b]: no test ran" >"$LOGDIR/unit-$b.res"
+        count "$LOGDIR/unit-$b.res"
+        grep -q '^FAIL' "$LOGDIR/unit-$b.res" && grep -E 'FAIL|ERROR' "$LOGDIR/unit-$b.log" | head -20
+    done
+fi
+
+if want peer; then
+    note "peer tests (DPDK testpmd virtio-user, ASan build)"
+    timeout 900 tests/peer/test-testpmd.sh --build build-ci-asan >"$LOGDIR/peer.log" 2>&1
+    grep -q '^peer:' "$LOGDIR/peer.log" || echo "FAIL peer: did not finish" >>"$LOGDIR/peer.log"
+    count "$LOGDIR/peer.log"
+fi
+
+if want valgrind; then
+    note "peer traffic under valgrind"
+    PEER_FWD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
+    PEER_RUN_SECS=4 PEER_START_TRIES=3 timeout 600 tests/peer/test-testpmd.sh \
+        --build build-ci-gcc g2h-64-mrg1 h2g-1518-mrg0 loop-mrg1 g2h-9000-mrg1 \
+        >"$LOGDIR/valgrind.log" 2>&1
+    grep -q '^peer:' "$LOGDIR/valgrind.log" || echo "FAIL valgrind: did not finish" >>"$LOGDIR/valgrind.log"
+    sed -E 's/^(PASS|FAIL) /\1 valgrind /' "$LOGDIR/valgrind.log" >"$LOGDIR/valgrind.res"
+    count "$LOGDIR/valgrind.res"
+fi
+
+if want vm; then
+    note "VM tests (vhost-switch, QEMU, Linux guests; ASan build)"
+    if [[ $(id -u) != 0 ]]; then
+        echo "FAIL vm: needs root (QEMU, TAP, netns)" >"$LOGDIR/vm.log"
+    else
+        VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
+            timeout 1200 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
+        grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
+    fi
+    sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
+    count "$LOGDIR/vm.res"
+fi
+
+if want fuzz; then
+    note "fuzzing (${FUZZ_SECONDS}s per target)"
+    timeout $((FUZZ_SECONDS * 3 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+        --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
+    grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
+    count "$LOGDIR/fuzz.log"
+fi
+
+note "done; logs in $LOGDIR"
+echo "$PASS passed, $FAIL failed"
+((FAIL == 0))
