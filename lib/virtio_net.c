@@ -204,6 +204,78 @@ static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
 	}
 }
 
+/* ------------------------------------------------------- fast paths */
+
+/*
+ * The common layout gets a short path: one descriptor (no chain, no
+ * indirect table) in one region, a one-segment packet, no offloads. Each
+ * returns false when the case is anything else, having changed nothing the
+ * guest can see: the general path then walks the same head from scratch
+ * (reading the descriptor again, so nothing read here is trusted there).
+ */
+static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
+				const struct vhost_pktbuf *pkt, uint32_t *used_len)
+{
+	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
+	const struct vring_desc *d;
+	uint32_t need = vq->hdr_len + pkt->pkt_len;
+	uint8_t *p;
+
+	if (pkt->next || pkt->ol_flags || head >= vq->size)
+		return false;
+	d = &vq->desc[head];
+	if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE ||
+	    GUEST_READ(d->len) < need)
+		return false;
+	p = mem_gpa_range(vq->mem, GUEST_READ(d->addr), need);
+	if (!p)
+		return false;
+	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
+	memcpy(p, &plain, vq->hdr_len);
+	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+	*used_len = need;
+	return true;
+}
+
+static inline bool dequeue_fast(struct vhost_vring *vq, uint16_t head,
+				struct vhost_pktbuf *pkt)
+{
+	struct virtio_net_hdr_mrg_rxbuf h;
+	const struct vring_desc *d;
+	uint32_t hdr_len = vq->hdr_len, len;
+	const uint8_t *p;
+
+	if (head >= vq->size)
+		return false;
+	d = &vq->desc[head];
+	len = GUEST_READ(d->len);
+	if (GUEST_READ(d->flags) || len <= hdr_len ||
+	    len - hdr_len > vhost_pktbuf_tailroom(pkt))
+		return false;
+	p = mem_gpa_range(vq->mem, GUEST_READ(d->addr), len);
+	if (!p)
+		return false;
+	/* The header is read once, into our memory, then checked. */
+	memcpy(&h, p, sizeof(h.hdr));
+	if (h.hdr.flags || h.hdr.gso_type) {
+		if (!net_hdr_to_pkt(vq->dev->features, &h, len - hdr_len, pkt))
+			return false;
+	} else {
+		pkt->ol_flags = 0;
+	}
+	memcpy(vhost_pktbuf_data(pkt), p + hdr_len, len - hdr_len);
+	pkt->data_len = (uint16_t)(len - hdr_len);
+	pkt->pkt_len = len - hdr_len;
+	return true;
+}
+
+static inline void count_packet(struct burst_stats *b, uint32_t len)
+{
+	b->packets++;
+	b->bytes += len;
+	b->buckets[size_bucket(len)]++;
+}
+
 /* ------------------------------------------------------------- enqueue */
 
 /* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
@@ -219,18 +291,26 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 	while (i < n && taken < avail) {
 		const struct vhost_pktbuf *pkt = pkts[i];
 		uint32_t need = hdr_len + pkt->pkt_len;
+		uint32_t used_len;
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
 		struct chain_writer w = { .c = &c };
 		struct pkt_cursor pc = { .seg = pkt };
-		uint16_t head;
+		uint16_t head = split_avail_head(vq, taken);
 		enum chain_status st;
 
+		if (enqueue_fast(vq, head, pkt, &used_len)) {
+			split_used_write(vq, vq->last_used_idx + used++, head,
+					 used_len);
+			taken++;
+			count_packet(b, pkt->pkt_len);
+			i++;
+			continue;
+		}
 		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
 			break; /* it can never be placed: the caller drops it */
 		}
-		head = split_avail_head(vq, taken);
 		st = split_walk_chain(vq, head, true, need, &c);
 		if (st != CHAIN_OK) {
 			/* Give the buffer back empty; retry the packet. */
@@ -251,9 +331,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 		copy_pkt_out(&w, &pc, pkt->pkt_len, &fix);
 		split_used_write(vq, vq->last_used_idx + used++, head, need);
 		taken++;
-		b->packets++;
-		b->bytes += pkt->pkt_len;
-		b->buckets[size_bucket(pkt->pkt_len)]++;
+		count_packet(b, pkt->pkt_len);
 		i++;
 	}
 	*used_out = used;
@@ -283,7 +361,17 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		struct pkt_cursor pc = { .seg = pkt };
 		uint16_t t = taken, u = used, u0 = used, nbufs = 0;
 		bool out_of_buffers = false;
+		uint32_t used_len;
 
+		if (enqueue_fast(vq, split_avail_head(vq, taken), pkt,
+				 &used_len)) {
+			split_used_write(vq, vq->last_used_idx + used++,
+					 split_avail_head(vq, taken), used_len);
+			taken++;
+			count_packet(b, pkt->pkt_len);
+			i++;
+			continue;
+		}
 		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
 			break; /* it can never be placed: the caller drops it */
@@ -360,9 +448,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		}
 		taken = t;
 		used = u;
-		b->packets++;
-		b->bytes += pkt->pkt_len;
-		b->buckets[size_bucket(pkt->pkt_len)]++;
+		count_packet(b, pkt->pkt_len);
 		i++;
 	}
 	*used_out = used;
@@ -451,7 +537,8 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 	struct vhost_vring *vq = data_vring(dev, queue, false);
 	struct burst_stats b = { 0 };
 	struct chain c;
-	uint16_t avail, taken = 0, got = 0;
+	uint16_t avail, taken = 0, got = 0, nfresh = 0, used_fresh = 0;
+	struct vhost_pktbuf *fresh[64];
 
 	if (!vq || !pool || !n || !vring_trylock(vq))
 		return 0;
@@ -472,6 +559,25 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		enum chain_status st;
 		uint32_t len;
 
+		/* Buffers come in bulk, a burst's worth at a time. */
+		if (used_fresh == nfresh) {
+			uint16_t want = (uint16_t)(n - taken) > 64 ?
+					64 : (uint16_t)(n - taken);
+
+			used_fresh = nfresh = 0;
+			if (!vhost_pktbuf_alloc_bulk(pool, fresh, want))
+				nfresh = want;
+		}
+		if (used_fresh < nfresh &&
+		    dequeue_fast(vq, head, fresh[used_fresh])) {
+			pkt = fresh[used_fresh++];
+			pkt->queue = queue;
+			pkts[got++] = pkt;
+			split_used_write(vq, vq->last_used_idx + taken, head, 0);
+			taken++;
+			count_packet(&b, pkt->pkt_len);
+			continue;
+		}
 		st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
 		if (st == CHAIN_OK && c.len <= hdr_len)
 			st = CHAIN_BAD_DESC; /* no room for header + data */
@@ -481,7 +587,8 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 			taken++;
 			continue;
 		}
-		pkt = vhost_pktbuf_alloc(pool);
+		pkt = used_fresh < nfresh ? fresh[used_fresh++] :
+		      vhost_pktbuf_alloc(pool);
 		if (!pkt) {
 			b.drops[VHOST_DROP_NO_PKTBUF]++;
 			break; /* leave it in the ring for the next burst */
@@ -509,10 +616,10 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		pkts[got++] = pkt;
 		split_used_write(vq, vq->last_used_idx + taken, head, 0);
 		taken++;
-		b.packets++;
-		b.bytes += len;
-		b.buckets[size_bucket(len)]++;
+		count_packet(&b, len);
 	}
+	if (used_fresh < nfresh)
+		vhost_pktbuf_free_bulk(fresh + used_fresh, nfresh - used_fresh);
 	if (taken) {
 		uint16_t old = vq->last_used_idx;
 

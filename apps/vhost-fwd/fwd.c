@@ -2,6 +2,7 @@
 /* The forwarding loop: one thread, every port, the chosen mode. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
@@ -67,7 +68,10 @@ static uint16_t receive(struct fwd *f, struct fwd_port *port,
 static int make_tx_packet(struct fwd *f, struct vhost_pktbuf *p)
 {
 	if (f->pkt_len <= vhost_pktbuf_tailroom(p)) {
-		memcpy(vhost_pktbuf_data(p), f->tx_template, f->pkt_len);
+		/* The pool was filled with the template at start (txonly
+		 * buffers hold nothing else): only the headers are
+		 * rewritten, as testpmd's txonly does. */
+		memcpy(vhost_pktbuf_data(p), f->tx_template, PKT_HDRS_LEN);
 		p->data_len = (uint16_t)f->pkt_len;
 		p->pkt_len = f->pkt_len;
 		return 0;
@@ -144,13 +148,14 @@ static uint32_t pass(struct fwd *f)
 			moved += n;
 			break;
 		case MODE_IO: {
-			struct fwd_port *out = &f->ports[p ^ 1];
+			/* port 0 <-> 1; a single port sends back to itself */
+			struct fwd_port *out = f->nports > 1 ? &f->ports[p ^ 1] :
+					       port;
 
 			n = receive(f, port, dev, pkts);
 			if (n)
-				send_and_free(out, f->nports > 1 ?
-					      atomic_load(&out->dev) : dev,
-					      pkts, n);
+				send_and_free(out, out == port ? dev :
+					      atomic_load(&out->dev), pkts, n);
 			moved += n;
 			break;
 		}
@@ -227,7 +232,25 @@ int fwd_init_template(struct fwd *f)
 	if (!ret)
 		vhost_pktbuf_read(p, 0, f->pkt_len, f->tx_template);
 	vhost_pktbuf_free(p);
-	return ret;
+	if (ret || f->mode != MODE_TXONLY)
+		return ret;
+	/* Every buffer of the pool starts as a copy of the packet. */
+	{
+		unsigned n = vhost_pktbuf_pool_count(f->pool), i = 0;
+		struct vhost_pktbuf **all = calloc(n, sizeof(*all));
+
+		if (!all)
+			return -ENOMEM;
+		while (i < n && (all[i] = vhost_pktbuf_alloc(f->pool)))
+			i++;
+		for (unsigned k = 0; k < i; k++)
+			if (f->pkt_len <= vhost_pktbuf_tailroom(all[k]))
+				memcpy(vhost_pktbuf_data(all[k]), f->tx_template,
+				       f->pkt_len);
+		vhost_pktbuf_free_bulk(all, i);
+		free(all);
+	}
+	return 0;
 }
 
 void *fwd_worker(void *arg)
