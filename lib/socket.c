@@ -28,7 +28,9 @@
 
 #define BIT(n) (1ull << (n))
 
-/* What the data path and the control plane really implement. */
+/* What the data path and the control plane really implement. IN_ORDER
+ * costs nothing: both bursts always use buffers in the order the guest
+ * made them available and return them in that order. */
 #define SUPPORTED_FEATURES                                                   \
 	(BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_USER_F_PROTOCOL_FEATURES) |    \
 	 BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |      \
@@ -36,7 +38,8 @@
 	 BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |            \
 	 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |      \
-	 BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS))
+	 BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |                \
+	 BIT(VIRTIO_F_IN_ORDER))
 
 #define SUPPORTED_PROTOCOL_FEATURES                                          \
 	(BIT(VHOST_USER_PROTOCOL_F_MQ) |                                    \

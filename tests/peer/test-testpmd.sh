@@ -9,6 +9,8 @@
 #   h2g-<size>-mrg<0|1>   vhost-fwd txonly -> testpmd rxonly
 #   loop-mrg<0|1>         testpmd mac (start tx_first) <-> vhost-fwd mac --validate
 #   noindirect            g2h with INDIRECT_DESC not offered
+#   noinorder-*           g2h/h2g with virtio-user's in_order=0 (it is on by
+#                         default, and we offer VIRTIO_F_IN_ORDER)
 #   interrupt             vhost-fwd sleeps on the kick fd between bursts
 #   reconnect-server      testpmd restarts; vhost-fwd (server) serves it again
 #   reconnect-client      vhost-fwd as client, testpmd virtio-user server=1,
@@ -89,7 +91,9 @@ wait_for_sock() {
 }
 
 # virtio-user options and testpmd arguments for a packet size.
-vdev() { echo "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=$2${3:+,$3}"; }
+# VDEV_EXTRA: more virtio-user options for every testpmd of a case.
+VDEV_EXTRA=""
+vdev() { echo "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=$2${3:+,$3}${VDEV_EXTRA:+,$VDEV_EXTRA}"; }
 tp_size_args() {
     if (($1 > 1518)); then
         echo "--mbuf-size=10240 --total-num-mbufs=16384 --max-pkt-len=9728 --txpkts=$1"
@@ -312,7 +316,7 @@ case_features() {
 
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
-     loop-mrg0 loop-mrg1 noindirect interrupt reconnect-server reconnect-client)
+     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -320,6 +324,8 @@ for c in "${CASES[@]}"; do
         h2g-*-mrg*) s=${c#h2g-}; case_h2g "$c" "${s%-mrg*}" "${c##*mrg}" ;;
         loop-mrg*) case_loop "$c" "${c##*mrg}" ;;
         noindirect) case_g2h noindirect 1518 1 --no-indirect ;;
+        noinorder-g2h) VDEV_EXTRA=in_order=0; case_g2h "$c" 64 1; VDEV_EXTRA="" ;;
+        noinorder-h2g) VDEV_EXTRA=in_order=0; case_h2g "$c" 1518 1; VDEV_EXTRA="" ;;
         interrupt) case_interrupt ;;
         reconnect-server) case_reconnect_server ;;
         reconnect-client) case_reconnect_client ;;
