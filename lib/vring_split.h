@@ -93,7 +93,8 @@ static inline enum chain_status chain_add(struct chain *c,
 /*
  * Walk the chain at head into c. writable: the chain must consist of
  * device-writable descriptors (receive) or device-readable ones (transmit).
- * max_bytes: stop collecting there (writable), or refuse past it (readable).
+ * max_bytes: stop collecting there (writable; the rest of the chain is still
+ * walked and checked), or refuse past it (readable).
  */
 static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 						 uint16_t head, bool writable,
@@ -145,12 +146,14 @@ static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 		if (len > max_bytes - c->len) {
 			if (!writable)
 				return CHAIN_TOO_BIG;
+			/* Enough room: the rest of the chain is checked but
+			 * not used (a loop must still end in an error). */
 			len = max_bytes - c->len;
 		}
 		st = chain_add(c, vq->mem, addr, len);
 		if (st != CHAIN_OK)
 			return st;
-		if (!(flags & VRING_DESC_F_NEXT) || (writable && c->len == max_bytes))
+		if (!(flags & VRING_DESC_F_NEXT))
 			return CHAIN_OK;
 		if (next >= table_size)
 			return CHAIN_BAD_DESC;
