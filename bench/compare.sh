@@ -50,10 +50,14 @@ ours_backend_counters() {
         [[ -s $BENCH_DIR/ours.stats ]] && break
         sleep 0.02
     done
-    cat "$BENCH_DIR/ours.stats"
+    cut -d' ' -f1-3 "$BENCH_DIR/ours.stats"
 }
 ours_stop_backend() {
     local i
+    # How often our worker found nothing to do: high means the front-end,
+    # not us, set the pace of this row.
+    [[ -s $BENCH_DIR/ours.stats ]] && awk '{ if ($4 > 0) printf "#          ours: %.0f%% of polling passes idle\n", 100 * $5 / $4 }' \
+        "$BENCH_DIR/ours.stats" >&2
     [[ -n $OURS_PID ]] && kill -INT "$OURS_PID" 2>/dev/null
     for ((i = 0; i < 100; i++)); do kill -0 "$OURS_WRAP" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$OURS_WRAP" "$OURS_PID" 2>/dev/null

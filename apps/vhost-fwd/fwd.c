@@ -271,12 +271,16 @@ void *fwd_worker(void *arg)
 
 		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
 		moved = pass(f);
+		add(&f->passes, 1);
 		if (moved) {
 			idle = 0;
-		} else if (f->interrupt && f->mode != MODE_TXONLY &&
-			   ++idle >= IDLE_POLLS_BEFORE_SLEEP) {
-			idle = 0;
-			sleep_on_kicks(f);
+		} else {
+			add(&f->idle_passes, 1);
+			if (f->interrupt && f->mode != MODE_TXONLY &&
+			    ++idle >= IDLE_POLLS_BEFORE_SLEEP) {
+				idle = 0;
+				sleep_on_kicks(f);
+			}
 		}
 		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
 	}

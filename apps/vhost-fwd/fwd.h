@@ -50,6 +50,9 @@ struct fwd {
 	uint8_t tx_template[VHOST_PKTBUF_MAX_PKT_LEN]; /* txonly packet */
 	const char *stats_file;
 	_Atomic uint64_t wakeups; /* interrupt mode: sleeps that ended on a kick */
+	/* Loop passes, and those that moved nothing: a mostly idle worker
+	 * means the peer, not us, sets the pace. Worker only. */
+	_Atomic uint64_t passes, idle_passes;
 };
 
 void *fwd_worker(void *arg);

@@ -154,8 +154,8 @@ static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
 	}
 }
 
-/* "RX TX T_NS" of port 0, replaced atomically, for benchmarks that read
- * counters while traffic runs. */
+/* "RX TX T_NS PASSES IDLE_PASSES" of port 0, replaced atomically, for
+ * benchmarks that read counters while traffic runs. */
 static void write_stats_file(struct fwd *f)
 {
 	char tmp[4096];
@@ -167,10 +167,11 @@ static void write_stats_file(struct fwd *f)
 	o = fopen(tmp, "w");
 	if (!o)
 		return;
-	fprintf(o, "%" PRIu64 " %" PRIu64 " %lld%09ld\n",
+	fprintf(o, "%" PRIu64 " %" PRIu64 " %lld%09ld %" PRIu64 " %" PRIu64 "\n",
 		atomic_load(&f->ports[0].rx_packets),
 		atomic_load(&f->ports[0].tx_packets), (long long)ts.tv_sec,
-		ts.tv_nsec);
+		ts.tv_nsec, atomic_load(&f->passes),
+		atomic_load(&f->idle_passes));
 	fclose(o);
 	rename(tmp, f->stats_file);
 }
@@ -183,9 +184,11 @@ static void print_summary(struct fwd *f, double elapsed)
 
 	if (f->json) {
 		fprintf(o, "{\"mode\":\"%s\",\"pkt_len\":%u,\"elapsed_s\":%.3f,"
-			"\"wakeups\":%" PRIu64 ",\"ports\":[",
+			"\"wakeups\":%" PRIu64 ",\"passes\":%" PRIu64
+			",\"idle_passes\":%" PRIu64 ",\"ports\":[",
 			mode_names[f->mode], f->pkt_len, elapsed,
-			atomic_load(&f->wakeups));
+			atomic_load(&f->wakeups), atomic_load(&f->passes),
+			atomic_load(&f->idle_passes));
 		for (int p = 0; p < f->nports; p++) {
 			struct fwd_port *port = &f->ports[p];
 
