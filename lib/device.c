@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -79,20 +80,23 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 	vq->used = used;
 	/* After a back-end restart the front-end's base may lag what the
 	 * guest saw in the used ring; the guest's used index is what counts
-	 * (packets in flight are lost either way). */
-	if (vq->used->idx != vq->last_used_idx) {
+	 * (packets in flight are lost either way). Once per ring set-up, not
+	 * on every refresh: a running ring's indices are ours. */
+	if (vq->sync_used && vq->used->idx != vq->last_used_idx) {
 		LOG_WARN("%s: vring %u: used idx %u != base %u; using used idx",
 			 dev->sock->path, vq->index, vq->used->idx,
 			 vq->last_used_idx);
 		vq->last_used_idx = vq->used->idx;
 		vq->last_avail_idx = vq->used->idx;
 	}
+	vq->sync_used = false;
 }
 
 void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 {
 	vring_translate(dev, vq);
 	vq->mem = dev->mem;
+	vq->features = dev->features;
 	vq->event_idx = dev_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
 	vq->mrg_rxbuf = dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
 	vq->indirect = dev_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
@@ -114,17 +118,25 @@ void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
 	vring_unlock(vq);
 }
 
-/* Back to the state of a fresh connection. Caller holds vq's lock or the
- * device is not running. */
+_Static_assert(offsetof(struct vhost_vring, lock) == 0,
+	       "vring_reset clears everything after the lock");
+
+/* Back to the state of a fresh connection, keeping the lock (a data
+ * thread may be trying it) and the statistics (cumulative per device).
+ * Caller holds vq's lock or the device is not running. */
 void vring_reset(struct vhost_vring *vq)
 {
 	struct vhost_dev *dev = vq->dev;
 	uint16_t index = vq->index;
+	uint32_t lock = atomic_load(&vq->lock);
+	struct vhost_vring_stats stats = vq->stats;
 
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
-	memset(vq, 0, sizeof(*vq));
+	memset((char *)vq + sizeof(vq->lock), 0, sizeof(*vq) - sizeof(vq->lock));
+	atomic_store(&vq->lock, lock);
+	vq->stats = stats;
 	vq->dev = dev;
 	vq->index = index;
 	vq->kickfd = -1;
@@ -210,7 +222,7 @@ static void device_set_running(struct vhost_dev *dev, bool running)
 		vring_refresh(dev, &dev->vrings[i]);
 }
 
-static void device_stop(struct vhost_dev *dev)
+void device_stop(struct vhost_dev *dev)
 {
 	const struct vhost_device_ops *ops = device_ops(dev);
 
@@ -223,6 +235,22 @@ static void device_stop(struct vhost_dev *dev)
 		 (unsigned long long)dev->id);
 	if (ops->destroy_device)
 		ops->destroy_device(dev);
+}
+
+void vring_make_unusable(struct vhost_dev *dev, struct vhost_vring *vq)
+{
+	if (!vq->access_ok)
+		return;
+	/* Rings of the first pair carry the device: it stops. */
+	if (vq->index < 2) {
+		device_stop(dev);
+		return;
+	}
+	vring_lock(vq);
+	vq->access_ok = false;
+	vring_unlock(vq);
+	if (device_ops(dev)->vring_state_changed)
+		device_ops(dev)->vring_state_changed(dev, vq->index, false);
 }
 
 int device_update_running(struct vhost_dev *dev)
@@ -298,20 +326,23 @@ void device_close(struct vhost_dev *dev)
 
 	if (dev->closing)
 		return;
-	device_stop(dev);
+	/* Closing before any callback, and off the socket's list: a callback
+	 * may unregister the socket (which closes what is still listed) or
+	 * close this device again; both must find nothing left to do. The
+	 * socket itself is freed only after this batch of events. */
 	dev->closing = true;
+	socket_device_gone(sock, dev);
 	event_del(dev->ctx->el, dev->evh);
 	close_fd(&dev->fd);
+	device_stop(dev);
 	LOG_INFO("%s: connection of device %llu closed", sock->path,
 		 (unsigned long long)dev->id);
 	if (dev->connected_cb_done && ops->destroy_connection)
 		ops->destroy_connection(dev);
-	socket_device_gone(sock, dev);
 	/* The message handler that got us here may still use dev. */
-	if (event_loop_defer(dev->ctx->el, device_free, dev)) {
-		LOG_ERR("%s: cannot defer; freeing device now", sock->path);
-		device_free(dev);
-	}
+	if (event_loop_defer(dev->ctx->el, device_free, dev))
+		LOG_ERR("%s: out of memory: device %llu leaked", sock->path,
+			(unsigned long long)dev->id);
 }
 
 /* ------------------------------------------------------- public accessors */

@@ -37,6 +37,8 @@ struct vhost_vring {
 	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool sync_used;      /* take last indices from used->idx at start */
+	uint64_t features;   /* the device's, copied under the lock */
 	uint16_t hdr_len;    /* virtio-net header: 12 with VERSION_1 or MRG */
 	uint16_t size;       /* power of two */
 	uint16_t mask;       /* size - 1 */
@@ -119,6 +121,11 @@ int device_update_running(struct vhost_dev *dev);
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq);
 void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq);
 void vring_reset(struct vhost_vring *vq);
+/* Before changing what the application may be using on a usable ring (its
+ * kick fd): tell it the ring is gone (destroy_device for the first pair,
+ * vring_state_changed otherwise). */
+void vring_make_unusable(struct vhost_dev *dev, struct vhost_vring *vq);
+void device_stop(struct vhost_dev *dev);
 void device_lock_all_vrings(struct vhost_dev *dev);
 void device_unlock_all_vrings(struct vhost_dev *dev);
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev);

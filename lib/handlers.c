@@ -413,6 +413,7 @@ static int h_set_vring_addr(struct vhost_dev *dev, struct vhost_msg *msg,
 	vq->used_uaddr = a->used_user_addr;
 	vq->log_gaddr = a->log_guest_addr;
 	vq->addr_set = true;
+	vq->sync_used = true;
 	vring_refresh_locked(dev, vq);
 	/* With memory mapped and a size known the ring must translate now;
 	 * otherwise translation waits for the memory table. */
@@ -445,6 +446,7 @@ static int h_set_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 	vq->last_used_idx = (uint16_t)base;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
+	vq->sync_used = true;
 	vring_unlock(vq);
 	return 0;
 }
@@ -457,12 +459,11 @@ static int h_get_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 
 	/* The ring stops here (spec). Ring 0/1 stopping makes the device
 	 * not ready: device_update_running() calls destroy_device after. */
+	/* The kick fd stays open until replaced or the device goes: the
+	 * application may still be polling it. */
 	vring_lock(vq);
 	vq->started = false;
 	vq->kick_set = false;
-	if (vq->kickfd >= 0)
-		close(vq->kickfd);
-	vq->kickfd = -1;
 	vq->signalled_used_valid = false;
 	vring_refresh_locked(dev, vq);
 	reply->payload.state.index = vq->index;
@@ -481,9 +482,13 @@ static int h_set_vring_kick(struct vhost_dev *dev, struct vhost_msg *msg,
 			    struct reply *reply)
 {
 	struct vhost_vring *vq = msg_vring(dev, msg);
-	bool was_usable = vq->access_ok;
+	bool was_usable;
 
 	(void)reply;
+	/* The application may poll the old kick fd while the ring is
+	 * usable: take the ring away from it before the fd goes. */
+	vring_make_unusable(dev, vq);
+	was_usable = vq->access_ok;
 	vring_lock(vq);
 	replace_fd(&vq->kickfd, nonblocking(msg_take_fd(msg, 0)));
 	vq->kick_set = true;

@@ -21,7 +21,7 @@
  * completes (the guest only hurts itself). Any other SIGBUS goes to the
  * handler that was there before, or kills the process as by default.
  */
-#define GUARD_SLOTS 4096
+#define GUARD_SLOTS 16384
 
 struct guard {
 	_Atomic uintptr_t start, end;
@@ -74,7 +74,9 @@ static void guard_install(void)
 	sigaction(SIGBUS, &sa, &prev_sigbus);
 }
 
-static void guard_add(void *addr, size_t len, uint64_t align)
+/* A mapping we cannot guard is not made: without the guard, a front-end
+ * that shrinks the file would kill the process. */
+static int guard_add(void *addr, size_t len, uint64_t align)
 {
 	pthread_once(&guard_once, guard_install);
 	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
@@ -84,10 +86,12 @@ static void guard_add(void *addr, size_t len, uint64_t align)
 						   (uintptr_t)addr)) {
 			atomic_store(&guards[i].align, (uintptr_t)align);
 			atomic_store(&guards[i].end, (uintptr_t)addr + len);
-			return;
+			return 0;
 		}
 	}
-	LOG_WARN("guest memory guard table full: a shrunk file would crash");
+	LOG_ERR("guest memory: %u mappings in this process, refusing more",
+		GUARD_SLOTS);
+	return -ENOSPC;
 }
 
 static void guard_del(void *addr)
@@ -214,12 +218,17 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 	r->mmap_addr = addr;
 	r->mmap_size = (size_t)map_size;
 	r->hva = (uint64_t)(uintptr_t)addr + (d->mmap_offset - map_off);
+	if (guard_add(addr, (size_t)map_size, align)) {
+		munmap(addr, (size_t)map_size);
+		memset(r, 0, sizeof(*r));
+		r->fd = -1;
+		return -ENOSPC;
+	}
 	r->fd = fd;
 	/* Best effort: a sealed file cannot shrink under us. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
 		LOG_DEBUG("memory region fd cannot be sealed: %s",
 			  strerror(errno));
-	guard_add(addr, (size_t)map_size, align);
 	LOG_INFO("mapped guest memory gpa 0x%llx size 0x%llx uva 0x%llx at %p",
 		 (unsigned long long)r->gpa, (unsigned long long)r->size,
 		 (unsigned long long)r->uva, addr);

@@ -10,21 +10,52 @@ uint16_t net_pkt_csum(const struct vhost_pktbuf *p, uint32_t from)
 {
 	uint64_t sum = 0;
 	uint32_t pos = 0;
-	bool odd = false;
+	bool odd = false; /* the next byte is the low half of a word */
 
 	for (; p; p = p->next) {
 		const uint8_t *d = vhost_pktbuf_data(p);
+		uint32_t i = 0, n = p->data_len;
 
-		for (uint32_t i = 0; i < p->data_len; i++, pos++) {
-			if (pos < from)
-				continue;
-			sum += odd ? d[i] : (uint32_t)d[i] << 8;
-			odd = !odd;
+		if (pos + n <= from) {
+			pos += n;
+			continue;
 		}
+		if (pos < from)
+			i = from - pos;
+		if (odd && i < n) {
+			sum += d[i++];
+			odd = false;
+		}
+		/* Big-endian 16-bit words, two at a time where possible. */
+		for (; i + 1 < n; i += 2)
+			sum += (uint32_t)d[i] << 8 | d[i + 1];
+		if (i < n) {
+			sum += (uint32_t)d[i] << 8;
+			odd = true;
+		}
+		pos += n;
 	}
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	sum = (uint16_t)~sum;
+	/* 0 means "no checksum" in UDP (RFC 768): send its equal, 0xffff
+	 * (also valid for TCP: one's complement has two zeros). */
+	return sum ? (uint16_t)sum : 0xffff;
+}
+
+/* Bytes of headers before a TSO packet's payload: up to the TCP header's
+ * end (its data offset), as Linux and DPDK fill hdr_len; at least the
+ * checksum field's end if the TCP header cannot be read. */
+uint16_t net_gso_hdr_len(const struct vhost_pktbuf *pkt)
+{
+	uint32_t min = (uint32_t)pkt->csum_start + pkt->csum_offset + 2;
+	uint8_t doff;
+
+	if (vhost_pktbuf_read(pkt, (uint32_t)pkt->csum_start + 12, 1, &doff) == 1 &&
+	    (uint32_t)pkt->csum_start + (doff >> 4) * 4u >= min &&
+	    (uint32_t)pkt->csum_start + (doff >> 4) * 4u <= pkt->pkt_len)
+		return (uint16_t)(pkt->csum_start + (doff >> 4) * 4u);
+	return (uint16_t)min;
 }
 
 /* Build the header for pkt; false if the guest cannot take it. */
@@ -75,7 +106,7 @@ bool net_hdr_from_pkt(uint64_t features, const struct vhost_pktbuf *pkt,
 			return false;
 		h->hdr.gso_type = type;
 		h->hdr.gso_size = pkt->gso_size;
-		h->hdr.hdr_len = pkt->csum_start;
+		h->hdr.hdr_len = net_gso_hdr_len(pkt);
 		if (pkt->ol_flags & VHOST_PKT_F_GSO_ECN)
 			h->hdr.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 	}

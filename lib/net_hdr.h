@@ -30,7 +30,10 @@ bool net_hdr_from_pkt(uint64_t features, const struct vhost_pktbuf *pkt,
  * header asks for something invalid or not negotiated. */
 bool net_hdr_to_pkt(uint64_t features, const struct virtio_net_hdr_mrg_rxbuf *h,
 		    uint32_t len, struct vhost_pktbuf *pkt);
-/* Internet checksum of pkt from offset `from` to its end, complemented. */
+/* Header bytes before a TSO packet's payload (virtio hdr_len). */
+uint16_t net_gso_hdr_len(const struct vhost_pktbuf *pkt);
+/* Internet checksum of pkt from offset `from` to its end, complemented;
+ * 0 is given as 0xffff. */
 uint16_t net_pkt_csum(const struct vhost_pktbuf *p, uint32_t from);
 
 #endif

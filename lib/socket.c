@@ -6,6 +6,8 @@
  * has one writer.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <stdlib.h>
@@ -39,7 +41,13 @@
 	 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |      \
 	 BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |                \
-	 BIT(VIRTIO_F_IN_ORDER))
+	 BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_NET_F_MQ))
+
+/* Offered unless the application says otherwise. Not MQ: a guest that uses
+ * more than one queue pair needs an application that polls them all, so
+ * the application opts in (vhost_socket_enable_features and
+ * vhost_socket_set_max_queue_pairs). */
+#define DEFAULT_FEATURES (SUPPORTED_FEATURES & ~BIT(VIRTIO_NET_F_MQ))
 
 #define SUPPORTED_PROTOCOL_FEATURES                                          \
 	(BIT(VHOST_USER_PROTOCOL_F_MQ) |                                    \
@@ -151,8 +159,9 @@ static int do_register(void *arg)
 	memcpy(sock->path, a->path, strlen(a->path) + 1);
 	sock->flags = a->flags;
 	sock->listen_fd = -1;
+	sock->spare_fd = -1;
 	sock->timer_fd = -1;
-	sock->features = SUPPORTED_FEATURES;
+	sock->features = DEFAULT_FEATURES;
 	sock->protocol_features = SUPPORTED_PROTOCOL_FEATURES;
 	sock->max_queue_pairs = 1;
 	sock->max_connections = (a->flags & VHOST_SOCKET_CLIENT) ?
@@ -202,6 +211,8 @@ static int socket_unregister_locked(struct vhost_socket *sock)
 		event_del(ctx->el, sock->listen_evh);
 	if (sock->listen_fd >= 0)
 		close(sock->listen_fd);
+	if (sock->spare_fd >= 0)
+		close(sock->spare_fd);
 	if (sock->created_file)
 		unlink(sock->path);
 	socket_stop_client_timer(sock);
@@ -355,10 +366,33 @@ const char *vhost_socket_path(const struct vhost_socket *sock)
 
 /* ------------------------------------------------------- connections */
 
+/* At the limit, a front-end that reconnects may be racing with the hang-up
+ * of its old connection, not yet read: close connections whose peer is
+ * gone before refusing the new one. */
+static void socket_reap_hung_up(struct vhost_socket *sock)
+{
+	struct vhost_dev *dev = sock->devs;
+
+	while (dev) {
+		struct vhost_dev *next = dev->next;
+		struct pollfd p = { .fd = dev->fd, .events = POLLRDHUP };
+
+		if (poll(&p, 1, 0) == 1 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			LOG_INFO("%s: device %llu: peer gone", sock->path,
+				 (unsigned long long)dev->id);
+			device_close(dev);
+		}
+		dev = next;
+	}
+}
+
 static bool socket_accepts_device(struct vhost_socket *sock)
 {
 	struct vhost_ctx *ctx = sock->ctx;
 
+	if (sock->ndevs >= sock->max_connections)
+		socket_reap_hung_up(sock);
 	if (sock->ndevs >= sock->max_connections) {
 		LOG_ERR("%s: connection refused: max %u connections",
 			sock->path, sock->max_connections);
@@ -394,6 +428,21 @@ static void socket_add_device(struct vhost_socket *sock, int fd)
 	dev->connected_cb_done = true;
 }
 
+/* Accept and close one connection with the spare fd kept for this. */
+static void drop_pending_connection(struct vhost_socket *sock, int lfd)
+{
+	int c;
+
+	if (sock->spare_fd >= 0) {
+		close(sock->spare_fd);
+		sock->spare_fd = -1;
+	}
+	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		close(c);
+	sock->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void on_accept(int fd, uint32_t events, void *opaque)
 {
 	struct vhost_socket *sock = opaque;
@@ -405,6 +454,16 @@ static void on_accept(int fd, uint32_t events, void *opaque)
 		if (c < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of fds: drop the waiting connection, or
+				 * the listen fd stays readable and this
+				 * thread spins. */
+				LOG_RATELIMIT(VHOST_LOG_ERR,
+					      "%s: accept: %s; connection dropped",
+					      sock->path, strerror(errno));
+				drop_pending_connection(sock, fd);
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				LOG_ERR("%s: accept: %s", sock->path,
 					strerror(errno));
@@ -478,6 +537,7 @@ static int socket_listen(struct vhost_socket *sock)
 		goto fail_unlink;
 	}
 	sock->listen_fd = fd;
+	sock->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	LOG_INFO("%s: listening", sock->path);
 	return 0;
 fail_unlink:

@@ -26,6 +26,7 @@ struct vhost_socket {
 	bool unregistering;
 	bool created_file;         /* server: we bound the path, we unlink it */
 	int listen_fd;
+	int spare_fd;              /* kept to accept-and-drop when out of fds */
 	struct event_handler *listen_evh;
 	int timer_fd;              /* client: reconnect back-off */
 	struct event_handler *timer_evh;

@@ -56,7 +56,12 @@ static inline unsigned size_bucket(uint32_t len)
 	return 7;
 }
 
+/* Bad chains one burst returns at most: a guest that posts nothing but
+ * junk costs a bounded amount of work per burst. */
+#define BAD_CHAINS_PER_BURST 64
+
 struct burst_stats {
+	uint32_t bad_chains;
 	uint64_t bytes;
 	uint32_t packets;
 	uint32_t drops[VHOST_DROP_REASONS];
@@ -258,7 +263,7 @@ static inline bool dequeue_fast(struct vhost_vring *vq, uint16_t head,
 	/* The header is read once, into our memory, then checked. */
 	memcpy(&h, p, sizeof(h.hdr));
 	if (h.hdr.flags || h.hdr.gso_type) {
-		if (!net_hdr_to_pkt(vq->dev->features, &h, len - hdr_len, pkt))
+		if (!net_hdr_to_pkt(vq->features, &h, len - hdr_len, pkt))
 			return false;
 	} else {
 		pkt->ol_flags = 0;
@@ -307,7 +312,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			i++;
 			continue;
 		}
-		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
+		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
 			break; /* it can never be placed: the caller drops it */
 		}
@@ -317,6 +322,8 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			count_bad_chain(vq, b, st, head);
 			split_used_write(vq, vq->last_used_idx + used++, head, 0);
 			taken++;
+			if (++b->bad_chains > BAD_CHAINS_PER_BURST)
+				break;
 			continue;
 		}
 		if (c.len < need) {
@@ -359,20 +366,23 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
 		struct pkt_cursor pc = { .seg = pkt };
-		uint16_t t = taken, u = used, u0 = used, nbufs = 0;
-		bool out_of_buffers = false;
+		/* t, u: next avail/used slot; t0, u0: where this packet's
+		 * buffers start (moved past bad chains, which stay used). */
+		uint16_t t = taken, u = used, t0 = taken, u0 = used, nbufs = 0;
+		bool out_of_buffers = false, gave_up = false;
 		uint32_t used_len;
 
-		if (enqueue_fast(vq, split_avail_head(vq, taken), pkt,
-				 &used_len)) {
-			split_used_write(vq, vq->last_used_idx + used++,
-					 split_avail_head(vq, taken), used_len);
+		uint16_t head0 = split_avail_head(vq, taken);
+
+		if (enqueue_fast(vq, head0, pkt, &used_len)) {
+			split_used_write(vq, vq->last_used_idx + used++, head0,
+					 used_len);
 			taken++;
 			count_packet(b, pkt->pkt_len);
 			i++;
 			continue;
 		}
-		if (!net_hdr_from_pkt(vq->dev->features, pkt, &h, &fix)) {
+		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
 			break; /* it can never be placed: the caller drops it */
 		}
@@ -395,16 +405,27 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			if (st == CHAIN_OK && !nbufs && c->len < hdr_len)
 				st = CHAIN_BAD_DESC;
 			if (st != CHAIN_OK) {
-				/* Return it empty, ahead of this packet's
-				 * entries: the guest reads a packet's
-				 * num_buffers entries back to back. */
+				/* Returned empty, in ring order (IN_ORDER).
+				 * Buffers this packet already filled go back
+				 * empty too (a guest drops entries shorter than
+				 * a header) and the packet starts over in the
+				 * buffers after the bad one. */
 				count_bad_chain(vq, b, st, head);
-				for (uint16_t k = u; k != u0; k--)
-					vq->used->ring[(uint16_t)(vq->last_used_idx + k) & vq->mask] =
-						vq->used->ring[(uint16_t)(vq->last_used_idx + k - 1) & vq->mask];
-				split_used_write(vq, vq->last_used_idx + u0, head, 0);
-				u0++;
-				u++;
+				for (uint16_t k = u0; k != u; k++)
+					vq->used->ring[(uint16_t)(vq->last_used_idx + k) &
+						       vq->mask].len = 0;
+				split_used_write(vq, vq->last_used_idx + u++, head, 0);
+				t0 = t;
+				u0 = u;
+				nbufs = 0;
+				left = pkt->pkt_len;
+				pc.seg = pkt;
+				pc.off = 0;
+				pc.pos = 0;
+				if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
+					gave_up = true; /* junk ring: later */
+					break;
+				}
 				continue;
 			}
 			if (!nbufs) {
@@ -429,15 +450,12 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 					 c->len);
 			nbufs++;
 		}
-		if (out_of_buffers) {
-			/* Not enough buffers for this packet now: leave its
-			 * buffers for the next burst. Bad chains met before
-			 * any good one stay consumed (returned empty). */
-			if (nbufs == 0) {
-				taken = t;
-				used = u;
-			}
-			*no_room = true;
+		if (out_of_buffers || gave_up) {
+			/* Not placed now: the buffers it took are offered
+			 * again next burst; bad chains stay returned. */
+			taken = t0;
+			used = u0;
+			*no_room = out_of_buffers;
 			break;
 		}
 		{
@@ -539,6 +557,7 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 	struct chain c;
 	uint16_t avail, taken = 0, got = 0, nfresh = 0, used_fresh = 0;
 	struct vhost_pktbuf *fresh[64];
+	bool bulk_failed = false;
 
 	if (!vq || !pool || !n || !vring_trylock(vq))
 		return 0;
@@ -559,14 +578,17 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		enum chain_status st;
 		uint32_t len;
 
-		/* Buffers come in bulk, a burst's worth at a time. */
-		if (used_fresh == nfresh) {
+		/* Buffers come in bulk, a burst's worth at a time; when the
+		 * pool cannot give a whole bulk, one at a time (below). */
+		if (used_fresh == nfresh && !bulk_failed) {
 			uint16_t want = (uint16_t)(n - taken) > 64 ?
 					64 : (uint16_t)(n - taken);
 
 			used_fresh = nfresh = 0;
 			if (!vhost_pktbuf_alloc_bulk(pool, fresh, want))
 				nfresh = want;
+			else
+				bulk_failed = true;
 		}
 		if (used_fresh < nfresh &&
 		    dequeue_fast(vq, head, fresh[used_fresh])) {
@@ -597,7 +619,7 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		memset(&h, 0, sizeof(h));
 		cr_read(&r, (uint8_t *)&h, hdr_len);
 		len = c.len - hdr_len;
-		if (!net_hdr_to_pkt(vq->dev->features, &h, len, pkt)) {
+		if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
 			vhost_pktbuf_free(pkt);
 			b.drops[VHOST_DROP_BAD_HDR]++;
 			LOG_RATELIMIT(VHOST_LOG_WARNING,

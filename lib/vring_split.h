@@ -23,8 +23,10 @@
 
 #define GUEST_READ(x) (*(const volatile __typeof__(x) *)&(x))
 
-/* Pieces of guest memory one chain may span; more is refused as bad. */
+/* Pieces of guest memory one chain may span, and descriptors one chain
+ * may have (DPDK's limit too); more is refused as bad. */
 #define BUF_VEC_MAX 256
+#define CHAIN_MAX_DESCS 256
 
 struct buf_vec {
 	uint8_t *addr;
@@ -103,7 +105,7 @@ static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 {
 	const struct vring_desc *table = vq->desc;
 	uint32_t table_size = vq->size;
-	uint32_t hops = 0;
+	uint32_t hops = 0, total = 0;
 	uint16_t idx = head;
 	bool indirect = false;
 
@@ -120,8 +122,11 @@ static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 		uint16_t next = GUEST_READ(d->next);
 		enum chain_status st;
 
-		if (++hops > table_size)
-			return CHAIN_BAD_DESC; /* a loop */
+		/* A loop ends at the table size; any chain, with its
+		 * indirect part, at CHAIN_MAX_DESCS (zero-length descriptors
+		 * count: they cost a walk too). */
+		if (++hops > table_size || ++total > CHAIN_MAX_DESCS)
+			return CHAIN_BAD_DESC;
 		if (flags & VRING_DESC_F_INDIRECT) {
 			/* virtio 2.6.5.3.1: no NEXT with INDIRECT, no
 			 * indirect inside indirect, len a multiple of 16,

@@ -190,8 +190,8 @@ static void sleep_on_kicks(struct fwd *f)
 		if (vhost_vring_avail_count(dev, q))
 			pending = true;
 	}
-	/* Leave the pass: a device may be destroyed while we sleep. */
-	atomic_fetch_add(&f->worker_seq, 1);
+	/* Still inside the pass while sleeping (at most SLEEP_MS): a
+	 * destroy_device waits for us, so the kick fds stay open. */
 	if (!pending && n && poll(pfd, (nfds_t)n, SLEEP_MS) > 0) {
 		atomic_fetch_add(&f->wakeups, 1);
 		for (int i = 0; i < n; i++) {
@@ -203,7 +203,6 @@ static void sleep_on_kicks(struct fwd *f)
 	} else if (!n) {
 		usleep(SLEEP_MS * 1000);
 	}
-	atomic_fetch_add(&f->worker_seq, 1);
 	/* Back to polling, on the devices still there. */
 	for (int i = 0; i < n; i++)
 		for (int p = 0; p < f->nports; p++)

@@ -321,6 +321,7 @@ int main(int argc, char **argv)
 			ret = vhost_socket_disable_features(port->sock, disable);
 		if (!ret)
 			ret = vhost_socket_set_ops(port->sock, &ops, port);
+
 		if (!ret)
 			ret = vhost_socket_start(port->sock);
 		if (ret) {

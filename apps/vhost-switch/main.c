@@ -282,6 +282,9 @@ int main(int argc, char **argv)
 					    &p->sock);
 		if (!ret)
 			ret = vhost_socket_set_ops(p->sock, &ops, p);
+		/* One VM per port: a second front-end is refused at once. */
+		if (!ret && !client)
+			ret = vhost_socket_set_max_connections(p->sock, 1);
 		if (!ret)
 			ret = vhost_socket_start(p->sock);
 		if (ret) {

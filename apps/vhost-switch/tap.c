@@ -107,7 +107,16 @@ static void tap_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h)
 		if (p->ol_flags & VHOST_PKT_F_GSO_ECN)
 			h->gso_type |= VIRTIO_NET_HDR_GSO_ECN;
 		h->gso_size = p->gso_size;
+		/* up to the end of the TCP header */
 		h->hdr_len = p->csum_start;
+		{
+			uint8_t doff;
+
+			if (vhost_pktbuf_read(p, (uint32_t)p->csum_start + 12, 1,
+					      &doff) == 1)
+				h->hdr_len = (uint16_t)(p->csum_start +
+							(doff >> 4) * 4u);
+		}
 	}
 }
 
@@ -129,6 +138,8 @@ uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 			iov[cnt].iov_base = vhost_pktbuf_data(s);
 			iov[cnt++].iov_len = s->data_len;
 		}
+		if (p->nb_segs > 64)
+			continue; /* would be cut short: dropped */
 		if (writev(port->tap_fd, iov, cnt) > 0)
 			sent++;
 	}

@@ -52,16 +52,31 @@ static void port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 	port_lock(port);
 	if (port->kind == PORT_TAP) {
 		sent = tap_tx(port, pkts, n);
+		add(&port->tx_packets, sent);
+		add(&port->tx_bytes, bytes_of(pkts, sent));
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
+		uint16_t off = 0;
 
-		if (dev)
-			sent = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0), pkts, n);
+		/* A short send stops at a packet the guest has no room for
+		 * now, or can never take (too big, an offload it did not
+		 * negotiate): drop that one and try the rest, a few times,
+		 * so one bad packet does not take its batch with it. */
+		for (int tries = 0; dev && off < n && tries < 4; tries++) {
+			uint16_t k = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0),
+							 pkts + off,
+							 (uint16_t)(n - off));
+
+			add(&port->tx_packets, k);
+			add(&port->tx_bytes, bytes_of(pkts + off, k));
+			sent = (uint16_t)(sent + k);
+			off = (uint16_t)(off + k);
+			if (off < n)
+				off++; /* dropped */
+		}
 	}
 	port_unlock(port);
-	add(&port->tx_packets, sent);
-	add(&port->tx_bytes, bytes_of(pkts, sent));
 	if (sent < n)
 		add(&port->tx_drops, (uint64_t)(n - sent));
 }
@@ -193,6 +208,9 @@ void sw_quiesce(struct sw *sw)
 {
 	uint64_t seen[SW_MAX_WORKERS];
 
+	/* The caller's store (the port's device cleared) must be visible
+	 * before we read the workers' counts: a full barrier, not acquire. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < sw->nworkers; i++)
 		seen[i] = atomic_load(&sw->workers[i].seq);
 	for (unsigned i = 0; i < sw->nworkers; i++) {

@@ -112,7 +112,9 @@ int vhost_socket_unregister(struct vhost_socket *sock);
 
 /* Features, before vhost_socket_start(). The offered set is always a subset
  * of what libvhost supports (vhost_supported_features()): bits outside it are
- * refused with -ENOTSUP. */
+ * refused with -ENOTSUP. Offered by default: all of them but
+ * VIRTIO_NET_F_MQ, which an application that polls every queue pair turns
+ * on (with vhost_socket_set_max_queue_pairs). */
 uint64_t vhost_supported_features(void);
 uint64_t vhost_supported_protocol_features(void);
 int vhost_socket_set_features(struct vhost_socket *sock, uint64_t features);
@@ -176,7 +178,10 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 
 /* Interrupt mode: the eventfd the guest kicks (-1 if none), and whether to
  * ask the guest for kicks. After enabling, check the ring once more (burst)
- * before sleeping: the guest may have added buffers in between. */
+ * before sleeping: the guest may have added buffers in between. The fd
+ * stays open while the ring is usable (from new_device or
+ * vring_state_changed(true) until destroy_device or
+ * vring_state_changed(false)); it is non-blocking; read it to clear it. */
 int vhost_vring_kickfd(struct vhost_dev *dev, uint16_t queue);
 int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 			      bool enable);

@@ -441,6 +441,71 @@ static void test_mem_slots(void)
 	CHECK_EQ(fe_count_fds(), fds_before);
 }
 
+/* The application unregisters the socket from inside its own callbacks:
+ * destroy_device (the front-end went away) and destroy_connection. Each
+ * callback runs once, nothing is freed twice, the event thread goes on. */
+static struct vhost_socket *cb_sock;
+static _Atomic int cb_mode, cb_ddev, cb_dconn;
+
+static void cb_unreg_ddev(struct vhost_dev *dev)
+{
+	(void)dev;
+	cb_ddev++;
+	if (cb_mode == 2)
+		CHECK_EQ(vhost_socket_unregister(cb_sock), 0);
+}
+
+static void cb_unreg_dconn(struct vhost_dev *dev)
+{
+	(void)dev;
+	cb_dconn++;
+	if (cb_mode == 1)
+		CHECK_EQ(vhost_socket_unregister(cb_sock), 0);
+}
+
+static int cb_unreg_newdev(struct vhost_dev *dev)
+{
+	(void)dev;
+	n_new_dev++;
+	return 0;
+}
+
+static const struct vhost_device_ops unreg_ops = {
+	.new_device = cb_unreg_newdev,
+	.destroy_device = cb_unreg_ddev,
+	.destroy_connection = cb_unreg_dconn,
+};
+
+static void test_unregister_in_callbacks(void)
+{
+	int fds_before = fe_count_fds();
+
+	for (int mode = 1; mode <= 2; mode++) {
+		struct fe fe;
+		struct vhost_socket *again = NULL;
+
+		reset_counts();
+		cb_mode = mode;
+		cb_ddev = cb_dconn = 0;
+		CHECK_EQ(vhost_socket_register(ctx, sock_path, 0, &cb_sock), 0);
+		CHECK_EQ(vhost_socket_set_ops(cb_sock, &unreg_ops, NULL), 0);
+		CHECK_EQ(vhost_socket_start(cb_sock), 0);
+		fe_init(&fe);
+		CHECK_EQ(fe_connect(&fe, sock_path, WAIT_MS), 0);
+		CHECK_EQ(fe_handshake(&fe, NULL), 0);
+		CHECK(wait_for(&n_new_dev, 1));
+		fe_close(&fe); /* the front-end goes away */
+		CHECK(wait_for(&cb_dconn, 1));
+		usleep(50 * 1000);
+		CHECK_EQ(cb_ddev, 1);
+		CHECK_EQ(cb_dconn, 1);
+		/* The event thread still serves: the path can be used again. */
+		CHECK_EQ(vhost_socket_register(ctx, sock_path, 0, &again), 0);
+		CHECK_EQ(vhost_socket_unregister(again), 0);
+	}
+	CHECK_EQ(fe_count_fds(), fds_before);
+}
+
 static void test_ctx_limits(void)
 {
 	struct vhost_ctx_params p = { .max_sockets = 2 };
@@ -475,6 +540,7 @@ int main(void)
 	RUN(test_features);
 	RUN(test_status_and_reset);
 	RUN(test_mem_slots);
+	RUN(test_unregister_in_callbacks);
 	RUN(test_ctx_limits);
 	vhost_ctx_destroy(ctx);
 	CHECK_EQ(fe_count_fds(), fds_start);

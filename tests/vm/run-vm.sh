@@ -31,6 +31,7 @@
 #   --cpu N            pin QEMU to host CPU N with taskset (default: no pinning)
 #   --mem SIZE         guest memory (default 256M), memfd shared with the back-end
 #   --extra 'ARGS'     extra QEMU args (word-split)
+# Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci
 #
 # QEMU command line essentials (see README.md for why):
 #   -accel tcg -smp 1 -no-reboot
@@ -174,6 +175,9 @@ if [ -n "$SOCK" ]; then
     esac
     DEV="virtio-net-pci,netdev=n0,mac=$MAC,vectors=0"
     [ "$MRG" = off ] && DEV="$DEV,mrg_rxbuf=off"
+    # VMTEST_NIC_OPTS: more virtio-net-pci properties, e.g.
+    # event_idx=off,indirect_desc=off
+    [ -n "${VMTEST_NIC_OPTS:-}" ] && DEV="$DEV,$VMTEST_NIC_OPTS"
     set -- "$@" -chardev "$CHR" -netdev vhost-user,id=n0,chardev=c0 -device "$DEV"
 else
     set -- "$@" -nic none

@@ -18,13 +18,15 @@
 #                   then a checked 20 MiB transfer; no VM reboots
 #   restart-client  the same with the switch as client (--client) and QEMU
 #                   listening (server=on,wait=off)
+#   ring-features-off  mrg-on with guests that negotiate neither EVENT_IDX
+#                   nor INDIRECT_DESC (both are on in the other cases)
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
 #
 # Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
 # Environment:
-#   VMTEST_CASES="mrg-on mrg-off tap restart-server restart-client"
+#   VMTEST_CASES="mrg-on mrg-off ring-features-off tap restart-server restart-client"
 #   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
@@ -41,7 +43,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off tap restart-server restart-client}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 WINDOW=${VMTEST_WINDOW:-15}
@@ -208,7 +210,27 @@ case_pair() { # case_pair NAME MRG
     fi
     DETAIL="ping=$(field "$res_a" ping) rtt_ms=$(field "$res_a" rtt_ms)"
     DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s($(field "$res_a" tcp_mbps)Mbit/s)"
-    DETAIL="$DETAIL sha256=${tx:0:16}.. MRG_RXBUF=$ma time=$(el "$t0")s"
+    DETAIL="$DETAIL sha256=${tx:0:16}.. MRG_RXBUF=$ma EVENT_IDX=$(feature_bit "$d/a.log" 29)"
+    DETAIL="$DETAIL INDIRECT_DESC=$(feature_bit "$d/a.log" 28) time=$(el "$t0")s"
+}
+
+# --- case: the pair again, guests without EVENT_IDX and INDIRECT_DESC ---------
+feature_bit() { # feature_bit LOG BIT -> negotiated bit (features string, bit 0 first)
+    sed -n 's/.*features=\([01]*\).*/\1/p' "$1" | head -n1 | cut -c$(($2 + 1))
+}
+case_ring_features_off() {
+    VMTEST_NIC_OPTS=event_idx=off,indirect_desc=off
+    export VMTEST_NIC_OPTS
+    case_pair ring-features-off on; r=$?
+    unset VMTEST_NIC_OPTS
+    [ $r -eq 0 ] || return 1
+    d=$WORK/ring-features-off
+    for x in a b; do
+        if [ "$(feature_bit "$d/$x.log" 29)" != 0 ] || [ "$(feature_bit "$d/$x.log" 28)" != 0 ]; then
+            REASON="VM $x negotiated EVENT_IDX or INDIRECT_DESC"; return 1
+        fi
+    done
+    DETAIL="$DETAIL EVENT_IDX=0 INDIRECT_DESC=0"
 }
 
 # --- case: VM <-> host through the TAP uplink ----------------------------------
@@ -377,6 +399,7 @@ for c in $CASES; do
     tap) f=case_tap ;;
     restart-server) f="case_restart $c server" ;;
     restart-client) f="case_restart $c client" ;;
+    ring-features-off) f=case_ring_features_off ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then
