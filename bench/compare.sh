@@ -31,7 +31,7 @@ OURS_PID=""
 OURS_WRAP=""
 ours_start_backend() {
     local mode=$1 len=$2 sock=$3 i
-    rm -f "$BENCH_DIR/ours.stats"
+    rm -f "$BENCH_DIR/ours.stats" "$BENCH_DIR/ours.readings"
     timeout -k 2 "$ROW_TIMEOUT" "$FWD" --socket "$sock" --mode "$mode" \
         --pkt-len "$len" --burst "$BURST" --cpu "$BE_CORE" \
         --stats-file "$BENCH_DIR/ours.stats" \
@@ -45,19 +45,28 @@ ours_start_backend() {
     [[ -S $sock ]]
 }
 ours_backend_counters() {
-    local i
+    local i line
     for ((i = 0; i < 50; i++)); do
         [[ -s $BENCH_DIR/ours.stats ]] && break
         sleep 0.02
     done
-    cut -d' ' -f1-3 "$BENCH_DIR/ours.stats"
+    line=$(<"$BENCH_DIR/ours.stats")
+    # (called in a subshell: keep the readings in a file for ours_idle)
+    echo "$line" >>"$BENCH_DIR/ours.readings"
+    cut -d' ' -f1-3 <<<"$line"
 }
+# ours_idle : % of our worker's polling passes that found nothing to do
+# between the first and last counter reading of the row (high: the
+# front-end, not us, sets the pace).
+ours_idle() {
+    [[ -s $BENCH_DIR/ours.readings ]] || { echo nan; return; }
+    awk 'NR == 1 { p0 = $4; i0 = $5 } { p1 = $4; i1 = $5 }
+         END { p = p1 - p0; printf "%.0f", (p > 0 ? 100 * (i1 - i0) / p : 0) }' \
+        "$BENCH_DIR/ours.readings"
+}
+
 ours_stop_backend() {
     local i
-    # How often our worker found nothing to do: high means the front-end,
-    # not us, set the pace of this row.
-    [[ -s $BENCH_DIR/ours.stats ]] && awk '{ if ($4 > 0) printf "#          ours: %.0f%% of polling passes idle\n", 100 * $5 / $4 }' \
-        "$BENCH_DIR/ours.stats" >&2
     [[ -n $OURS_PID ]] && kill -INT "$OURS_PID" 2>/dev/null
     for ((i = 0; i < 100; i++)); do kill -0 "$OURS_WRAP" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$OURS_WRAP" "$OURS_PID" 2>/dev/null
@@ -77,7 +86,7 @@ compare_main() {
     echo "# back-end forwards on core $BE_CORE, front-end on core $FE_CORE; burst $BURST; $ROUNDS rounds, median"
     echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# raw rows (see dpdk_baseline.sh for the columns):"
-    declare -A got
+    declare -A got idle
     local row len r b
     for row in $ROWS; do
         for len in $SIZES; do
@@ -88,20 +97,34 @@ compare_main() {
                     printf '#  %-5s ' "$b"
                     run_row "$row" "$len"
                     got[$b,$row,$len]+="${ROW_RESULTS[0]##* } "
+                    [[ $b == ours ]] && idle[$row,$len]+="$(ours_idle) "
                 done
             done
         done
     done
     echo
-    printf '%-22s %10s %10s %8s\n' "scenario" "DPDK Mpps" "ours Mpps" "ratio"
-    local d o name
+    echo "# Mpps: median of the rounds for each back-end. ratio: median of the"
+    echo "# per-round ratios (each round measures both back-to-back, so the"
+    echo "# machine's swings - this 2-vCPU VM's cores share caches or not from one"
+    echo "# minute to the next - cancel out); per-round ratios in brackets."
+    echo "# idle: share of our worker's polling passes that found nothing to do"
+    echo "# (median); high means the front-end, not libvhost, limits the row."
+    printf '%-22s %10s %10s %8s %6s  %s\n' "scenario" "DPDK Mpps" "ours Mpps" "ratio" "idle" "rounds"
+    local d o name ratios r
     for row in $ROWS; do
         for len in $SIZES; do
             # shellcheck disable=SC2086
             d=$(median ${got[dpdk,$row,$len]}); o=$(median ${got[ours,$row,$len]})
+            # shellcheck disable=SC2086
+            ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${got[dpdk,$row,$len]}" | sed '/^$/d') \
+                                <(tr ' ' '\n' <<<"${got[ours,$row,$len]}" | sed '/^$/d') |
+                     awk '{ if ($1 + 0 > 0) printf "%.2f ", $2 / $1; else printf "nan " }')
+            # shellcheck disable=SC2086
+            r=$(median $ratios)
             case $row in g2h) name="guest->host";; h2g) name="host->guest";; loop) name="loopback";; esac
-            printf '%-22s %10s %10s %8s\n' "$name $len B" "$d" "$o" \
-                "$(awk -v d="$d" -v o="$o" 'BEGIN { if (d + 0 > 0) printf "%.2f", o / d; else print "nan" }')"
+            # shellcheck disable=SC2086
+            printf '%-22s %10s %10s %8s %5s%%  [%s]\n' "$name $len B" "$d" "$o" "$r" \
+                "$(median ${idle[$row,$len]})" "${ratios% }"
         done
     done
 }

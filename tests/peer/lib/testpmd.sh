@@ -292,7 +292,8 @@ tp_stop() {
     wait "$pid" 2>/dev/null
     # a zombie-free check that testpmd itself is gone (it may be reparented)
     if [[ -n "$tpid" ]] && kill -0 "$tpid" 2>/dev/null; then kill -KILL "$tpid" 2>/dev/null; fi
-    [[ -n "${TP_FD[$name]:-}" ]] && exec {TP_FD[$name]}>&- 2>/dev/null
+    # (a redirection on a plain 'exec' would stick to the shell: group it)
+    [[ -n "${TP_FD[$name]:-}" ]] && { exec {TP_FD[$name]}>&-; } 2>/dev/null
     rm -f "${TP_FIFO[$name]}"
     [[ -n "${TP_PREFIX[$name]:-}" ]] && rm -rf "/var/run/dpdk/${TP_PREFIX[$name]}"
     unset "TP_PID[$name]" "TP_TPID[$name]" "TP_FD[$name]" "TP_FIFO[$name]" "TP_PREFIX[$name]"
