@@ -231,6 +231,9 @@ void device_stop(struct vhost_dev *dev)
 	/* The data path sees access_ok false before the application is told,
 	 * so no burst can start on this device after destroy_device. */
 	device_set_running(dev, false);
+	/* destroy_device means every ring is off. */
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		dev->vrings[i].app_usable = false;
 	LOG_INFO("%s: device %llu stopped", dev->sock->path,
 		 (unsigned long long)dev->id);
 	if (ops->destroy_device)
@@ -249,8 +252,29 @@ void vring_make_unusable(struct vhost_dev *dev, struct vhost_vring *vq)
 	vring_lock(vq);
 	vq->access_ok = false;
 	vring_unlock(vq);
-	if (device_ops(dev)->vring_state_changed)
-		device_ops(dev)->vring_state_changed(dev, vq->index, false);
+	device_report_vrings(dev);
+}
+
+void device_report_vrings(struct vhost_dev *dev)
+{
+	const struct vhost_device_ops *ops = device_ops(dev);
+
+	for (uint16_t i = 0; i < dev->max_vrings; i++) {
+		struct vhost_vring *vq = &dev->vrings[i];
+		bool now;
+
+		/* A data thread may clear access_ok (broken ring), under
+		 * the lock. */
+		vring_lock(vq);
+		now = vq->access_ok;
+		vring_unlock(vq);
+
+		if (!dev->running || dev->closing || now == vq->app_usable)
+			continue;
+		vq->app_usable = now;
+		if (ops->vring_state_changed)
+			ops->vring_state_changed(dev, i, now);
+	}
 }
 
 int device_update_running(struct vhost_dev *dev)
@@ -279,11 +303,8 @@ int device_update_running(struct vhost_dev *dev)
 		return -ECONNREFUSED;
 	}
 	/* Tell the application which rings it may use now; later changes
-	 * come one by one from the ring handlers. */
-	for (uint16_t i = 0; i < dev->max_vrings && ops->vring_state_changed;
-	     i++)
-		if (dev->vrings[i].access_ok && !dev->closing)
-			ops->vring_state_changed(dev, i, true);
+	 * are reported after each message (device_report_vrings). */
+	device_report_vrings(dev);
 	return 0;
 }
 

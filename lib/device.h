@@ -59,6 +59,7 @@ struct vhost_vring {
 	uint16_t index;
 	bool started;        /* kick received; stopped by GET_VRING_BASE */
 	bool enabled;        /* SET_VRING_ENABLE, or implicit */
+	bool app_usable;     /* what the application was last told */
 	bool kick_set;       /* SET_VRING_KICK seen (fd or "no fd") */
 	bool call_set;       /* SET_VRING_CALL seen (fd or "no fd") */
 	bool addr_set;
@@ -117,6 +118,9 @@ void device_reset(struct vhost_dev *dev);
 /* After every message: call new_device / destroy_device as readiness
  * changed. Returns < 0 if the application refused the device. */
 int device_update_running(struct vhost_dev *dev);
+/* While the device runs, tell the application of every ring whose
+ * usability changed since it was last told (vring_state_changed). */
+void device_report_vrings(struct vhost_dev *dev);
 /* Recompute what the data path may use on vq (takes its lock). */
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq);
 void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq);

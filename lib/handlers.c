@@ -455,7 +455,6 @@ static int h_get_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 			    struct reply *reply)
 {
 	struct vhost_vring *vq = msg_vring(dev, msg);
-	bool was_usable = vq->access_ok;
 
 	/* The ring stops here (spec). Ring 0/1 stopping makes the device
 	 * not ready: device_update_running() calls destroy_device after. */
@@ -472,9 +471,6 @@ static int h_get_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 	vring_unlock(vq);
 	LOG_INFO("%s: vring %u stopped at %u", dev_path(dev), vq->index,
 		 reply->payload.state.num);
-	if (was_usable && vq->index >= 2 && dev->running &&
-	    device_ops(dev)->vring_state_changed)
-		device_ops(dev)->vring_state_changed(dev, vq->index, false);
 	return 0;
 }
 
@@ -482,13 +478,11 @@ static int h_set_vring_kick(struct vhost_dev *dev, struct vhost_msg *msg,
 			    struct reply *reply)
 {
 	struct vhost_vring *vq = msg_vring(dev, msg);
-	bool was_usable;
 
 	(void)reply;
 	/* The application may poll the old kick fd while the ring is
 	 * usable: take the ring away from it before the fd goes. */
 	vring_make_unusable(dev, vq);
-	was_usable = vq->access_ok;
 	vring_lock(vq);
 	replace_fd(&vq->kickfd, nonblocking(msg_take_fd(msg, 0)));
 	vq->kick_set = true;
@@ -497,8 +491,6 @@ static int h_set_vring_kick(struct vhost_dev *dev, struct vhost_msg *msg,
 	vq->started = true;
 	vring_refresh_locked(dev, vq);
 	vring_unlock(vq);
-	if (!was_usable && vq->access_ok && device_ops(dev)->vring_state_changed)
-		device_ops(dev)->vring_state_changed(dev, vq->index, true);
 	return 0;
 }
 
@@ -531,7 +523,6 @@ static int h_set_vring_enable(struct vhost_dev *dev, struct vhost_msg *msg,
 {
 	struct vhost_vring *vq = msg_vring(dev, msg);
 	uint32_t enable = msg->payload.state.num;
-	bool was_usable = vq->access_ok;
 
 	(void)reply;
 	if (enable > 1) {
@@ -545,10 +536,6 @@ static int h_set_vring_enable(struct vhost_dev *dev, struct vhost_msg *msg,
 	vring_unlock(vq);
 	LOG_DEBUG("%s: vring %u %s", dev_path(dev), vq->index,
 		  enable ? "enabled" : "disabled");
-	if (dev->running && was_usable != vq->access_ok &&
-	    device_ops(dev)->vring_state_changed)
-		device_ops(dev)->vring_state_changed(dev, vq->index,
-						     vq->access_ok);
 	return 0;
 }
 
@@ -813,6 +800,7 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	}
 	if (device_update_running(dev) < 0)
 		return -ECONNREFUSED;
+	device_report_vrings(dev);
 	return 0;
 error:
 	msg_close_fds(msg);
@@ -820,8 +808,12 @@ error:
 		strerror(-ret));
 	if (want_ack && !(h && h->has_reply)) {
 		reply_u64(&reply, 1);
-		if (send_reply(dev, msg, &reply) == 0)
-			return device_update_running(dev) < 0 ? -ECONNREFUSED : 0;
+		if (send_reply(dev, msg, &reply) == 0) {
+			if (device_update_running(dev) < 0)
+				return -ECONNREFUSED;
+			device_report_vrings(dev);
+			return 0;
+		}
 	}
 close:
 	msg_close_fds(msg);

@@ -90,8 +90,10 @@ struct vhost_device_ops {
 	void (*destroy_device)(struct vhost_dev *dev);
 	/* A virtqueue became usable or unusable while the device runs. Right
 	 * after new_device returns, it is called once for every usable ring;
-	 * after that, for each change (SET_VRING_ENABLE, a ring stopped or
-	 * started). destroy_device implies every ring is off. */
+	 * after that, after each message that changed a ring's state
+	 * (enabled, stopped, started, memory or addresses changed), and on
+	 * the next message after the guest broke a ring. destroy_device
+	 * implies every ring is off. */
 	void (*vring_state_changed)(struct vhost_dev *dev, uint16_t queue,
 				    bool enabled);
 	/* Negotiated features changed while the device runs (LOG_ALL). */

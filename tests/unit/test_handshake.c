@@ -345,9 +345,25 @@ static void test_features(void)
 	struct fe_opts o = { .nvrings = 4 };
 	CHECK_EQ(fe_handshake(&fe, &o), 0);
 	CHECK(wait_for(&n_new_dev, 1));
-	CHECK(wait_for(&n_vring_on, 2));
+	CHECK(wait_for(&n_vring_on, 4));
+	CHECK_EQ(n_vring_on, 4); /* each usable ring once */
 	CHECK_EQ(fe_vring_state(&fe, VHOST_USER_SET_VRING_ENABLE, 3, 0), 0);
 	CHECK(wait_for(&n_vring_off, 1));
+	/* Disabling twice tells nothing new; enabling again does. */
+	CHECK_EQ(fe_vring_state(&fe, VHOST_USER_SET_VRING_ENABLE, 3, 0), 0);
+	CHECK_EQ(fe_vring_state(&fe, VHOST_USER_SET_VRING_ENABLE, 3, 1), 0);
+	CHECK(wait_for(&n_vring_on, 5));
+	CHECK_EQ(n_vring_off, 1);
+	/* Stopping ring 2 (GET_VRING_BASE) takes it away too. */
+	{
+		uint32_t base;
+
+		CHECK_EQ(fe_get_vring_base(&fe, 2, &base), 0);
+		CHECK(wait_for(&n_vring_off, 2));
+		CHECK_EQ(fe_vring_setup(&fe, 2), 0);
+		CHECK(wait_for(&n_vring_on, 6));
+	}
+	CHECK_EQ(n_destroy_dev, 0);
 	/* REPLY_ACK: an error gets a non-zero ack and the connection lives. */
 	CHECK_EQ(fe_vring_state(&fe, VHOST_USER_SET_VRING_ENABLE, 3, 7), -EIO);
 	CHECK_EQ(fe_set_u64(&fe, VHOST_USER_NET_SET_MTU, 1500), 0);
