@@ -235,8 +235,9 @@ static void install_mem_table(struct vhost_dev *dev, struct mem_table *new_mt,
 	device_unlock_all_vrings(dev);
 }
 
+/* The same layout over the same files: the mappings can stay. */
 static bool same_regions(const struct mem_table *mt,
-			 const struct vhost_user_memory *m)
+			 const struct vhost_user_memory *m, const int *fds)
 {
 	if (mt->nregions != m->nregions)
 		return false;
@@ -246,7 +247,8 @@ static bool same_regions(const struct mem_table *mt,
 
 		if (r->gpa != d->guest_phys_addr || r->size != d->memory_size ||
 		    r->uva != d->userspace_addr ||
-		    r->mmap_offset != d->mmap_offset)
+		    r->mmap_offset != d->mmap_offset ||
+		    !mem_region_same_file(r, fds[i]))
 			return false;
 	}
 	return true;
@@ -261,7 +263,7 @@ static int h_set_mem_table(struct vhost_dev *dev, struct vhost_msg *msg,
 
 	(void)reply;
 	/* nregions vs size and fds was checked centrally. */
-	if (same_regions(dev->mem, m)) {
+	if (same_regions(dev->mem, m, msg->fds)) {
 		/* QEMU resends an unchanged table; keep the mappings. */
 		LOG_DEBUG("%s: memory table unchanged", dev_path(dev));
 		return 0;

@@ -106,6 +106,14 @@ static void guard_del(void *addr)
 	}
 }
 
+bool mem_region_same_file(const struct mem_region *r, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_dev == r->dev &&
+	       (uint64_t)st.st_ino == r->ino;
+}
+
 uint64_t mem_guard_faults(void)
 {
 	return atomic_load(&guard_faults);
@@ -225,6 +233,8 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 		return -ENOSPC;
 	}
 	r->fd = fd;
+	r->dev = (uint64_t)st.st_dev;
+	r->ino = (uint64_t)st.st_ino;
 	/* Best effort: a sealed file cannot shrink under us. */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
 		LOG_DEBUG("memory region fd cannot be sealed: %s",

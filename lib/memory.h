@@ -31,6 +31,7 @@ struct mem_region {
 	void *mmap_addr;     /* what mmap returned (page aligned) */
 	size_t mmap_size;
 	int fd;
+	uint64_t dev, ino;   /* the backing file, to tell it from another */
 };
 
 struct mem_table {
@@ -77,6 +78,8 @@ int mem_region_validate(const struct vhost_user_mem_region *d);
 int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 		   int fd);
 void mem_region_unmap(struct mem_region *r);
+/* fd is the file r maps (same device and inode). */
+bool mem_region_same_file(const struct mem_region *r, int fd);
 /* True if r overlaps a region of mt (in guest or front-end space). */
 bool mem_table_overlaps(const struct mem_table *mt,
 			const struct vhost_user_mem_region *d);
