@@ -283,6 +283,17 @@ static inline void count_packet(struct burst_stats *b, uint32_t len)
 
 /* ------------------------------------------------------------- enqueue */
 
+/* Book a packet the fast path placed in the buffer at head. */
+static inline void fast_done(struct vhost_vring *vq, struct burst_stats *b,
+			     uint16_t head, uint32_t used_len,
+			     const struct vhost_pktbuf *pkt, uint16_t *taken,
+			     uint16_t *used)
+{
+	split_used_write(vq, vq->last_used_idx + (*used)++, head, used_len);
+	(*taken)++;
+	count_packet(b, pkt->pkt_len);
+}
+
 /* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
 static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			       struct vhost_pktbuf *const *pkts, uint16_t n,
@@ -305,10 +316,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 		enum chain_status st;
 
 		if (enqueue_fast(vq, head, pkt, &used_len)) {
-			split_used_write(vq, vq->last_used_idx + used++, head,
-					 used_len);
-			taken++;
-			count_packet(b, pkt->pkt_len);
+			fast_done(vq, b, head, used_len, pkt, &taken, &used);
 			i++;
 			continue;
 		}
@@ -375,10 +383,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		uint16_t head0 = split_avail_head(vq, taken);
 
 		if (enqueue_fast(vq, head0, pkt, &used_len)) {
-			split_used_write(vq, vq->last_used_idx + used++, head0,
-					 used_len);
-			taken++;
-			count_packet(b, pkt->pkt_len);
+			fast_done(vq, b, head0, used_len, pkt, &taken, &used);
 			i++;
 			continue;
 		}

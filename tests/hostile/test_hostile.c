@@ -362,32 +362,11 @@ static void close_fds(int *fds, unsigned n)
 			close(fds[i]);
 }
 
-/* sendmsg of raw bytes with any number of fds (up to 64). */
+/* raw bytes with fds: tests/lib/frontend.c */
 static ssize_t send_raw(int fd, const void *buf, size_t len, const int *fds,
 			unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(64 * sizeof(int))];
-		struct cmsghdr a;
-	} ctl;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > 64)
-		return -1;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return fe_send_raw(fd, buf, len, fds, nfds, MSG_DONTWAIT);
 }
 
 /* ------------------------------------------------------------- outcomes */

@@ -156,6 +156,33 @@ int fe_send(struct fe *fe, uint32_t req, uint32_t flags, const void *payload,
 	return msg_send(fe->fd, &hdr, payload, fds, nfds);
 }
 
+ssize_t fe_send_raw(int fd, const void *buf, size_t len, const int *fds,
+		    unsigned nfds, int flags)
+{
+	union {
+		char b[CMSG_SPACE(64 * sizeof(int))];
+		struct cmsghdr a;
+	} ctl;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > 64)
+		return -1;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+}
+
 int fe_recv(struct fe *fe, struct vhost_msg *msg, int timeout_ms)
 {
 	return msg_recv_timeout(fe->fd, msg, timeout_ms);

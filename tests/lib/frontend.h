@@ -12,6 +12,7 @@
 #include <linux/virtio_ring.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "message.h"
 #include "protocol.h"
@@ -65,6 +66,10 @@ uint64_t fe_gpa(const struct fe *fe, const void *p);
 /* Raw message out. */
 int fe_send(struct fe *fe, uint32_t req, uint32_t flags, const void *payload,
 	    uint32_t size, const int *fds, unsigned nfds);
+/* sendmsg of raw bytes with up to 64 fds (msg_send builds only well-formed
+ * messages with at most 8): for malformed input. flags: MSG_DONTWAIT... */
+ssize_t fe_send_raw(int fd, const void *buf, size_t len, const int *fds,
+		    unsigned nfds, int flags);
 /* Wait for one message from the back-end. */
 int fe_recv(struct fe *fe, struct vhost_msg *msg, int timeout_ms);
 /* Request with an explicit u64 reply (GET_FEATURES ...). */

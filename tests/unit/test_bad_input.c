@@ -355,32 +355,11 @@ static void expect_closed(struct fe *fe, int line)
 	report(o == O_CLOSED, line, "connection not closed: %s", oname[o]);
 }
 
-/* sendmsg of raw bytes with fds (for what msg_send would not build). */
+/* raw bytes with fds: tests/lib/frontend.c */
 static ssize_t send_raw(int fd, const void *buf, size_t len, const int *fds,
 			unsigned nfds)
 {
-	union {
-		char b[CMSG_SPACE(32 * sizeof(int))];
-		struct cmsghdr a;
-	} ctl;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > 32)
-		return -1;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+	return fe_send_raw(fd, buf, len, fds, nfds, 0);
 }
 
 /* ------------------------------------------------------ case framework */

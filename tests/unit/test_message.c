@@ -48,32 +48,11 @@ static bool fd_open(int fd)
 	return fcntl(fd, F_GETFD) >= 0;
 }
 
-/* Raw sendmsg of len bytes with any number of fds (msg_send refuses > 8). */
+/* raw bytes with fds: tests/lib/frontend.c */
 static ssize_t raw_send(int fd, const void *buf, size_t len, const int *fds,
 			unsigned nfds)
 {
-	union {
-		char buf[CMSG_SPACE(64 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > 64)
-		return -1;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+	return fe_send_raw(fd, buf, len, fds, nfds, 0);
 }
 
 /* msg_read until it returns non-zero, waiting at most timeout_ms. */
