@@ -20,13 +20,15 @@
 #                   listening (server=on,wait=off)
 #   ring-features-off  mrg-on with guests that negotiate neither EVENT_IDX
 #                   nor INDIRECT_DESC (both are on in the other cases)
+#   two-workers     mrg-on with --workers 2: each VM's port on its own worker,
+#                   packets crossing between workers
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
 #
 # Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
 # Environment:
-#   VMTEST_CASES="mrg-on mrg-off ring-features-off tap restart-server restart-client"
+#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tap restart-server restart-client"
 #   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
@@ -43,7 +45,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off tap restart-server restart-client}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 WINDOW=${VMTEST_WINDOW:-15}
@@ -74,8 +76,9 @@ ev() { # ev LOG NAME -> guest uptime of the event
 # returns once it has registered its ports.
 sw_start() {
     _d=$1; _tag=$2; shift 2
+    # shellcheck disable=SC2086
     timeout -k 5 $((SW_DURATION + 30)) nice -n 19 "$SW" --cpu 1 \
-        --duration "$SW_DURATION" "$@" >"$_d/sw.$_tag.out" 2>"$_d/sw.$_tag.err" &
+        --duration "$SW_DURATION" "$@" ${SW_EXTRA:-} >"$_d/sw.$_tag.out" 2>"$_d/sw.$_tag.err" &
     SW_WRAP=$!; SW_PID=""
     for _ in $(seq 100); do
         if [ -z "$SW_PID" ]; then
@@ -212,6 +215,22 @@ case_pair() { # case_pair NAME MRG
     DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s($(field "$res_a" tcp_mbps)Mbit/s)"
     DETAIL="$DETAIL sha256=${tx:0:16}.. MRG_RXBUF=$ma EVENT_IDX=$(feature_bit "$d/a.log" 29)"
     DETAIL="$DETAIL INDIRECT_DESC=$(feature_bit "$d/a.log" 28) time=$(el "$t0")s"
+}
+
+# --- case: the pair again, each VM's port polled by its own worker ------------
+case_two_workers() {
+    SW_EXTRA="--workers 2 --cpu 1,0"
+    case_pair two-workers on; r=$?
+    SW_EXTRA=""
+    [ $r -eq 0 ] || return 1
+    out=$WORK/two-workers/sw.1.out
+    # Both workers forwarded: the two ports went to different workers.
+    w0=$(sed -n 's/^worker 0 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
+    w1=$(sed -n 's/^worker 1 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
+    if [ "${w0:-0}" -eq 0 ] || [ "${w1:-0}" -eq 0 ]; then
+        REASON="worker packets: ${w0:-?} and ${w1:-?} (want both > 0)"; return 1
+    fi
+    DETAIL="$DETAIL workers=$w0+$w1"
 }
 
 # --- case: the pair again, guests without EVENT_IDX and INDIRECT_DESC ---------
@@ -400,6 +419,7 @@ for c in $CASES; do
     restart-server) f="case_restart $c server" ;;
     restart-client) f="case_restart $c client" ;;
     ring-features-off) f=case_ring_features_off ;;
+    two-workers) f=case_two_workers ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then
