@@ -52,6 +52,7 @@ struct vhost_vring {
 	bool notify_wanted;       /* application wants kicks (interrupt mode) */
 	int callfd;               /* -1: the guest polls */
 	struct mem_table *mem;    /* the device's table */
+	uint32_t mem_hint;        /* region of the last translation */
 	struct vhost_vring_stats stats;
 
 	/* ---- control ---- */

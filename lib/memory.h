@@ -67,6 +67,33 @@ static inline void *mem_gpa_range(const struct mem_table *mt, uint64_t gpa,
 	return p && got == len ? p : NULL;
 }
 
+/* mem_gpa_range, trying the region of the last hit first: with many
+ * regions (memory hot-plug: up to 509) the buffers of a burst mostly sit
+ * in one of them. *hint belongs to the caller (one per virtqueue). */
+static inline void *mem_gpa_range_hint(const struct mem_table *mt,
+				       uint64_t gpa, uint64_t len,
+				       uint32_t *hint)
+{
+	if (*hint < mt->nregions) {
+		const struct mem_region *r = &mt->regions[*hint];
+		uint64_t off = gpa - r->gpa;
+
+		if (gpa >= r->gpa && off < r->size && len <= r->size - off)
+			return (void *)(uintptr_t)(r->hva + off);
+	}
+	for (uint32_t i = 0; i < mt->nregions; i++) {
+		const struct mem_region *r = &mt->regions[i];
+		uint64_t off = gpa - r->gpa;
+
+		if (gpa >= r->gpa && off < r->size) {
+			*hint = i;
+			return len <= r->size - off ?
+			       (void *)(uintptr_t)(r->hva + off) : NULL;
+		}
+	}
+	return NULL;
+}
+
 /* Front-end virtual address -> ours, same contract as mem_gpa_to_hva. */
 void *mem_uva_to_hva(const struct mem_table *mt, uint64_t uva, uint64_t *len);
 /* The whole of [uva, uva + len) in one region, or NULL. */

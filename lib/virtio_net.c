@@ -232,7 +232,8 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE ||
 	    GUEST_READ(d->len) < need)
 		return false;
-	p = mem_gpa_range(vq->mem, GUEST_READ(d->addr), need);
+	p = mem_gpa_range_hint(vq->mem, GUEST_READ(d->addr), need,
+			       &vq->mem_hint);
 	if (!p)
 		return false;
 	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
@@ -257,7 +258,8 @@ static inline bool dequeue_fast(struct vhost_vring *vq, uint16_t head,
 	if (GUEST_READ(d->flags) || len <= hdr_len ||
 	    len - hdr_len > vhost_pktbuf_tailroom(pkt))
 		return false;
-	p = mem_gpa_range(vq->mem, GUEST_READ(d->addr), len);
+	p = mem_gpa_range_hint(vq->mem, GUEST_READ(d->addr), len,
+			       &vq->mem_hint);
 	if (!p)
 		return false;
 	/* The header is read once, into our memory, then checked. */
