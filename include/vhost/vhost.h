@@ -33,6 +33,14 @@
  * running again (new_device once more) on the same connection, for example
  * after the front-end stopped and restarted its rings.
  *
+ * Signals
+ * -------
+ * When it first maps guest memory the library installs a SIGBUS handler
+ * (SA_SIGINFO): a front-end that shrinks the file behind guest memory would
+ * otherwise kill the process on the next access. It handles faults inside
+ * guest memory mappings only (the page becomes zeroes); any other SIGBUS
+ * goes to the handler installed before it, or to the default action.
+ *
  * Packet ownership
  * ----------------
  * vhost_enqueue_burst() copies packets into the guest: the caller keeps
