@@ -393,6 +393,9 @@ static bool socket_accepts_device(struct vhost_socket *sock)
 
 	if (sock->ndevs >= sock->max_connections)
 		socket_reap_hung_up(sock);
+	/* A callback of a reaped device may have unregistered the socket. */
+	if (sock->unregistering)
+		return false;
 	if (sock->ndevs >= sock->max_connections) {
 		LOG_ERR("%s: connection refused: max %u connections",
 			sock->path, sock->max_connections);
@@ -471,10 +474,16 @@ static void on_accept(int fd, uint32_t events, void *opaque)
 		}
 		if (!socket_accepts_device(sock)) {
 			close(c);
+			if (sock->unregistering)
+				return;
 			continue;
 		}
 		LOG_INFO("%s: new connection (fd %d)", sock->path, c);
 		socket_add_device(sock, c);
+		/* new_connection may have unregistered the socket: its
+		 * listen fd is closed (and its number maybe reused). */
+		if (sock->unregistering)
+			return;
 	}
 }
 
