@@ -242,7 +242,10 @@ void device_stop(struct vhost_dev *dev)
 
 void vring_make_unusable(struct vhost_dev *dev, struct vhost_vring *vq)
 {
-	if (!vq->access_ok)
+	/* Decided by what the application was told, not by access_ok,
+	 * which a data thread clears on its own when the guest breaks the
+	 * ring (the application hears of that only after this message). */
+	if (!dev->running)
 		return;
 	/* Rings of the first pair carry the device: it stops. */
 	if (vq->index < 2) {
@@ -261,13 +264,9 @@ void device_report_vrings(struct vhost_dev *dev)
 
 	for (uint16_t i = 0; i < dev->max_vrings; i++) {
 		struct vhost_vring *vq = &dev->vrings[i];
-		bool now;
-
-		/* A data thread may clear access_ok (broken ring), under
-		 * the lock. */
-		vring_lock(vq);
-		now = vq->access_ok;
-		vring_unlock(vq);
+		/* A data thread may clear access_ok (broken ring); read it
+		 * once, without taking the lock the data path trylocks. */
+		bool now = __atomic_load_n(&vq->access_ok, __ATOMIC_ACQUIRE);
 
 		if (!dev->running || dev->closing || now == vq->app_usable)
 			continue;

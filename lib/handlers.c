@@ -323,7 +323,8 @@ static int h_add_mem_reg(struct vhost_dev *dev, struct vhost_msg *msg,
 	if (ret)
 		return ret;
 	dup = mem_table_find(dev->mem, d);
-	if (dup >= 0 && dev->mem->regions[dup].mmap_offset == d->mmap_offset) {
+	if (dup >= 0 && dev->mem->regions[dup].mmap_offset == d->mmap_offset &&
+	    mem_region_same_file(&dev->mem->regions[dup], msg->fds[0])) {
 		LOG_DEBUG("%s: region already mapped", dev_path(dev));
 		return 0; /* the fd is closed by the caller */
 	}

@@ -37,7 +37,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
 
-	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+	/* Only a real fault (si_code > 0) has an address; a SIGBUS sent by
+	 * kill() goes to the previous handler or the default action. */
+	for (unsigned i = 0; si->si_code > 0 && i < GUARD_SLOTS; i++) {
 		uintptr_t s = atomic_load(&guards[i].start);
 		uintptr_t e = atomic_load(&guards[i].end);
 		uintptr_t al = atomic_load(&guards[i].align);
@@ -58,9 +60,13 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	} else if (prev_sigbus.sa_handler != SIG_DFL &&
 		   prev_sigbus.sa_handler != SIG_IGN) {
 		prev_sigbus.sa_handler(sig);
+	} else if (prev_sigbus.sa_handler == SIG_IGN && si->si_code <= 0) {
+		/* a sent SIGBUS that was ignored before us stays ignored */
 	} else {
-		/* Default action: returning re-runs the access and dies. */
+		/* The default action, now (SA_NODEFER: not blocked here); a
+		 * real fault cannot be ignored: returning would re-fault. */
 		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
 	}
 }
 

@@ -431,19 +431,28 @@ static void socket_add_device(struct vhost_socket *sock, int fd)
 	dev->connected_cb_done = true;
 }
 
-/* Accept and close one connection with the spare fd kept for this. */
+static void socket_arm_timer(struct vhost_socket *sock, unsigned ms);
+
+/* Accept and close one connection with the spare fd kept for this. If even
+ * that fails (no spare: another thread took the slot), stop listening for
+ * a while: a readable listen fd we cannot serve would make us spin. */
 static void drop_pending_connection(struct vhost_socket *sock, int lfd)
 {
-	int c;
+	int c = -1;
 
 	if (sock->spare_fd >= 0) {
 		close(sock->spare_fd);
 		sock->spare_fd = -1;
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0)
+			close(c);
 	}
-	c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c >= 0)
-		close(c);
 	sock->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (c < 0 && sock->listen_evh) {
+		event_del(sock->ctx->el, sock->listen_evh);
+		sock->listen_evh = NULL;
+		socket_arm_timer(sock, 100);
+	}
 }
 
 static void on_accept(int fd, uint32_t events, void *opaque)
@@ -568,11 +577,33 @@ static void on_reconnect_timer(int fd, uint32_t events, void *opaque)
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		LOG_ERR("%s: timer: %s", sock->path, strerror(errno));
 	socket_stop_client_timer(sock);
-	if (!sock->unregistering && !sock->devs)
+	if (sock->unregistering)
+		return;
+	if (!(sock->flags & VHOST_SOCKET_CLIENT)) {
+		/* Listening again after running out of fds. */
+		if (!sock->listen_evh && sock->listen_fd >= 0) {
+			sock->listen_evh = event_add(sock->ctx->el,
+						     sock->listen_fd, EPOLLIN,
+						     on_accept, sock);
+			if (!sock->listen_evh)
+				socket_arm_timer(sock, 100);
+		}
+		return;
+	}
+	if (!sock->devs)
 		socket_connect(sock);
 }
 
 static void socket_schedule_reconnect(struct vhost_socket *sock)
+{
+	socket_arm_timer(sock, sock->backoff_ms);
+	sock->backoff_ms = sock->backoff_ms * 2 > BACKOFF_MAX_MS ?
+			   BACKOFF_MAX_MS : sock->backoff_ms * 2;
+}
+
+/* One timer per socket: the client's reconnect back-off, or the server's
+ * pause after running out of fds. */
+static void socket_arm_timer(struct vhost_socket *sock, unsigned ms)
 {
 	struct itimerspec its = { 0 };
 
@@ -591,11 +622,9 @@ static void socket_schedule_reconnect(struct vhost_socket *sock)
 			return;
 		}
 	}
-	its.it_value.tv_sec = sock->backoff_ms / 1000;
-	its.it_value.tv_nsec = (long)(sock->backoff_ms % 1000) * 1000000L;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
 	timerfd_settime(sock->timer_fd, 0, &its, NULL);
-	sock->backoff_ms = sock->backoff_ms * 2 > BACKOFF_MAX_MS ?
-			   BACKOFF_MAX_MS : sock->backoff_ms * 2;
 }
 
 /* Client: one attempt; on failure retry later unless NO_RECONNECT. */

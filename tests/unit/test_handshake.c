@@ -11,6 +11,7 @@
 #include <linux/virtio_net.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,10 +57,16 @@ static void cb_destroy_device(struct vhost_dev *dev)
 	n_destroy_dev++;
 }
 
+static _Atomic int kick_fd_closed_early;
+
 static void cb_vring_state(struct vhost_dev *dev, uint16_t q, bool on)
 {
-	(void)dev;
-	(void)q;
+	int fd = vhost_vring_kickfd(dev, q);
+
+	/* The kick fd the application may be polling is still open when it
+	 * hears that the ring is gone. */
+	if (!on && fd >= 0 && fcntl(fd, F_GETFD) < 0)
+		kick_fd_closed_early++;
 	if (on)
 		n_vring_on++;
 	else
@@ -364,6 +371,20 @@ static void test_features(void)
 		CHECK(wait_for(&n_vring_on, 6));
 	}
 	CHECK_EQ(n_destroy_dev, 0);
+	/* A new kick fd for a usable ring: the ring is taken away (with
+	 * its old fd still open) before the fd is replaced, then given back. */
+	{
+		int before_off = n_vring_off, before_on = n_vring_on;
+		uint64_t v = 3;
+		int nfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		CHECK_EQ(fe_request(&fe, VHOST_USER_SET_VRING_KICK, &v, sizeof(v),
+				    &nfd, 1), 0);
+		close(nfd);
+		CHECK(wait_for(&n_vring_off, before_off + 1));
+		CHECK(wait_for(&n_vring_on, before_on + 1));
+		CHECK_EQ(kick_fd_closed_early, 0);
+	}
 	/* REPLY_ACK: an error gets a non-zero ack and the connection lives. */
 	CHECK_EQ(fe_vring_state(&fe, VHOST_USER_SET_VRING_ENABLE, 3, 7), -EIO);
 	CHECK_EQ(fe_set_u64(&fe, VHOST_USER_NET_SET_MTU, 1500), 0);
