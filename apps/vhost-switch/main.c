@@ -99,19 +99,21 @@ static const char *name_tail(const char *s, size_t w)
 
 static void print_stats(struct sw *sw, FILE *o)
 {
-	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s\n", "port",
+	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s %8s\n", "port",
 		"name", "state", "rx-pkts", "rx-bytes", "rx-drops", "tx-pkts",
-		"tx-bytes", "tx-drops");
+		"tx-bytes", "tx-drops", "tso-cut");
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
 
 		fprintf(o, "%-4u %-28s %-5s %12" PRIu64 " %12" PRIu64
-			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64 "\n",
+			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
+			" %8" PRIu64 "\n",
 			i, name_tail(p->kind == PORT_TAP ? p->ifname : p->name, 28),
 			atomic_load(&p->up) ? "up" : "down",
 			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
 			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),
-			atomic_load(&p->tx_bytes), atomic_load(&p->tx_drops));
+			atomic_load(&p->tx_bytes), atomic_load(&p->tx_drops),
+			atomic_load(&p->tx_segmented));
 	}
 	for (unsigned i = 0; i < sw->nworkers; i++) {
 		struct sw_worker *w = &sw->workers[i];
@@ -138,13 +140,14 @@ static void print_json(struct sw *sw, double elapsed)
 		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"connects\":%" PRIu64
 		       ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		       ",\"rx_drops\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
+		       ",\"tso_cut\":%" PRIu64 "}",
 		       i ? "," : "", p->kind == PORT_TAP ? p->ifname : p->name,
 		       p->kind == PORT_TAP ? "tap" : "vhost",
 		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
 		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
 		       atomic_load(&p->tx_packets), atomic_load(&p->tx_bytes),
-		       atomic_load(&p->tx_drops));
+		       atomic_load(&p->tx_drops), atomic_load(&p->tx_segmented));
 	}
 	printf("],\"workers\":[");
 	for (unsigned i = 0; i < sw->nworkers; i++)

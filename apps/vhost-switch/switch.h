@@ -43,6 +43,7 @@ struct sw_port {
 	/* rx_* written by the owning worker, tx_* by any worker */
 	_Atomic uint64_t rx_packets, rx_bytes, rx_drops;
 	_Atomic uint64_t tx_packets, tx_bytes, tx_drops;
+	_Atomic uint64_t tx_segmented;  /* TSO packets cut in software */
 	_Atomic uint64_t connects;
 	char ifname[32];               /* tap: actual name */
 };

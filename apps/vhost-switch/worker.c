@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/virtio_net.h>
+
+#include "gso.h"
 #include "switch.h"
 
 static void add(_Atomic uint64_t *c, uint64_t v)
@@ -35,6 +38,72 @@ static uint64_t bytes_of(struct vhost_pktbuf *const *pkts, uint16_t n)
 	for (uint16_t i = 0; i < n; i++)
 		b += pkts[i]->pkt_len;
 	return b;
+}
+
+/* A TSO packet the destination guest cannot take as such. */
+static bool needs_segmenting(const struct vhost_pktbuf *p, uint64_t features)
+{
+	if (!(p->ol_flags & VHOST_PKT_F_GSO))
+		return false;
+	if (p->gso_type == VHOST_GSO_TCPV4)
+		return !(features & (1ull << VIRTIO_NET_F_GUEST_TSO4));
+	if (p->gso_type == VHOST_GSO_TCPV6)
+		return !(features & (1ull << VIRTIO_NET_F_GUEST_TSO6));
+	return true;
+}
+
+static void port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
+		      uint16_t n);
+
+/* Send what the guest cannot take whole in pieces (software TSO), the rest
+ * as it is, keeping the order. */
+static void port_send_segmenting(struct sw_worker *w, struct sw_port *port,
+				 struct vhost_pktbuf *const *pkts, uint16_t n,
+				 uint64_t features)
+{
+	uint16_t start = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vhost_pktbuf *segs[64];
+		int k;
+
+		if (!needs_segmenting(pkts[i], features))
+			continue;
+		if (i > start)
+			port_send(port, pkts + start, (uint16_t)(i - start));
+		start = (uint16_t)(i + 1);
+		k = gso_segment(pkts[i], w->sw->pool, segs, 64);
+		if (k < 0) {
+			add(&port->tx_drops, 1);
+			continue;
+		}
+		add(&port->tx_segmented, 1);
+		port_send(port, segs, (uint16_t)k);
+		vhost_pktbuf_free_bulk(segs, (unsigned)k);
+	}
+	if (n > start)
+		port_send(port, pkts + start, (uint16_t)(n - start));
+}
+
+/* Send n packets to port, cutting TSO packets its guest cannot take. The
+ * caller keeps and later frees them. */
+static void port_output(struct sw_worker *w, struct sw_port *port,
+			struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	struct vhost_dev *dev = atomic_load_explicit(&port->dev,
+						     memory_order_acquire);
+
+	if (port->kind == PORT_VHOST && dev) {
+		uint64_t features = vhost_dev_features(dev);
+
+		for (uint16_t i = 0; i < n; i++) {
+			if (needs_segmenting(pkts[i], features)) {
+				port_send_segmenting(w, port, pkts, n, features);
+				return;
+			}
+		}
+	}
+	port_send(port, pkts, n);
 }
 
 /* Send n packets to port. The caller keeps and later frees them. */
@@ -147,14 +216,14 @@ static void forward(struct sw_worker *w, struct sw_port *in,
 	for (unsigned t = 0; t < ntouched; t++) {
 		struct dest_batch *b = &per_port[touched[t]];
 
-		port_send(&sw->ports[touched[t]], b->pkts, b->n);
+		port_output(w, &sw->ports[touched[t]], b->pkts, b->n);
 		b->n = 0;
 	}
 	if (flood.n) {
 		add(&w->floods, flood.n);
 		for (unsigned p = 0; p < sw->nports; p++)
 			if (p != in->id && atomic_load(&sw->ports[p].up))
-				port_send(&sw->ports[p], flood.pkts, flood.n);
+				port_output(w, &sw->ports[p], flood.pkts, flood.n);
 	}
 	if (dropped)
 		add(&in->rx_drops, dropped);

@@ -22,13 +22,15 @@
 #                   nor INDIRECT_DESC (both are on in the other cases)
 #   two-workers     mrg-on with --workers 2: each VM's port on its own worker,
 #                   packets crossing between workers
+#   tso-cut         guests without GUEST_TSO4/6: the senders' TSO packets are
+#                   cut by the switch (software segmentation), data intact
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
 #
 # Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
 # Environment:
-#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tap restart-server restart-client"
+#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tso-cut tap restart-server restart-client"
 #   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
@@ -45,7 +47,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tap restart-server restart-client}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 WINDOW=${VMTEST_WINDOW:-15}
@@ -215,6 +217,22 @@ case_pair() { # case_pair NAME MRG
     DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s($(field "$res_a" tcp_mbps)Mbit/s)"
     DETAIL="$DETAIL sha256=${tx:0:16}.. MRG_RXBUF=$ma EVENT_IDX=$(feature_bit "$d/a.log" 29)"
     DETAIL="$DETAIL INDIRECT_DESC=$(feature_bit "$d/a.log" 28) time=$(el "$t0")s"
+}
+
+# --- case: guests that take no TSO: the switch cuts the senders' TSO ---------
+case_tso_cut() {
+    VMTEST_NIC_OPTS=guest_tso4=off,guest_tso6=off
+    export VMTEST_NIC_OPTS
+    case_pair tso-cut on; r=$?
+    unset VMTEST_NIC_OPTS
+    [ $r -eq 0 ] || return 1
+    out=$WORK/tso-cut/sw.1.out
+    # the last column of the port table: TSO packets cut in software
+    cut_n=$(awk '$1 ~ /^[0-9]+$/ && NF >= 10 { s += $NF } END { print s + 0 }' "$out")
+    if [ "$cut_n" -eq 0 ]; then
+        REASON="no TSO packet was cut (the senders may not have used TSO)"; return 1
+    fi
+    DETAIL="$DETAIL tso_cut=$cut_n"
 }
 
 # --- case: the pair again, each VM's port polled by its own worker ------------
@@ -420,6 +438,7 @@ for c in $CASES; do
     restart-client) f="case_restart $c client" ;;
     ring-features-off) f=case_ring_features_off ;;
     two-workers) f=case_two_workers ;;
+    tso-cut) f=case_tso_cut ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then
