@@ -37,23 +37,18 @@ static inline struct vhost_vring *data_vring(struct vhost_dev *dev,
 	return &dev->vrings[queue];
 }
 
+/* Upper bounds of the size buckets of struct vhost_vring_stats. */
+static const uint32_t bucket_max[VHOST_SIZE_BUCKETS - 1] = {
+	64, 127, 255, 511, 1023, 1518, 9000,
+};
+
 static inline unsigned size_bucket(uint32_t len)
 {
-	if (len <= 64)
-		return 0;
-	if (len <= 127)
-		return 1;
-	if (len <= 255)
-		return 2;
-	if (len <= 511)
-		return 3;
-	if (len <= 1023)
-		return 4;
-	if (len <= 1518)
-		return 5;
-	if (len <= 9000)
-		return 6;
-	return 7;
+	unsigned i = 0;
+
+	while (i < VHOST_SIZE_BUCKETS - 1 && len > bucket_max[i])
+		i++;
+	return i;
 }
 
 /* Bad chains one burst returns at most: a guest that posts nothing but
