@@ -295,7 +295,8 @@ static inline void fast_done(struct vhost_vring *vq, struct burst_stats *b,
 static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			       struct vhost_pktbuf *const *pkts, uint16_t n,
 			       struct burst_stats *b, uint16_t *used_out,
-			       uint16_t *taken_out, bool *no_room)
+			       uint16_t *taken_out,
+			       enum vhost_enqueue_status *why)
 {
 	struct chain c;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -319,6 +320,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 		}
 		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
+			*why = VHOST_ENQUEUE_UNPLACEABLE;
 			break; /* it can never be placed: the caller drops it */
 		}
 		st = split_walk_chain(vq, head, true, need, &c);
@@ -327,14 +329,17 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			count_bad_chain(vq, b, st, head);
 			split_used_write(vq, vq->last_used_idx + used++, head, 0);
 			taken++;
-			if (++b->bad_chains > BAD_CHAINS_PER_BURST)
+			if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
+				*why = VHOST_ENQUEUE_BUSY;
 				break;
+			}
 			continue;
 		}
 		if (c.len < need) {
 			/* The guest's buffers are smaller than the packet:
 			 * the caller drops it. */
 			b->drops[VHOST_DROP_TOO_BIG]++;
+			*why = VHOST_ENQUEUE_UNPLACEABLE;
 			break;
 		}
 		if (hdr_len == sizeof(h))
@@ -349,7 +354,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 	*used_out = used;
 	*taken_out = taken;
 	if (i < n && taken == avail)
-		*no_room = true;
+		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
 }
 
@@ -359,7 +364,8 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				  struct vhost_pktbuf *const *pkts, uint16_t n,
 				  struct burst_stats *b, uint16_t *used_out,
-				  uint16_t *taken_out, bool *no_room)
+				  uint16_t *taken_out,
+				  enum vhost_enqueue_status *why)
 {
 	struct chain first, cur;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -386,6 +392,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		}
 		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
+			*why = VHOST_ENQUEUE_UNPLACEABLE;
 			break; /* it can never be placed: the caller drops it */
 		}
 		while (nbufs == 0 || left) {
@@ -457,7 +464,8 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			 * again next burst; bad chains stay returned. */
 			taken = t0;
 			used = u0;
-			*no_room = out_of_buffers;
+			*why = out_of_buffers ? VHOST_ENQUEUE_NO_ROOM :
+					      VHOST_ENQUEUE_BUSY;
 			break;
 		}
 		{
@@ -474,33 +482,52 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 	*used_out = used;
 	*taken_out = taken;
 	if (i < n && taken == avail)
-		*no_room = true;
+		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
 }
 
-uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
-			     struct vhost_pktbuf *const *pkts, uint16_t n)
+uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
+				    struct vhost_pktbuf *const *pkts,
+				    uint16_t n,
+				    enum vhost_enqueue_status *status)
 {
 	struct vhost_vring *vq = data_vring(dev, queue, true);
 	struct burst_stats b = { 0 };
 	uint16_t avail, used = 0, taken = 0, done = 0;
-	bool no_room = false;
+	enum vhost_enqueue_status why = VHOST_ENQUEUE_DONE, dummy;
 
-	if (!vq || !n || !vring_trylock(vq))
+	if (!status)
+		status = &dummy;
+	if (!vq) {
+		*status = VHOST_ENQUEUE_STOPPED;
 		return 0;
-	if (!vq->access_ok)
+	}
+	if (!n) {
+		*status = VHOST_ENQUEUE_DONE;
+		return 0;
+	}
+	if (!vring_trylock(vq)) {
+		*status = VHOST_ENQUEUE_BUSY;
+		return 0;
+	}
+	if (!vq->access_ok) {
+		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
+	}
 	if (split_avail_count(vq, &avail)) {
 		mark_broken(vq);
+		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
 	if (vq->mrg_rxbuf)
 		done = enqueue_mergeable(vq, avail, pkts, n, &b, &used, &taken,
-					 &no_room);
+					 &why);
 	else
 		done = enqueue_simple(vq, avail, pkts, n, &b, &used, &taken,
-				      &no_room);
-	if (no_room)
+				      &why);
+	if (done < n && why == VHOST_ENQUEUE_DONE)
+		why = VHOST_ENQUEUE_NO_ROOM; /* the guest posted no buffer */
+	if (why == VHOST_ENQUEUE_NO_ROOM)
 		b.drops[VHOST_DROP_NO_ROOM] += n - done;
 	if (used) {
 		uint16_t old = vq->last_used_idx;
@@ -513,7 +540,14 @@ uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 	stats_commit(vq, &b);
 out:
 	vring_unlock(vq);
+	*status = why;
 	return done;
+}
+
+uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
+			     struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	return vhost_enqueue_burst_status(dev, queue, pkts, n, NULL);
 }
 
 /* ------------------------------------------------------------- dequeue */

@@ -180,6 +180,28 @@ uint16_t vhost_dev_mtu(const struct vhost_dev *dev);
 uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 			     struct vhost_pktbuf *const *pkts, uint16_t n);
 
+/* Why an enqueue burst placed fewer than n packets (or all of them). */
+enum vhost_enqueue_status {
+	VHOST_ENQUEUE_DONE = 0,   /* every packet was placed */
+	VHOST_ENQUEUE_NO_ROOM,    /* the guest posted too few buffers: the
+				   * rest may be retried later */
+	VHOST_ENQUEUE_BUSY,       /* the control thread holds the ring (or the
+				   * per-burst work budget ran out on bad
+				   * chains): retry soon */
+	VHOST_ENQUEUE_UNPLACEABLE,/* pkts[returned] can never be placed (larger
+				   * than the guest's buffers or any packet
+				   * buffer, an offload the guest refused):
+				   * drop it and go on with the next */
+	VHOST_ENQUEUE_STOPPED,    /* the queue is not running (not set up,
+				   * disabled, broken, bad queue index) */
+};
+
+/* vhost_enqueue_burst, also telling why it stopped (status may be NULL). */
+uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
+				    struct vhost_pktbuf *const *pkts,
+				    uint16_t n,
+				    enum vhost_enqueue_status *status);
+
 /* Take up to n packets from the guest's TX queue into buffers from pool.
  * Returns how many were stored in pkts; the caller owns them. */
 uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
