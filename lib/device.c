@@ -17,7 +17,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "socket.h"
-#include "vring_split.h"
+#include "vring_log.h"
 
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
 {
@@ -104,11 +104,24 @@ void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 		       vq->mrg_rxbuf) ?
 		      sizeof(struct virtio_net_hdr_mrg_rxbuf) :
 		      sizeof(struct virtio_net_hdr);
+	/* Log only while migrating (LOG_ALL) with a log to write into. */
+	if (dev_has_feature(dev, VHOST_F_LOG_ALL) && dev->log.bits) {
+		vq->log_bits = dev->log.bits;
+		vq->log_size = dev->log.size;
+	} else {
+		vq->log_bits = NULL;
+		vq->log_size = 0;
+	}
+	vq->log_used = (vq->addr_flags >> VHOST_VRING_F_LOG) & 1;
+	vq->log_used_gpa = vq->log_gaddr;
 	vq->access_ok = dev->running && vq->started && vq->enabled &&
 			vq->desc != NULL && !vq->broken;
 	/* Polling by default: ask the guest not to kick us. */
-	if (vq->access_ok)
+	if (vq->access_ok) {
 		split_set_kick_wanted(vq, vq->notify_wanted);
+		if (vq->log_bits)
+			vring_log_used_flags(vq);
+	}
 }
 
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
@@ -161,7 +174,6 @@ struct vhost_dev *device_create(struct vhost_socket *sock, int fd)
 	dev->id = ++sock->ctx->next_dev_id;
 	dev->fd = fd;
 	dev->backend_req_fd = -1;
-	dev->log_fd = -1;
 	dev->max_vrings = nvrings;
 	for (uint16_t i = 0; i < nvrings; i++) {
 		dev->vrings[i].dev = dev;
@@ -183,16 +195,6 @@ fail:
 		free(dev->mem);
 	free(dev);
 	return NULL;
-}
-
-static void device_unmap_log(struct vhost_dev *dev)
-{
-	if (dev->log_addr)
-		munmap(dev->log_addr, dev->log_map_size);
-	dev->log_addr = NULL;
-	dev->log_base = NULL;
-	dev->log_size = 0;
-	dev->log_map_size = 0;
 }
 
 /* Ready as the spec and common front-ends define it: memory and features
@@ -315,13 +317,11 @@ void device_reset(struct vhost_dev *dev)
 		vring_reset(&dev->vrings[i]);
 	mem_table_unmap_all(dev->mem);
 	device_unlock_all_vrings(dev);
-	device_unmap_log(dev);
-	close_fd(&dev->log_fd);
+	dirty_log_unmap(&dev->log);
 	dev->features = 0;
 	dev->features_set = false;
 	dev->status = 0;
 	dev->nr_vrings = 0;
-	dev->rarp_pending = false;
 }
 
 static void device_free(void *arg)
@@ -331,8 +331,7 @@ static void device_free(void *arg)
 	for (uint16_t i = 0; i < dev->max_vrings; i++)
 		vring_reset(&dev->vrings[i]);
 	mem_table_unmap_all(dev->mem);
-	device_unmap_log(dev);
-	close_fd(&dev->log_fd);
+	dirty_log_unmap(&dev->log);
 	close_fd(&dev->backend_req_fd);
 	msg_close_fds(&dev->rx.msg);
 	free(dev->mem);

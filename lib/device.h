@@ -22,6 +22,7 @@
 
 #include <vhost/vhost.h>
 
+#include "dirty_log.h"
 #include "memory.h"
 #include "message.h"
 
@@ -53,6 +54,12 @@ struct vhost_vring {
 	int callfd;               /* -1: the guest polls */
 	struct mem_table *mem;    /* the device's table */
 	uint32_t mem_hint;        /* region of the last translation */
+	/* Dirty logging (migration): set while LOG_ALL is negotiated and a
+	 * log is mapped; NULL otherwise (one branch per burst). */
+	uint8_t *log_bits;
+	uint64_t log_size;
+	bool log_used;            /* VHOST_VRING_F_LOG: log used-ring writes */
+	uint64_t log_used_gpa;    /* guest address of the used ring */
 	struct vhost_vring_stats stats;
 
 	/* ---- control ---- */
@@ -69,6 +76,8 @@ struct vhost_vring {
 	uint32_t addr_flags;
 	uint64_t desc_uaddr, avail_uaddr, used_uaddr, log_gaddr;
 };
+
+#define RARP_PENDING (1ull << 63)
 
 struct vhost_socket;
 struct vhost_ctx;
@@ -95,14 +104,14 @@ struct vhost_dev {
 	bool running;                /* between new_device and destroy_device */
 	uint8_t status;
 	uint16_t mtu;
-	uint8_t rarp_mac[6];
-	bool rarp_pending;
+	/* SEND_RARP: the MAC (low 48 bits, wire order) | RARP_PENDING, set
+	 * by the event thread; the first dequeue burst on the device takes it
+	 * with one exchange and hands out a RARP frame. Latched across the
+	 * idle time of a migration destination; a newer request replaces an
+	 * older one not yet taken. */
+	_Atomic uint64_t rarp;
 	int backend_req_fd;
-	int log_fd;
-	void *log_addr;              /* dirty log mapping (SET_LOG_BASE) */
-	uint64_t log_map_size;
-	uint64_t log_size;           /* usable bytes from log_base */
-	uint8_t *log_base;
+	struct dirty_log log;        /* SET_LOG_BASE */
 
 	struct mem_table *mem;
 	uint16_t max_vrings;         /* 2 * socket's max queue pairs */

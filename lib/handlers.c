@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <linux/virtio_config.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,15 +409,29 @@ static int h_set_vring_addr(struct vhost_dev *dev, struct vhost_msg *msg,
 	struct vhost_vring *vq = msg_vring(dev, msg);
 	int ret = 0;
 
+	bool same_ring;
+
 	(void)reply;
+	if (a->flags & ~(1u << VHOST_VRING_F_LOG)) {
+		LOG_ERR("%s: vring %u: address flags 0x%x", dev_path(dev),
+			vq->index, a->flags);
+		return -EINVAL;
+	}
 	vring_lock(vq);
+	same_ring = vq->addr_set && vq->desc_uaddr == a->desc_user_addr &&
+		    vq->avail_uaddr == a->avail_user_addr &&
+		    vq->used_uaddr == a->used_user_addr;
 	vq->addr_flags = a->flags;
 	vq->desc_uaddr = a->desc_user_addr;
 	vq->avail_uaddr = a->avail_user_addr;
 	vq->used_uaddr = a->used_user_addr;
 	vq->log_gaddr = a->log_guest_addr;
 	vq->addr_set = true;
-	vq->sync_used = true;
+	/* Migration start and cancel re-send the addresses of a running ring
+	 * with only the LOG flag changed: its indices stay ours. A ring being
+	 * set up takes them from the guest's used ring (vring_translate). */
+	if (!same_ring || !vq->started)
+		vq->sync_used = true;
 	vring_refresh_locked(dev, vq);
 	/* With memory mapped and a size known the ring must translate now;
 	 * otherwise translation waits for the memory table. */
@@ -542,14 +557,66 @@ static int h_set_vring_enable(struct vhost_dev *dev, struct vhost_msg *msg,
 	return 0;
 }
 
+/* ------------------------------------------------------------ migration */
+
+/* The dirty log (LOG_SHMFD). QEMU re-sends it when guest memory grows: the
+ * new log is mapped first and swapped in under every ring lock, so a burst
+ * logs wholly into the old one or the new one; the old is unmapped after
+ * (QEMU merges the old log's bits when it frees it). The reply is
+ * header-only and always sent: QEMU waits for it with or without
+ * REPLY_ACK. */
+static int h_set_log_base(struct vhost_dev *dev, struct vhost_msg *msg,
+			  struct reply *reply)
+{
+	const struct vhost_user_log *l = &msg->payload.log;
+	struct dirty_log fresh, old;
+	int ret;
+
+	ret = dirty_log_map(&fresh, msg->fds[0], l->mmap_size, l->mmap_offset);
+	if (ret) {
+		LOG_ERR("%s: SET_LOG_BASE refused", dev_path(dev));
+		return ret;
+	}
+	device_lock_all_vrings(dev);
+	old = dev->log;
+	dev->log = fresh;
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_refresh_locked(dev, &dev->vrings[i]);
+	device_unlock_all_vrings(dev);
+	dirty_log_unmap(&old);
+	LOG_INFO("%s: dirty log of 0x%llx bytes mapped", dev_path(dev),
+		 (unsigned long long)l->mmap_size);
+	reply->size = 0;
+	return 0;
+}
+
+/* Legacy companion of SET_LOG_BASE (an eventfd to signal log updates);
+ * QEMU never sends it and we never signal: accept and drop the fd. */
+static int h_set_log_fd(struct vhost_dev *dev, struct vhost_msg *msg,
+			struct reply *reply)
+{
+	(void)dev;
+	(void)msg;
+	(void)reply;
+	return 0;
+}
+
 /* ------------------------------------------------------------- the rest */
 
 static int h_send_rarp(struct vhost_dev *dev, struct vhost_msg *msg,
 		       struct reply *reply)
 {
 	(void)reply;
-	memcpy(dev->rarp_mac, &msg->payload.u64, sizeof(dev->rarp_mac));
-	dev->rarp_pending = true;
+	uint8_t mac[8] = { 0 };
+	uint64_t v;
+
+	/* The payload's first six bytes are the MAC, in wire order. */
+	memcpy(mac, &msg->payload.u64, 6);
+	memcpy(&v, mac, sizeof(v));
+	atomic_store_explicit(&dev->rarp, v | RARP_PENDING,
+			      memory_order_release);
+	LOG_INFO("%s: SEND_RARP %02x:%02x:%02x:%02x:%02x:%02x", dev_path(dev),
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 	return 0;
 }
 
@@ -622,8 +689,8 @@ static const struct handler handler_table[VHOST_USER_MAX_REQUEST] = {
 	H(SET_OWNER, h_set_owner, 0, SIZE_NONE, FDS_NONE, IDX_NONE, NO_FEATURE, false),
 	H(RESET_OWNER, h_reset, 0, SIZE_NONE, FDS_NONE, IDX_NONE, NO_FEATURE, false),
 	H(SET_MEM_TABLE, h_set_mem_table, 8, SIZE_MIN, FDS_REGIONS, IDX_NONE, NO_FEATURE, false),
-	H(SET_LOG_BASE, h_unsupported, sizeof(struct vhost_user_log), SIZE_EXACT, FDS_ONE, IDX_NONE, P(LOG_SHMFD), true),
-	H(SET_LOG_FD, h_unsupported, 0, SIZE_NONE, FDS_ONE, IDX_NONE, P(LOG_SHMFD), false),
+	H(SET_LOG_BASE, h_set_log_base, sizeof(struct vhost_user_log), SIZE_EXACT, FDS_ONE, IDX_NONE, P(LOG_SHMFD), true),
+	H(SET_LOG_FD, h_set_log_fd, 0, SIZE_NONE, FDS_ONE, IDX_NONE, P(LOG_SHMFD), false),
 	H(SET_VRING_NUM, h_set_vring_num, STATE, SIZE_EXACT, FDS_NONE, IDX_STATE, NO_FEATURE, false),
 	H(SET_VRING_ADDR, h_set_vring_addr, sizeof(struct vhost_user_vring_addr), SIZE_EXACT, FDS_NONE, IDX_STATE, NO_FEATURE, false),
 	H(SET_VRING_BASE, h_set_vring_base, STATE, SIZE_EXACT, FDS_NONE, IDX_STATE, NO_FEATURE, false),

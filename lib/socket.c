@@ -41,7 +41,8 @@
 	 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |      \
 	 BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |                \
-	 BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_NET_F_MQ))
+	 BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_NET_F_MQ) |                   \
+	 BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT(VHOST_F_LOG_ALL))
 
 /* Offered unless the application says otherwise. Not MQ: a guest that uses
  * more than one queue pair needs an application that polls them all, so
@@ -51,6 +52,8 @@
 
 #define SUPPORTED_PROTOCOL_FEATURES                                          \
 	(BIT(VHOST_USER_PROTOCOL_F_MQ) |                                    \
+	 BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD) |                             \
+	 BIT(VHOST_USER_PROTOCOL_F_RARP) |                                  \
 	 BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |                             \
 	 BIT(VHOST_USER_PROTOCOL_F_NET_MTU) |                               \
 	 BIT(VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                           \
@@ -68,14 +71,26 @@ uint64_t vhost_supported_protocol_features(void)
 	return SUPPORTED_PROTOCOL_FEATURES;
 }
 
+/* Migration needs LOG_ALL and LOG_SHMFD together (QEMU checks LOG_SHMFD
+ * first, then LOG_ALL): offered both, or neither. */
+static bool socket_offers_logging(const struct vhost_socket *sock)
+{
+	return (sock->features & BIT(VHOST_F_LOG_ALL)) &&
+	       (sock->protocol_features &
+		BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD));
+}
+
 uint64_t socket_offered_features(const struct vhost_socket *sock)
 {
-	return sock->features;
+	return socket_offers_logging(sock) ? sock->features :
+	       sock->features & ~BIT(VHOST_F_LOG_ALL);
 }
 
 uint64_t socket_offered_protocol_features(const struct vhost_socket *sock)
 {
-	return sock->protocol_features;
+	return socket_offers_logging(sock) ? sock->protocol_features :
+	       sock->protocol_features &
+	       ~BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD);
 }
 
 uint16_t socket_max_queue_pairs(const struct vhost_socket *sock)

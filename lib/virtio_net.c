@@ -16,8 +16,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "log.h"
 #include "net_hdr.h"
+#include "vring_log.h"
 #include "vring_split.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -234,6 +236,8 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
 	memcpy(p, &plain, vq->hdr_len);
 	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+	if (vq->log_bits)
+		vring_log_hva(vq, p, need);
 	*used_len = need;
 	return true;
 }
@@ -346,6 +350,8 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			h.num_buffers = 1;
 		cw_write(&w, (const uint8_t *)&h, hdr_len);
 		copy_pkt_out(&w, &pc, pkt->pkt_len, &fix);
+		if (vq->log_bits)
+			vring_log_chain(vq, &c, need);
 		split_used_write(vq, vq->last_used_idx + used++, head, need);
 		taken++;
 		count_packet(b, pkt->pkt_len);
@@ -454,6 +460,10 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			}
 			n_data = c->len - (nbufs ? 0 : hdr_len);
 			copy_pkt_out(&w, &pc, n_data, &fix);
+			/* Logged as written: a packet that starts over after a
+			 * bad chain leaves these bytes in the guest too. */
+			if (vq->log_bits)
+				vring_log_chain(vq, c, c->len);
 			left -= n_data;
 			split_used_write(vq, vq->last_used_idx + u++, head,
 					 c->len);
@@ -473,6 +483,8 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 
 			h.num_buffers = nbufs;
 			cw_write(&w, (const uint8_t *)&h, hdr_len);
+			if (vq->log_bits)
+				vring_log_chain(vq, &first, hdr_len);
 		}
 		taken = t;
 		used = u;
@@ -534,6 +546,8 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 
 		vq->last_used_idx += used;
 		split_used_publish(vq, vq->last_used_idx);
+		if (vq->log_bits)
+			vring_log_used(vq, old, used);
 		notify_guest(vq, old, vq->last_used_idx);
 	}
 	vq->last_avail_idx += taken;
@@ -584,6 +598,34 @@ static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
 	return true;
 }
 
+/* The pending SEND_RARP as a packet in pkts[0]; 1 if one was made. */
+static uint16_t take_rarp(struct vhost_dev *dev, struct vhost_pktbuf_pool *pool,
+			  uint16_t queue, struct vhost_pktbuf **pkts)
+{
+	uint64_t v = atomic_exchange_explicit(&dev->rarp, 0,
+					      memory_order_acquire);
+	uint8_t mac[8];
+	struct vhost_pktbuf *p;
+
+	if (!(v & RARP_PENDING))
+		return 0;
+	memcpy(mac, &v, sizeof(mac));
+	p = announce_rarp_pkt(pool, mac);
+	if (!p) {
+		/* Pool empty: keep it for the next burst, unless a newer
+		 * request came in meanwhile. */
+		uint64_t none = 0;
+
+		atomic_compare_exchange_strong(&dev->rarp, &none, v);
+		return 0;
+	}
+	p->queue = queue;
+	pkts[0] = p;
+	LOG_INFO("%s: guest announcement (RARP) handed to the application",
+		 vhost_dev_path(dev));
+	return 1;
+}
+
 uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 			     struct vhost_pktbuf_pool *pool,
 			     struct vhost_pktbuf **pkts, uint16_t n)
@@ -603,6 +645,11 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		mark_broken(vq);
 		goto out;
 	}
+	/* After a migration (SEND_RARP) the guest's announcement comes
+	 * first, as if the guest had sent it. */
+	if (atomic_load_explicit(&dev->rarp, memory_order_relaxed))
+		got = take_rarp(dev, pool, queue, pkts);
+	n = (uint16_t)(n - got);
 	if (n > avail)
 		n = avail;
 	while (taken < n) {
@@ -684,6 +731,8 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		vq->last_avail_idx += taken;
 		vq->last_used_idx += taken;
 		split_used_publish(vq, vq->last_used_idx);
+		if (vq->log_bits)
+			vring_log_used(vq, old, taken);
 		notify_guest(vq, old, vq->last_used_idx);
 	}
 	stats_commit(vq, &b);
@@ -715,8 +764,11 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 		return -EINVAL;
 	vring_lock(vq);
 	vq->notify_wanted = enable;
-	if (vq->access_ok)
+	if (vq->access_ok) {
 		split_set_kick_wanted(vq, enable);
+		if (vq->log_bits)
+			vring_log_used_flags(vq);
+	}
 	vring_unlock(vq);
 	return 0;
 }

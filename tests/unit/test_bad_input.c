@@ -1360,7 +1360,7 @@ static void test_features_not_offered(void)
 {
 	static const uint64_t bits[] = { 1ull << 63, 1ull << 33,
 					 1ull << VIRTIO_NET_F_CTRL_VQ,
-					 1ull << VIRTIO_NET_F_GUEST_ANNOUNCE };
+					 1ull << VIRTIO_NET_F_GUEST_UFO };
 
 	for (unsigned k = 0; k < sizeof(bits) / sizeof(bits[0]); k++) {
 		char name[64];
@@ -1382,8 +1382,8 @@ static void test_features_not_offered(void)
 	/* SET_PROTOCOL_FEATURES with a bit not offered: as the first one (no
 	 * ack possible yet) and after REPLY_ACK was negotiated. */
 	{
-		static const uint64_t pbits[] = { PF(LOG_SHMFD), PF(INFLIGHT_SHMFD),
-						  1ull << 63, PF(RARP) };
+		static const uint64_t pbits[] = { PF(PAGEFAULT), PF(INFLIGHT_SHMFD),
+						  1ull << 63, PF(CONFIG) };
 
 		for (unsigned k = 0; k < sizeof(pbits) / sizeof(pbits[0]); k++) {
 			for (int second = 0; second < 2; second++) {

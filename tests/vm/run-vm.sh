@@ -31,7 +31,8 @@
 #   --cpu N            pin QEMU to host CPU N with taskset (default: no pinning)
 #   --mem SIZE         guest memory (default 256M), memfd shared with the back-end
 #   --extra 'ARGS'     extra QEMU args (word-split)
-# Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci
+# Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci,
+#   VMTEST_KARGS=args appended to the kernel command line
 #
 # QEMU command line essentials (see README.md for why):
 #   -accel tcg -smp 1 -no-reboot
@@ -158,6 +159,8 @@ rm -f "$PIDFILE"
 APPEND="console=ttyS0 panic=-1 quiet loglevel=4 vmtest.timeout=$T"
 [ -n "$IP" ] && APPEND="$APPEND vmtest.ip=$IP vmtest.mac=$MAC"
 APPEND="$APPEND$PARAMS"
+# VMTEST_KARGS: more kernel arguments, e.g. init_on_alloc=0
+[ -n "${VMTEST_KARGS:-}" ] && APPEND="$APPEND $VMTEST_KARGS"
 
 set -- -name "vmtest,debug-threads=on" -accel tcg -smp 1 \
     -object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
