@@ -10,7 +10,9 @@
  * it gives instruction counts per call, which do not depend on the
  * machine's load (divide by the packets moved: iterations x 32).
  *
- * usage: micro [PKT_LEN=64] [MRG=1] [ITERATIONS=200000]
+ * usage: micro [PKT_LEN=64] [MRG=1] [ITERATIONS=200000] [LOG=0]
+ * LOG=1: as during a live migration (dirty log mapped, LOG_ALL, rings
+ * logging), to measure what logging costs.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +53,9 @@ int main(int argc, char **argv)
 	uint32_t len = argc > 1 ? (uint32_t)atoi(argv[1]) : 64;
 	int mrg = argc > 2 ? atoi(argv[2]) : 1;
 	long iters = argc > 3 ? atol(argv[3]) : 200000;
+	int logging = argc > 4 ? atoi(argv[4]) : 0;
+	uint8_t *log_view = NULL;
+	int log_fd = -1;
 	struct fe_opts o = { .ring_size = RING, .mem_size = 32u << 20 };
 	struct vhost_pktbuf *pkts[BURST], *out[BURST];
 	struct vhost_pktbuf_pool *pool;
@@ -77,6 +82,10 @@ int main(int argc, char **argv)
 		usleep(1000);
 	dev = atomic_load(&the_dev);
 	if (!dev)
+		return 1;
+	/* A bitmap for all of guest physical memory up to its end. */
+	if (logging && fe_start_logging(&fe, (FE_GPA_BASE + fe.mem_size) / 4096 / 8 + 1,
+					&log_fd, &log_view))
 		return 1;
 	/* Guest buffers: RX 2 KiB each (or 10 KiB without mergeable for big
 	 * packets), TX one packet each with a zero header. */
@@ -135,13 +144,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("len %u mrg %d: enqueue %.1f ns/pkt, dequeue %.1f ns/pkt (%lu packets each)\n",
-	       len, mrg, (double)t_enq / (double)n_enq,
+	printf("len %u mrg %d%s: enqueue %.1f ns/pkt, dequeue %.1f ns/pkt (%lu packets each)\n",
+	       len, mrg, logging ? " logging" : "", (double)t_enq / (double)n_enq,
 	       (double)t_deq / (double)n_deq, (unsigned long)n_enq);
 	vhost_pktbuf_free_bulk(pkts, BURST);
 	fe_close(&fe);
 	vhost_ctx_destroy(ctx);
 	vhost_pktbuf_pool_destroy(pool);
+	if (log_fd >= 0)
+		close(log_fd);
 	unlink(path);
 	return 0;
 }

@@ -60,6 +60,7 @@ struct vhost_vring {
 	uint64_t log_size;
 	bool log_used;            /* VHOST_VRING_F_LOG: log used-ring writes */
 	uint64_t log_used_gpa;    /* guest address of the used ring */
+	struct dirty_log_cache log_cache; /* empty between bursts */
 	struct vhost_vring_stats stats;
 
 	/* ---- control ---- */

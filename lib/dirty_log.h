@@ -35,9 +35,34 @@ void dirty_log_unmap(struct dirty_log *log);
  * the migration tests can fail). Read from VHOST_TEST_SKIP_DIRTY_LOG. */
 extern bool dirty_log_test_skip;
 
-/* Mark the pages of [gpa, gpa + len) dirty. len may be 0. */
-static inline void dirty_log_range(uint8_t *bits, uint64_t size, uint64_t gpa,
-				   uint64_t len)
+/* Bits gathered during one burst before they go to the log: one entry per
+ * byte of bitmap touched (a burst of small packets touches a few). */
+#define DIRTY_LOG_CACHE 32
+
+struct dirty_log_cache {
+	uint32_t n;
+	uint8_t bits[DIRTY_LOG_CACHE];
+	uint64_t byte[DIRTY_LOG_CACHE];
+};
+
+/* Set the gathered bits in the log. The release fence orders every guest
+ * memory write of the burst before them (pairs with the front-end's atomic
+ * exchange of a log word before it reads the pages). */
+static inline void dirty_log_flush(struct dirty_log_cache *c, uint8_t *log)
+{
+	if (!c->n)
+		return;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < c->n; i++)
+		__atomic_fetch_or(&log[c->byte[i]], c->bits[i],
+				  __ATOMIC_RELAXED);
+	c->n = 0;
+}
+
+/* Gather the pages of [gpa, gpa + len) (len may be 0); bytes of bitmap at
+ * or past size (pages the log does not cover) are ignored. */
+static inline void dirty_log_range(struct dirty_log_cache *c, uint8_t *log,
+				   uint64_t size, uint64_t gpa, uint64_t len)
 {
 	uint64_t page, last;
 
@@ -49,13 +74,22 @@ static inline void dirty_log_range(uint8_t *bits, uint64_t size, uint64_t gpa,
 		       DIRTY_LOG_PAGE_SHIFT);
 	for (; page <= last; page++) {
 		uint64_t byte = page >> 3;
+		uint8_t bit = (uint8_t)(1u << (page & 7));
+		uint32_t i = c->n;
 
 		if (byte >= size)
 			return; /* past the log: the front-end has no bit */
-		/* Release: the data write before it is visible first (pairs
-		 * with the front-end's atomic exchange of the byte). */
-		__atomic_fetch_or(&bits[byte], (uint8_t)(1u << (page & 7)),
-				  __ATOMIC_RELEASE);
+		while (i && c->byte[i - 1] != byte)
+			i--;
+		if (i) {
+			c->bits[i - 1] |= bit;
+			continue;
+		}
+		if (c->n == DIRTY_LOG_CACHE)
+			dirty_log_flush(c, log);
+		c->byte[c->n] = byte;
+		c->bits[c->n] = bit;
+		c->n++;
 	}
 }
 

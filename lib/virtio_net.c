@@ -221,6 +221,7 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
 	const struct vring_desc *d;
 	uint32_t need = vq->hdr_len + pkt->pkt_len;
+	uint64_t addr;
 	uint8_t *p;
 
 	if (pkt->next || pkt->ol_flags || head >= vq->size)
@@ -229,15 +230,15 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE ||
 	    GUEST_READ(d->len) < need)
 		return false;
-	p = mem_gpa_range_hint(vq->mem, GUEST_READ(d->addr), need,
-			       &vq->mem_hint);
+	addr = GUEST_READ(d->addr);
+	p = mem_gpa_range_hint(vq->mem, addr, need, &vq->mem_hint);
 	if (!p)
 		return false;
 	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
 	memcpy(p, &plain, vq->hdr_len);
 	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
 	if (vq->log_bits)
-		vring_log_hva(vq, p, need);
+		vring_log_gpa(vq, addr, need);
 	*used_len = need;
 	return true;
 }
@@ -552,6 +553,8 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 	}
 	vq->last_avail_idx += taken;
 	stats_commit(vq, &b);
+	if (vq->log_bits)
+		vring_log_flush(vq);
 out:
 	vring_unlock(vq);
 	*status = why;
@@ -736,6 +739,8 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		notify_guest(vq, old, vq->last_used_idx);
 	}
 	stats_commit(vq, &b);
+	if (vq->log_bits)
+		vring_log_flush(vq);
 out:
 	vring_unlock(vq);
 	return got;

@@ -5,8 +5,12 @@
  * negotiated and a log mapped) has its page marked in the log after the
  * write: RX buffers (header and num_buffers included) by the guest physical
  * address of each piece, the used ring's entries, index, flags and
- * avail_event at the ring's log_guest_addr. Callers hold the vq lock and
- * test vq->log_bits first (one branch when not migrating).
+ * avail_event at the ring's log_guest_addr. Bits are gathered per burst
+ * (vq->log_cache) and set in the log at its end, after a release fence
+ * (vring_log_flush): the lock is held until then, so GET_VRING_BASE, which
+ * takes it, replies only after every bit of the ring's bursts is in the
+ * log. Callers hold the vq lock and test vq->log_bits first (one branch
+ * when not migrating).
  */
 #ifndef VHOST_VRING_LOG_H
 #define VHOST_VRING_LOG_H
@@ -16,22 +20,39 @@
 #include "dirty_log.h"
 #include "vring_split.h"
 
-/* Our pointer p (len bytes, inside one region) -> its guest pages. */
+static inline void vring_log_gpa(struct vhost_vring *vq, uint64_t gpa,
+				 uint64_t len)
+{
+	dirty_log_range(&vq->log_cache, vq->log_bits, vq->log_size, gpa, len);
+}
+
+static inline bool vring_log_in_region(const struct mem_region *r,
+				       uintptr_t a, uint64_t len)
+{
+	uint64_t off = (uint64_t)(a - (uintptr_t)r->hva);
+
+	return a >= (uintptr_t)r->hva && off < r->size && len <= r->size - off;
+}
+
+/* Our pointer p (len bytes, inside one region: pieces never cross one)
+ * -> its guest pages. The region of the last translation first. */
 static inline void vring_log_hva(struct vhost_vring *vq, const void *p,
 				 uint64_t len)
 {
 	const struct mem_table *mt = vq->mem;
 	uintptr_t a = (uintptr_t)p;
+	const struct mem_region *r;
 
+	if (vq->mem_hint < mt->nregions &&
+	    vring_log_in_region(&mt->regions[vq->mem_hint], a, len)) {
+		r = &mt->regions[vq->mem_hint];
+		vring_log_gpa(vq, r->gpa + (a - (uintptr_t)r->hva), len);
+		return;
+	}
 	for (uint32_t i = 0; i < mt->nregions; i++) {
-		const struct mem_region *r = &mt->regions[i];
-		uint64_t off = (uint64_t)(a - (uintptr_t)r->hva);
-
-		if (a >= (uintptr_t)r->hva && off < r->size) {
-			if (len > r->size - off)
-				len = r->size - off;
-			dirty_log_range(vq->log_bits, vq->log_size,
-					r->gpa + off, len);
+		r = &mt->regions[i];
+		if (vring_log_in_region(r, a, len)) {
+			vring_log_gpa(vq, r->gpa + (a - (uintptr_t)r->hva), len);
 			return;
 		}
 	}
@@ -54,8 +75,7 @@ static inline void vring_log_used_bytes(struct vhost_vring *vq, uint64_t off,
 					uint64_t len)
 {
 	if (vq->log_used)
-		dirty_log_range(vq->log_bits, vq->log_size,
-				vq->log_used_gpa + off, len);
+		vring_log_gpa(vq, vq->log_used_gpa + off, len);
 }
 
 /* Used entries [first, first + n) (ring order, wrapping) and used->idx,
@@ -77,7 +97,13 @@ static inline void vring_log_used(struct vhost_vring *vq, uint16_t first,
 			     sizeof(uint16_t));
 }
 
-/* used->flags and avail_event (split_set_kick_wanted). */
+/* End of a burst (or of a control-path write): into the log. */
+static inline void vring_log_flush(struct vhost_vring *vq)
+{
+	dirty_log_flush(&vq->log_cache, vq->log_bits);
+}
+
+/* used->flags and avail_event (split_set_kick_wanted), flushed. */
 static inline void vring_log_used_flags(struct vhost_vring *vq)
 {
 	vring_log_used_bytes(vq, offsetof(struct vring_used, flags),
@@ -87,6 +113,7 @@ static inline void vring_log_used_flags(struct vhost_vring *vq)
 				     (uint64_t)vq->size *
 				     sizeof(struct vring_used_elem),
 				     sizeof(uint16_t));
+	vring_log_flush(vq);
 }
 
 #endif

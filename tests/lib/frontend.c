@@ -409,3 +409,74 @@ int fe_count_fds(void)
 	closedir(d);
 	return n - 1; /* the directory's own fd */
 }
+
+int fe_log_create(uint64_t size, int *fd, uint8_t **view)
+{
+	uint64_t page = 4096;
+
+	*fd = memfd_create("fe-dirty-log", MFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	/* One page more than the bitmap: a canary the back-end must never
+	 * write (the log's size ends the bits it may set). */
+	if (ftruncate(*fd, (off_t)(size + page)) < 0)
+		goto fail;
+	*view = mmap(NULL, size + page, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     *fd, 0);
+	if (*view == MAP_FAILED)
+		goto fail;
+	memset(*view + size, 0x5a, page);
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return -errno;
+}
+
+int fe_send_log_base(struct fe *fe, int fd, uint64_t size, uint64_t offset)
+{
+	struct vhost_user_log l = { .mmap_size = size, .mmap_offset = offset };
+	struct vhost_msg reply;
+	int ret = fe_send(fe, VHOST_USER_SET_LOG_BASE, 0, &l, sizeof(l), &fd, 1);
+
+	if (ret)
+		return ret;
+	/* Always a reply, header-only (QEMU waits for it). */
+	ret = fe_recv(fe, &reply, 5000);
+	if (ret)
+		return ret;
+	if (reply.hdr.request != VHOST_USER_SET_LOG_BASE ||
+	    !(reply.hdr.flags & VHOST_USER_REPLY_MASK))
+		return -EPROTO;
+	return 0;
+}
+
+int fe_set_vring_log(struct fe *fe, uint16_t i, bool on)
+{
+	struct fe_vring *vr = &fe->vr[i];
+	struct vhost_user_vring_addr a = {
+		.index = i,
+		.flags = on ? 1u << VHOST_VRING_F_LOG : 0,
+		.desc_user_addr = (uint64_t)(uintptr_t)vr->desc,
+		.avail_user_addr = (uint64_t)(uintptr_t)vr->avail,
+		.used_user_addr = (uint64_t)(uintptr_t)vr->used,
+		.log_guest_addr = fe_gpa(fe, vr->used),
+	};
+
+	return fe_request(fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+}
+
+int fe_start_logging(struct fe *fe, uint64_t size, int *fd, uint8_t **view)
+{
+	int ret = fe_log_create(size, fd, view);
+
+	if (!ret)
+		ret = fe_send_log_base(fe, *fd, size, 0);
+	if (!ret)
+		ret = fe_set_u64(fe, VHOST_USER_SET_FEATURES,
+				 fe->features | (1ull << VHOST_F_LOG_ALL));
+	for (uint16_t i = 0; !ret && i < fe->nvrings; i++)
+		if (fe->vr[i].desc)
+			ret = fe_set_vring_log(fe, i, true);
+	return ret;
+}

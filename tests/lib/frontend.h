@@ -90,6 +90,15 @@ int fe_set_mem_table(struct fe *fe);
 /* The whole start-up sequence QEMU uses. */
 int fe_handshake(struct fe *fe, const struct fe_opts *opts);
 
+/* Migration start as QEMU does it: SET_LOG_BASE with a memfd of size bytes
+ * (the reply is header-only), SET_FEATURES with LOG_ALL, SET_VRING_ADDR with
+ * the LOG flag on every ring set up. *fd and *view: the log's memfd and our
+ * mapping of it (size bytes + one canary page). 0 or -errno. */
+int fe_log_create(uint64_t size, int *fd, uint8_t **view);
+int fe_send_log_base(struct fe *fe, int fd, uint64_t size, uint64_t offset);
+int fe_set_vring_log(struct fe *fe, uint16_t i, bool on);
+int fe_start_logging(struct fe *fe, uint64_t size, int *fd, uint8_t **view);
+
 /* True once the back-end has more than `count` devices... tests poll
  * their own callback counters instead; this waits for a predicate. */
 int fe_wait(bool (*pred)(void *), void *arg, int timeout_ms);

@@ -110,71 +110,15 @@ static uint64_t log_bytes_needed(void)
 	return (FE_GPA_BASE + MEM_SIZE) / PAGE / 8 + 1;
 }
 
-static int log_create(uint64_t size, uint8_t **view)
-{
-	int fd = memfd_create("test-log", MFD_CLOEXEC);
-
-	/* One more page after the bitmap: a canary the device must never
-	 * write (the log's size ends the bits it may set). */
-	if (fd < 0 || ftruncate(fd, (off_t)(size + PAGE)) < 0)
-		return -1;
-	*view = mmap(NULL, size + PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		     0);
-	if (*view == MAP_FAILED)
-		return -1;
-	memset(*view + size, 0x5a, PAGE);
-	return fd;
-}
-
-/* SET_LOG_BASE as QEMU sends it; the reply is header-only. */
-static int send_log_base(int fd, uint64_t size, uint64_t offset)
-{
-	struct vhost_user_log l = { .mmap_size = size, .mmap_offset = offset };
-	struct vhost_msg reply;
-	int ret = fe_send(&T.fe, VHOST_USER_SET_LOG_BASE, 0, &l, sizeof(l),
-			  &fd, 1);
-
-	if (ret)
-		return ret;
-	ret = fe_recv(&T.fe, &reply, WAIT_MS);
-	if (ret)
-		return ret;
-	if (reply.hdr.request != VHOST_USER_SET_LOG_BASE ||
-	    !(reply.hdr.flags & VHOST_USER_REPLY_MASK))
-		return -EPROTO;
-	return 0;
-}
-
-static int set_ring_log(uint16_t q, bool on)
-{
-	struct fe_vring *vr = &T.fe.vr[q];
-	struct vhost_user_vring_addr a = {
-		.index = q,
-		.flags = on ? 1u << VHOST_VRING_F_LOG : 0,
-		.desc_user_addr = (uint64_t)(uintptr_t)vr->desc,
-		.avail_user_addr = (uint64_t)(uintptr_t)vr->avail,
-		.used_user_addr = (uint64_t)(uintptr_t)vr->used,
-		.log_guest_addr = gpa(vr->used),
-	};
-
-	return fe_request(&T.fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a),
-			  NULL, 0);
-}
-
 /* The migration's start: log base, LOG_ALL, rings logging. */
 static bool start_logging(uint64_t log_size)
 {
-	int failed = check_failed;
-
 	T.log_size = log_size;
-	T.logfd = log_create(log_size, &T.log);
-	CHECK(T.logfd >= 0);
-	CHECK_EQ(send_log_base(T.logfd, log_size, 0), 0);
-	CHECK_EQ(fe_set_u64(&T.fe, VHOST_USER_SET_FEATURES,
-			    T.fe.features | F(VHOST_F_LOG_ALL)), 0);
-	CHECK_EQ(set_ring_log(RXQ, true), 0);
-	CHECK_EQ(set_ring_log(TXQ, true), 0);
-	return check_failed == failed;
+	if (fe_start_logging(&T.fe, log_size, &T.logfd, &T.log)) {
+		CHECK(!"migration start (SET_LOG_BASE, LOG_ALL, LOG flag)");
+		return false;
+	}
+	return true;
 }
 
 static bool setup(uint64_t features, uint64_t log_size)
@@ -479,8 +423,8 @@ static void log_edges(void)
 	munmap(T.log, T.log_size + PAGE);
 	close(T.logfd);
 	T.log_size = page_of(b[0]) / 8 + 1;
-	T.logfd = log_create(T.log_size, &T.log);
-	CHECK_EQ(send_log_base(T.logfd, T.log_size, 0), 0);
+	CHECK_EQ(fe_log_create(T.log_size, &T.logfd, &T.log), 0);
+	CHECK_EQ(fe_send_log_base(&T.fe, T.logfd, T.log_size, 0), 0);
 	post(RXQ, &b[0], &l, 1, true);
 	post(RXQ, &b[1], &l, 1, true);
 	snap();
@@ -509,8 +453,8 @@ static void log_resent(void)
 		goto out;
 	old_log = T.log;
 	old_fd = T.logfd;
-	T.logfd = log_create(T.log_size, &T.log);
-	CHECK_EQ(send_log_base(T.logfd, T.log_size, 0), 0);
+	CHECK_EQ(fe_log_create(T.log_size, &T.logfd, &T.log), 0);
+	CHECK_EQ(fe_send_log_base(&T.fe, T.logfd, T.log_size, 0), 0);
 	memset(old_log, 0, T.log_size);
 	b = gbuf(1000, 0);
 	post(RXQ, &b, &l, 1, true);
@@ -538,7 +482,7 @@ static void logging_off(void)
 	if (!setup(BASEF, log_bytes_needed()))
 		goto out;
 	CHECK_EQ(fe_set_u64(&T.fe, VHOST_USER_SET_FEATURES, T.fe.features), 0);
-	CHECK_EQ(set_ring_log(RXQ, false), 0);
+	CHECK_EQ(fe_set_vring_log(&T.fe, RXQ, false), 0);
 	b = gbuf(1000, 0);
 	post(RXQ, &b, &l, 1, true);
 	snap();
@@ -599,7 +543,7 @@ static void bad_log_base(void)
 
 		if (!setup(BASEF, log_bytes_needed()))
 			goto next;
-		fd = log_create(4096, &view);
+		CHECK_EQ(fe_log_create(4096, &fd, &view), 0);
 		fds[0] = fds[1] = fd;
 		CHECK_EQ(fe_send(&T.fe, VHOST_USER_SET_LOG_BASE, 0, &lg,
 				 sizeof(lg), fds, bad[i].nfds), 0);

@@ -167,6 +167,7 @@ case_migrate() {
         # Cancel once a few MiB went over: logging was on for a while.
         for _ in $(seq 100); do
             "$QMP" "$d/src.qmp" hmp "info migrate" >"$d/mig.info" || true
+            cat "$d/mig.info" >>"$d/mig.trace"
             t=$(sed -n 's/^transferred ram: \([0-9]*\).*/\1/p' "$d/mig.info")
             [ "${t:-0}" -ge 8192 ] && break
             sleep 0.1
@@ -176,6 +177,13 @@ case_migrate() {
             REASON="migration completed though cancelled"; return 1; }
         grep -q 'Migration status: cancelled' "$d/mig.info" ||
             { REASON="after cancel: $(grep 'Migration status' "$d/mig.info")"; return 1; }
+        cancel_s=$(el "$tm")
+        # QEMU turned LOG_ALL (bit 26) on, then off again at the cancel.
+        feats=$(sed -n 's/.*a-src.sock: features acked 0x\([0-9a-f]*\).*/\1/p' "$d/sw.err")
+        on=$(echo "$feats" | while read -r f; do echo $(( (0x$f >> 26) & 1 )); done | tr -d '\n')
+        case "$on" in *1*0) ;; *)
+            REASON="LOG_ALL was not switched on and off again (features: $(echo $feats))"; return 1 ;;
+        esac
         "$RUNVM" kill --pidfile "$d/a-dst.pid"
         vm_wait_bg "$d" a-src; wa=$WAITER
         ra=0; rb=0; wait "$wa" || ra=$?; wait "$wb" || rb=$?
@@ -186,7 +194,7 @@ case_migrate() {
         echo "  [$name] VM B: $res_b"
         [ $ra -eq 0 ] || { REASON="VM A: $res_a"; return 1; }
         [ $rb -eq 0 ] || { REASON="VM B: $res_b"; return 1; }
-        DETAIL="cancelled after $(el "$tm")s; $(field "$res_a" ping) pings, gap $(field "$res_a" ping_gap_s)s, transfers ok"
+        DETAIL="cancelled after ${cancel_s}s, LOG_ALL on then off; $(field "$res_a" ping) pings, gap $(field "$res_a" ping_gap_s)s, transfers ok"
         return 0
     fi
     mrc=0; "$QMP" "$d/src.qmp" migrate-wait 180 >"$d/mig.info" || mrc=$?
