@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -26,6 +27,34 @@
 #define MAP(r, d, fd) mem_region_map((r), (d), (fd), UINT64_MAX, NULL)
 
 static struct mem_table *mt;
+
+/* fstat is wrapped (-Wl,--wrap=fstat,--wrap=fstat64, tests/unit/meson.build)
+ * so that a file can report blocks larger than a page, as NFS, CephFS,
+ * FUSE or XFS with largeio do. */
+static long fake_blksize;
+
+int __real_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st);
+int __real_fstat64(int fd, struct stat64 *st);
+int __wrap_fstat64(int fd, struct stat64 *st);
+
+int __wrap_fstat(int fd, struct stat *st)
+{
+	int ret = __real_fstat(fd, st);
+
+	if (ret == 0 && fake_blksize)
+		st->st_blksize = fake_blksize;
+	return ret;
+}
+
+int __wrap_fstat64(int fd, struct stat64 *st)
+{
+	int ret = __real_fstat64(fd, st);
+
+	if (ret == 0 && fake_blksize)
+		st->st_blksize = fake_blksize;
+	return ret;
+}
 
 static int mkmemfd(uint64_t size)
 {
@@ -581,6 +610,89 @@ static void test_many_regions(void)
 	CHECK_EQ(fe_count_fds(), before);
 }
 
+/* A page of our own at p (fixed, never replacing a mapping), or NULL. */
+static uint8_t *canary_at(uintptr_t p)
+{
+	void *c = mmap((void *)p, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (c == MAP_FAILED)
+		return NULL;
+	if ((uintptr_t)c != p) { /* old kernels take it as a hint */
+		munmap(c, PAGE);
+		return NULL;
+	}
+	memset(c, 0x5a, PAGE);
+	return c;
+}
+
+/* The SIGBUS guard on a file that reports 64 KiB blocks: the mapping is
+ * rounded to pages (not blocks), and after the front-end shrinks the file
+ * a touch gets zeroes inside the mapping while a canary page right next
+ * to it keeps its bytes (rounding the fault down to st_blksize replaced
+ * memory outside the mapping). */
+static void test_guard_big_blocks(void)
+{
+	const uint64_t size = 4 * PAGE, blk = 16 * PAGE;
+	struct vhost_user_mem_region d = R(0, size, 0, 0);
+	struct mem_region r[4];
+	unsigned n = 0;
+	uintptr_t s = 0, e = 0, fault;
+	uint8_t *canary = NULL;
+	uint64_t faults = mem_guard_faults();
+	int fd = mkmemfd(size); /* no MFD_ALLOW_SEALING: it can shrink */
+
+	fill(fd, size);
+	memset(r, 0, sizeof(r));
+	fake_blksize = (long)blk;
+	/* A mapping that starts off a block boundary (a rounding to blocks
+	 * reaches outside it; retried while the kernel placed it aligned). */
+	while (n < 4) {
+		if (MAP(&r[n], &d, fd)) {
+			CHECK(0);
+			break;
+		}
+		s = (uintptr_t)r[n].mmap_addr;
+		e = s + r[n].mmap_size;
+		n++;
+		if (s & (blk - 1))
+			break;
+	}
+	fake_blksize = 0;
+	CHECK(n > 0);
+	if (!n)
+		goto out;
+	CHECK_EQ(r[n - 1].mmap_size, size); /* pages, not blocks */
+	/* The canary right below the mapping (fault in its first page), or
+	 * right above it (fault in its last page). */
+	fault = s;
+	canary = canary_at(s - PAGE);
+	if (!canary) {
+		fault = e - PAGE;
+		canary = canary_at(e);
+	}
+	CHECK(canary != NULL);
+	if (!canary)
+		goto out;
+	CHECK_EQ(ftruncate(fd, 0), 0);
+	CHECK_EQ(*(volatile uint8_t *)fault, 0); /* SIGBUS, then zeroes */
+	CHECK_EQ(mem_guard_faults(), faults + 1);
+	for (unsigned i = 0; i < PAGE; i++) {
+		if (canary[i] != 0x5a) {
+			CHECK_EQ(canary[i], 0x5a);
+			break;
+		}
+	}
+	/* The rest of the mapping still faults, and is guarded too. */
+	CHECK_EQ(*(volatile uint8_t *)(fault == s ? e - 1 : s), 0);
+	CHECK_EQ(mem_guard_faults(), faults + 2);
+	munmap(canary, PAGE);
+out:
+	while (n)
+		mem_region_unmap(&r[--n]);
+	close(fd);
+}
+
 int main(void)
 {
 	mt = calloc(1, sizeof(*mt));
@@ -596,6 +708,7 @@ int main(void)
 	RUN(test_overlap_and_find);
 	RUN(test_unmap_no_fds);
 	RUN(test_many_regions);
+	RUN(test_guard_big_blocks);
 	free(mt);
 	return check_summary("test_memory");
 }
