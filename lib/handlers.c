@@ -269,7 +269,7 @@ static uint64_t mem_room(const struct vhost_dev *dev, uint64_t conn_used,
 	return conn_room < ctx_room ? conn_room : ctx_room;
 }
 
-/* dev may hold n regions, `credit` of the context's being released. */
+/* dev may hold n regions in place of the `credit` it holds now. */
 static bool mem_regions_fit(const struct vhost_dev *dev, uint32_t n,
 			    uint32_t credit)
 {
@@ -381,7 +381,7 @@ static int h_add_mem_reg(struct vhost_dev *dev, struct vhost_msg *msg,
 			VHOST_USER_MAX_MEM_SLOTS);
 		return -ENOSPC;
 	}
-	if (!mem_regions_fit(dev, dev->mem->nregions + 1, 0))
+	if (!mem_regions_fit(dev, dev->mem->nregions + 1, dev->mem->nregions))
 		return -ENOSPC;
 	/* The fd is closed after the message: the mapping keeps the file. */
 	ret = mem_region_map(&r, d, msg->fds[0],
