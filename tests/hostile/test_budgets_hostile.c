@@ -455,6 +455,27 @@ static void test_partial_fds(void)
 	class_end();
 }
 
+/* Sanitizer reports in the back-end's stderr. */
+static void be_scan_stderr(void)
+{
+	static const char *const marks[] = {
+		"AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
+		"ThreadSanitizer", "runtime error:",
+	};
+	FILE *f = fopen(err_path, "r");
+	char line[512];
+
+	if (!f)
+		return;
+	cls = "back-end log";
+	while (fgets(line, sizeof(line), f))
+		for (unsigned i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+			if (strstr(line, marks[i]) && cls_fails < 3)
+				fail("sanitizer report: %s", line);
+	fclose(f);
+	total_fails += cls_fails;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -474,6 +495,7 @@ int main(int argc, char **argv)
 	if (!be_alive())
 		total_fails++;
 	be_kill();
+	be_scan_stderr();
 	if (!total_fails)
 		unlink(err_path);
 	else
