@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -693,6 +694,41 @@ out:
 	close(fd);
 }
 
+/* hugetlbfs: mappings aligned to the huge page size (from fstatfs), the
+ * mapped size counted in huge pages. Skipped without huge pages. */
+static void test_hugetlb_align(void)
+{
+	struct vhost_user_mem_region d = R(0, PAGE, 0, PAGE);
+	struct mem_region r;
+	int fd = memfd_create("test-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	struct statfs sfs;
+	uint64_t hp = 0;
+	void *probe;
+
+	if (fd >= 0 && fstatfs(fd, &sfs) == 0)
+		hp = (uint64_t)sfs.f_bsize;
+	if (fd < 0 || hp <= PAGE || ftruncate(fd, (off_t)hp) < 0) {
+		printf("skip test_hugetlb_align: no hugetlbfs memfd\n");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	probe = mmap(NULL, hp, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (probe == MAP_FAILED) {
+		printf("skip test_hugetlb_align: no huge pages\n");
+		close(fd);
+		return;
+	}
+	munmap(probe, hp);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ(MAP(&r, &d, fd), 0);
+	CHECK_EQ(r.mmap_size, hp);
+	CHECK(((uintptr_t)r.mmap_addr & (hp - 1)) == 0);
+	CHECK_EQ(r.hva, (uint64_t)(uintptr_t)r.mmap_addr + PAGE);
+	mem_region_unmap(&r);
+	close(fd);
+}
+
 int main(void)
 {
 	mt = calloc(1, sizeof(*mt));
@@ -709,6 +745,7 @@ int main(void)
 	RUN(test_unmap_no_fds);
 	RUN(test_many_regions);
 	RUN(test_guard_big_blocks);
+	RUN(test_hugetlb_align);
 	free(mt);
 	return check_summary("test_memory");
 }
