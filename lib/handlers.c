@@ -836,6 +836,15 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	    msg_vring(dev, msg)->index >= dev->nr_vrings)
 		dev->nr_vrings = (uint16_t)(msg_vring(dev, msg)->index + 1);
 	msg_close_fds(msg);
+	/* The front-end hears back only once what the request changed is
+	 * settled: the application told (new_device, destroy_device,
+	 * vring_state_changed). A front-end that acts on the ack (or on the
+	 * base GET_VRING_BASE returns) finds the device in that state. */
+	if (ret == 0 || (want_ack && !h->has_reply)) {
+		if (device_update_running(dev) < 0)
+			return -ECONNREFUSED;
+		device_report_vrings(dev);
+	}
 	if (h->has_reply) {
 		if (ret)
 			goto close;
@@ -849,9 +858,6 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 		if (send_reply(dev, msg, &reply))
 			goto close;
 	}
-	if (device_update_running(dev) < 0)
-		return -ECONNREFUSED;
-	device_report_vrings(dev);
 	return 0;
 error:
 	msg_close_fds(msg);
@@ -859,12 +865,8 @@ error:
 		strerror(-ret));
 	if (want_ack && !(h && h->has_reply)) {
 		reply_u64(&reply, 1);
-		if (send_reply(dev, msg, &reply) == 0) {
-			if (device_update_running(dev) < 0)
-				return -ECONNREFUSED;
-			device_report_vrings(dev);
+		if (send_reply(dev, msg, &reply) == 0)
 			return 0;
-		}
 	}
 close:
 	msg_close_fds(msg);
