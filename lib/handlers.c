@@ -255,11 +255,47 @@ static bool same_regions(const struct mem_table *mt,
 	return true;
 }
 
+/* Bytes one more mapping of dev may take: what is left of the connection's
+ * budget (conn_used mapped) and of the context's, where `credit` bytes of
+ * the context's are about to be released (the table being replaced). */
+static uint64_t mem_room(const struct vhost_dev *dev, uint64_t conn_used,
+			 uint64_t credit)
+{
+	const struct mem_budget *b = &dev->ctx->mem;
+	uint64_t conn_max = socket_conn_mem_bytes(dev->sock);
+	uint64_t ctx_used = b->bytes - credit;
+	uint64_t conn_room = conn_used < conn_max ? conn_max - conn_used : 0;
+	uint64_t ctx_room = ctx_used < b->max_bytes ? b->max_bytes - ctx_used : 0;
+
+	return conn_room < ctx_room ? conn_room : ctx_room;
+}
+
+/* dev may hold n regions in place of the `credit` it holds now. */
+static bool mem_regions_fit(const struct vhost_dev *dev, uint32_t n,
+			    uint32_t credit)
+{
+	const struct mem_budget *b = &dev->ctx->mem;
+	unsigned conn_max = socket_conn_mem_regions(dev->sock);
+
+	if (n > conn_max) {
+		LOG_ERR("%s: %u memory regions: over the connection's budget of %u",
+			dev_path(dev), n, conn_max);
+		return false;
+	}
+	if ((uint64_t)b->regions - credit + n > b->max_regions) {
+		LOG_ERR("%s: memory regions: the context's budget of %u is used",
+			dev_path(dev), b->max_regions);
+		return false;
+	}
+	return true;
+}
+
 static int h_set_mem_table(struct vhost_dev *dev, struct vhost_msg *msg,
 			   struct reply *reply)
 {
 	const struct vhost_user_memory *m = &msg->payload.memory;
 	struct mem_table *new_mt, *old_mt;
+	uint64_t old_bytes, new_bytes = 0;
 	int ret = 0;
 
 	(void)reply;
@@ -269,6 +305,10 @@ static int h_set_mem_table(struct vhost_dev *dev, struct vhost_msg *msg,
 		LOG_DEBUG("%s: memory table unchanged", dev_path(dev));
 		return 0;
 	}
+	/* The new table is budgeted as if the old one were gone already. */
+	if (!mem_regions_fit(dev, m->nregions, dev->mem->nregions))
+		return -ENOSPC;
+	old_bytes = mem_table_bytes(dev->mem);
 	new_mt = calloc(1, sizeof(*new_mt));
 	old_mt = calloc(1, sizeof(*old_mt));
 	if (!new_mt || !old_mt) {
@@ -286,11 +326,15 @@ static int h_set_mem_table(struct vhost_dev *dev, struct vhost_msg *msg,
 			ret = -EINVAL;
 			goto fail;
 		}
-		ret = mem_region_map(&new_mt->regions[i], d, msg->fds[i]);
+		/* The fd is closed after the message: the mapping keeps
+		 * the file. */
+		ret = mem_region_map(&new_mt->regions[i], d, msg->fds[i],
+				     mem_room(dev, new_bytes, old_bytes),
+				     &dev->ctx->mem);
 		if (ret)
 			goto fail;
-		msg->fds[i] = -1; /* the region owns it now */
 		new_mt->nregions = i + 1;
+		new_bytes += new_mt->regions[i].mmap_size;
 	}
 	install_mem_table(dev, new_mt, old_mt);
 	mem_table_unmap_all(old_mt);
@@ -306,9 +350,9 @@ out:
 static int h_get_max_mem_slots(struct vhost_dev *dev, struct vhost_msg *msg,
 			       struct reply *reply)
 {
-	(void)dev;
 	(void)msg;
-	reply_u64(reply, VHOST_USER_MAX_MEM_SLOTS);
+	/* The connection's budget: QEMU plans hot-plug within it. */
+	reply_u64(reply, socket_conn_mem_regions(dev->sock));
 	return 0;
 }
 
@@ -338,10 +382,14 @@ static int h_add_mem_reg(struct vhost_dev *dev, struct vhost_msg *msg,
 			VHOST_USER_MAX_MEM_SLOTS);
 		return -ENOSPC;
 	}
-	ret = mem_region_map(&r, d, msg->fds[0]);
+	if (!mem_regions_fit(dev, dev->mem->nregions + 1, dev->mem->nregions))
+		return -ENOSPC;
+	/* The fd is closed after the message: the mapping keeps the file. */
+	ret = mem_region_map(&r, d, msg->fds[0],
+			     mem_room(dev, mem_table_bytes(dev->mem), 0),
+			     &dev->ctx->mem);
 	if (ret)
 		return ret;
-	msg->fds[0] = -1;
 	device_lock_all_vrings(dev);
 	dev->mem->regions[dev->mem->nregions++] = r;
 	for (uint16_t i = 0; i < dev->max_vrings; i++)
@@ -855,6 +903,15 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	    msg_vring(dev, msg)->index >= dev->nr_vrings)
 		dev->nr_vrings = (uint16_t)(msg_vring(dev, msg)->index + 1);
 	msg_close_fds(msg);
+	/* The front-end hears back only once what the request changed is
+	 * settled: the application told (new_device, destroy_device,
+	 * vring_state_changed). A front-end that acts on the ack (or on the
+	 * base GET_VRING_BASE returns) finds the device in that state. */
+	if (ret == 0 || (want_ack && !h->has_reply)) {
+		if (device_update_running(dev) < 0)
+			return -ECONNREFUSED;
+		device_report_vrings(dev);
+	}
 	if (h->has_reply) {
 		if (ret)
 			goto close;
@@ -868,9 +925,6 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 		if (send_reply(dev, msg, &reply))
 			goto close;
 	}
-	if (device_update_running(dev) < 0)
-		return -ECONNREFUSED;
-	device_report_vrings(dev);
 	return 0;
 error:
 	msg_close_fds(msg);
@@ -878,12 +932,8 @@ error:
 		strerror(-ret));
 	if (want_ack && !(h && h->has_reply)) {
 		reply_u64(&reply, 1);
-		if (send_reply(dev, msg, &reply) == 0) {
-			if (device_update_running(dev) < 0)
-				return -ECONNREFUSED;
-			device_report_vrings(dev);
+		if (send_reply(dev, msg, &reply) == 0)
 			return 0;
-		}
 	}
 close:
 	msg_close_fds(msg);

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "log.h"
 #include "memory.h"
@@ -21,7 +24,7 @@
  * completes (the guest only hurts itself). Any other SIGBUS goes to the
  * handler that was there before, or kills the process as by default.
  */
-#define GUARD_SLOTS 16384
+#define GUARD_SLOTS MEM_GUARD_SLOTS
 
 struct guard {
 	_Atomic uintptr_t start, end;
@@ -45,9 +48,14 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		uintptr_t al = atomic_load(&guards[i].align);
 
 		if (s && a >= s && a < e && al) {
-			void *blk = (void *)(a & ~(al - 1));
+			/* The block of the fault, clamped to the mapping:
+			 * nothing outside it is ever replaced. */
+			uintptr_t b = a & ~(al - 1);
+			uintptr_t be = b + al < b || b + al > e ? e : b + al;
 
-			if (mmap(blk, al, PROT_READ | PROT_WRITE,
+			if (b < s)
+				b = s;
+			if (mmap((void *)b, be - b, PROT_READ | PROT_WRITE,
 				 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
 				 0) != MAP_FAILED) {
 				atomic_fetch_add(&guard_faults, 1);
@@ -178,8 +186,26 @@ int mem_region_validate(const struct vhost_user_mem_region *d)
 	return 0;
 }
 
+/* The alignment of a mapping of fd: the huge page size on hugetlbfs
+ * (mappings there must be aligned to it), the page size elsewhere.
+ * st_blksize is not it: NFS, CephFS, FUSE or XFS with largeio report
+ * blocks larger than a page, and the SIGBUS guard replaces whole blocks. */
+static uint64_t map_align(int fd)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC) {
+		uint64_t hp = (uint64_t)sfs.f_bsize;
+
+		if (hp > page && !(hp & (hp - 1)))
+			return hp;
+	}
+	return page;
+}
+
 int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
-		   int fd)
+		   int fd, uint64_t room, struct mem_budget *budget)
 {
 	struct stat st;
 	uint64_t align, map_off, map_end, map_size;
@@ -206,16 +232,19 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 			(unsigned long long)st.st_size);
 		return -EINVAL;
 	}
-	/* st_blksize is the huge page size on hugetlbfs, where mappings must
-	 * be aligned to it; the page size elsewhere. */
-	align = (uint64_t)st.st_blksize;
-	if (align < (uint64_t)sysconf(_SC_PAGESIZE) || (align & (align - 1)))
-		align = (uint64_t)sysconf(_SC_PAGESIZE);
+	align = map_align(fd);
 	map_off = d->mmap_offset & ~(align - 1);
 	map_end = d->mmap_offset + d->memory_size;
 	map_size = map_end - map_off;
 	if (map_size & (align - 1))
 		map_size += align - (map_size & (align - 1));
+	/* What is really mapped counts (a sparse file costs no memory, but
+	 * address space and page tables). */
+	if (map_size > room) {
+		LOG_ERR("memory region of 0x%llx bytes mapped: over the budget (0x%llx bytes left)",
+			(unsigned long long)map_size, (unsigned long long)room);
+		return -ENOSPC;
+	}
 	if (map_size > SIZE_MAX) /* 32-bit hosts */
 		return -EINVAL;
 	addr = mmap(NULL, (size_t)map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -225,6 +254,11 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 			(unsigned long long)map_size, strerror(errno));
 		return -EINVAL;
 	}
+	if (guard_add(addr, (size_t)map_size, align)) {
+		munmap(addr, (size_t)map_size);
+		return -ENOSPC;
+	}
+	memset(r, 0, sizeof(*r));
 	r->gpa = d->guest_phys_addr;
 	r->size = d->memory_size;
 	r->uva = d->userspace_addr;
@@ -232,16 +266,16 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 	r->mmap_addr = addr;
 	r->mmap_size = (size_t)map_size;
 	r->hva = (uint64_t)(uintptr_t)addr + (d->mmap_offset - map_off);
-	if (guard_add(addr, (size_t)map_size, align)) {
-		munmap(addr, (size_t)map_size);
-		memset(r, 0, sizeof(*r));
-		r->fd = -1;
-		return -ENOSPC;
-	}
-	r->fd = fd;
 	r->dev = (uint64_t)st.st_dev;
 	r->ino = (uint64_t)st.st_ino;
-	/* Best effort: a sealed file cannot shrink under us. */
+	r->budget = budget;
+	if (budget) {
+		budget->regions++;
+		budget->bytes += map_size;
+	}
+	/* Best effort, while we still have the fd: a sealed file cannot
+	 * shrink under us (the mapping keeps the file; the fd is not
+	 * needed after this). */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
 		LOG_DEBUG("memory region fd cannot be sealed: %s",
 			  strerror(errno));
@@ -256,11 +290,21 @@ void mem_region_unmap(struct mem_region *r)
 	if (r->mmap_addr) {
 		guard_del(r->mmap_addr);
 		munmap(r->mmap_addr, r->mmap_size);
+		if (r->budget) {
+			r->budget->regions--;
+			r->budget->bytes -= r->mmap_size;
+		}
 	}
-	if (r->fd >= 0)
-		close(r->fd);
 	memset(r, 0, sizeof(*r));
-	r->fd = -1;
+}
+
+uint64_t mem_table_bytes(const struct mem_table *mt)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < mt->nregions; i++)
+		n += mt->regions[i].mmap_size;
+	return n;
 }
 
 /* [a, a + alen) and [b, b + blen) intersect; lengths > 0, no wrap. */

@@ -29,9 +29,23 @@ struct mem_region {
 	uint64_t hva;        /* our address of gpa */
 	uint64_t mmap_offset;
 	void *mmap_addr;     /* what mmap returned (page aligned) */
-	size_t mmap_size;
-	int fd;
-	uint64_t dev, ino;   /* the backing file, to tell it from another */
+	size_t mmap_size;    /* what is really mapped (after alignment) */
+	/* The backing file, to tell it from another. Its fd is not kept: a
+	 * mapping holds the file, and one fd per region would let a few
+	 * front-ends exhaust the process's fds. */
+	uint64_t dev, ino;
+	struct mem_budget *budget; /* charged while mapped, or NULL */
+};
+
+/* What a set of connections has mapped, against its limits (the context's
+ * budget; a connection's own usage is its table: mem_table_usage). Event
+ * thread only. Every mapping takes one SIGBUS-guard slot, so the region
+ * limits are also the guard-slot limits. */
+struct mem_budget {
+	uint32_t max_regions;
+	uint64_t max_bytes;
+	uint32_t regions;
+	uint64_t bytes;
 };
 
 struct mem_table {
@@ -101,10 +115,15 @@ void *mem_uva_range(const struct mem_table *mt, uint64_t uva, uint64_t len);
 
 /* Check a region description from the front-end (sizes, overflow). */
 int mem_region_validate(const struct vhost_user_mem_region *d);
-/* Map d from fd into r. Takes ownership of fd on success only. */
+/* Map d from fd into r. The fd stays the caller's (close it: the mapping
+ * does not need it). -ENOSPC if the mapping, rounded to its alignment,
+ * would take more than room bytes or no SIGBUS-guard slot is free. On
+ * success the mapping is charged to budget (may be NULL) until unmapped. */
 int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
-		   int fd);
+		   int fd, uint64_t room, struct mem_budget *budget);
 void mem_region_unmap(struct mem_region *r);
+/* Bytes really mapped for a table's regions. */
+uint64_t mem_table_bytes(const struct mem_table *mt);
 /* fd is the file r maps (same device and inode). */
 bool mem_region_same_file(const struct mem_region *r, int fd);
 /* True if r overlaps a region of mt (in guest or front-end space). */
@@ -116,5 +135,8 @@ int mem_table_find(const struct mem_table *mt,
 void mem_table_unmap_all(struct mem_table *mt);
 /* Guest memory blocks replaced after SIGBUS (the file was shrunk). */
 uint64_t mem_guard_faults(void);
+/* SIGBUS-guard slots of the process (one per mapped region, over every
+ * context): a context's region budget should leave room for the others. */
+#define MEM_GUARD_SLOTS 65536u
 
 #endif

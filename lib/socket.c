@@ -30,6 +30,9 @@
 
 #define BIT(n) (1ull << (n))
 
+_Static_assert(VHOST_MEM_GUARD_SLOTS == MEM_GUARD_SLOTS,
+	       "vhost.h and memory.h agree on the guard slots");
+
 /* What the data path and the control plane really implement. IN_ORDER
  * costs nothing: both bursts always use buffers in the order the guest
  * made them available and return them in that order. */
@@ -98,6 +101,17 @@ uint16_t socket_max_queue_pairs(const struct vhost_socket *sock)
 	return sock->max_queue_pairs;
 }
 
+unsigned socket_conn_mem_regions(const struct vhost_socket *sock)
+{
+	return sock->mem_regions ? sock->mem_regions :
+	       sock->ctx->conn_mem_regions;
+}
+
+uint64_t socket_conn_mem_bytes(const struct vhost_socket *sock)
+{
+	return sock->mem_bytes ? sock->mem_bytes : sock->ctx->conn_mem_bytes;
+}
+
 /* ------------------------------------------------------------- context */
 
 struct vhost_ctx *vhost_ctx_create(const struct vhost_ctx_params *params)
@@ -113,6 +127,23 @@ struct vhost_ctx *vhost_ctx_create(const struct vhost_ctx_params *params)
 			   params->max_sockets : DEFAULT_MAX_SOCKETS;
 	ctx->max_devices = params && params->max_devices ?
 			   params->max_devices : DEFAULT_MAX_DEVICES;
+	ctx->conn_mem_regions = params && params->conn_mem_regions ?
+				params->conn_mem_regions :
+				VHOST_DEFAULT_CONN_MEM_REGIONS;
+	ctx->conn_mem_bytes = params && params->conn_mem_bytes ?
+			      params->conn_mem_bytes :
+			      VHOST_DEFAULT_CONN_MEM_BYTES;
+	ctx->mem.max_regions = params && params->ctx_mem_regions ?
+			       params->ctx_mem_regions :
+			       VHOST_DEFAULT_CTX_MEM_REGIONS;
+	ctx->mem.max_bytes = params && params->ctx_mem_bytes ?
+			     params->ctx_mem_bytes : VHOST_DEFAULT_CTX_MEM_BYTES;
+	if (ctx->conn_mem_regions > VHOST_USER_MAX_MEM_SLOTS ||
+	    ctx->mem.max_regions > VHOST_MEM_GUARD_SLOTS) {
+		free(ctx);
+		errno = EINVAL;
+		return NULL;
+	}
 	err = event_loop_create(&ctx->el);
 	if (err) {
 		free(ctx);
@@ -259,12 +290,13 @@ int vhost_socket_unregister(struct vhost_socket *sock)
 
 /* Setters: tiny, so they share one trampoline. */
 enum set_what { SET_FEATURES, ENABLE_FEATURES, DISABLE_FEATURES,
-		SET_PROTOCOL_FEATURES, SET_QUEUE_PAIRS, SET_MAX_CONN, SET_OPS };
+		SET_PROTOCOL_FEATURES, SET_QUEUE_PAIRS, SET_MAX_CONN, SET_OPS,
+		SET_MEM_LIMITS };
 
 struct set_args {
 	struct vhost_socket *sock;
 	enum set_what what;
-	uint64_t value;
+	uint64_t value, value2;
 	const struct vhost_device_ops *ops;
 	void *opaque;
 };
@@ -306,6 +338,12 @@ static int do_set(void *arg)
 	case SET_OPS:
 		sock->ops = a->ops;
 		sock->opaque = a->opaque;
+		return 0;
+	case SET_MEM_LIMITS:
+		if (a->value > VHOST_USER_MAX_MEM_SLOTS)
+			return -EINVAL;
+		sock->mem_regions = (unsigned)a->value;
+		sock->mem_bytes = a->value2;
 		return 0;
 	}
 	return -EINVAL;
@@ -350,6 +388,17 @@ int vhost_socket_set_max_queue_pairs(struct vhost_socket *sock, uint16_t n)
 int vhost_socket_set_max_connections(struct vhost_socket *sock, unsigned n)
 {
 	return socket_set(sock, SET_MAX_CONN, n);
+}
+
+int vhost_socket_set_mem_limits(struct vhost_socket *sock, unsigned regions,
+				uint64_t bytes)
+{
+	struct set_args a = { .sock = sock, .what = SET_MEM_LIMITS,
+			      .value = regions, .value2 = bytes };
+
+	if (!sock)
+		return -EINVAL;
+	return event_loop_call(sock->ctx->el, do_set, &a);
 }
 
 int vhost_socket_set_ops(struct vhost_socket *sock,

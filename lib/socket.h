@@ -15,6 +15,9 @@ struct vhost_ctx {
 	unsigned nsockets, max_sockets;
 	unsigned ndevices, max_devices;
 	uint64_t next_dev_id;
+	struct mem_budget mem;         /* guest memory over all connections */
+	unsigned conn_mem_regions;     /* per-connection defaults */
+	uint64_t conn_mem_bytes;
 };
 
 struct vhost_socket {
@@ -35,11 +38,17 @@ struct vhost_socket {
 	uint64_t protocol_features;
 	uint16_t max_queue_pairs;
 	unsigned max_connections;
+	unsigned mem_regions;      /* per connection; 0: the context's */
+	uint64_t mem_bytes;        /* per connection; 0: the context's */
 	const struct vhost_device_ops *ops;
 	void *opaque;
 	struct vhost_dev *devs;
 	unsigned ndevs;
 };
+
+/* The guest memory budget of each connection of sock. */
+unsigned socket_conn_mem_regions(const struct vhost_socket *sock);
+uint64_t socket_conn_mem_bytes(const struct vhost_socket *sock);
 
 /* A device of sock went away: unlink it; a client socket reconnects. */
 void socket_device_gone(struct vhost_socket *sock, struct vhost_dev *dev);

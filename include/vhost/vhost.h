@@ -67,9 +67,41 @@ struct vhost_dev;
 
 /* ---------------------------------------------------------------- context */
 
+/*
+ * Guest memory budgets. A front-end shares guest memory as regions (fds
+ * the library maps); a compromised one could map until the process has no
+ * address space, page tables or SIGBUS-guard slots left for the others. So
+ * each connection has a budget of regions and of mapped bytes (counted as
+ * really mapped: rounded to pages, or huge pages), and the context has one
+ * over all its connections. A region past a budget is refused with an error
+ * reply (REPLY_ACK) or, without REPLY_ACK, the connection is closed; other
+ * connections are unaffected. GET_MAX_MEM_SLOTS reports the connection's
+ * region budget, so QEMU plans memory hot-plug within it. Region fds are not
+ * kept once mapped.
+ *
+ * Defaults: per connection 128 regions (QEMU uses 2-3 for a plain VM, one
+ * more per hot-plugged DIMM; DPDK offers 8) and 1 TiB; per context 16384
+ * regions (the process has VHOST_MEM_GUARD_SLOTS = 65536 guard slots over
+ * all contexts) and 16 TiB (x86-64 user space is 128 TiB).
+ */
+#define VHOST_MEM_GUARD_SLOTS 65536u
+#define VHOST_DEFAULT_CONN_MEM_REGIONS 128u
+#define VHOST_DEFAULT_CONN_MEM_BYTES (1ull << 40)
+#define VHOST_DEFAULT_CTX_MEM_REGIONS 16384u
+#define VHOST_DEFAULT_CTX_MEM_BYTES (16ull << 40)
+
 struct vhost_ctx_params {
 	unsigned max_sockets;  /* 0: default 64 */
 	unsigned max_devices;  /* over all sockets; 0: default 1024 */
+	/* Per connection, unless its socket sets its own
+	 * (vhost_socket_set_mem_limits). 0: default. At most 509 regions
+	 * (the protocol's limit). */
+	unsigned conn_mem_regions;
+	uint64_t conn_mem_bytes;
+	/* Over all connections of the context. 0: default. At most
+	 * VHOST_MEM_GUARD_SLOTS regions. */
+	unsigned ctx_mem_regions;
+	uint64_t ctx_mem_bytes;
 };
 
 /* Start a context and its event thread. NULL params: defaults.
@@ -139,6 +171,11 @@ uint64_t vhost_socket_get_protocol_features(const struct vhost_socket *sock);
 int vhost_socket_set_max_queue_pairs(struct vhost_socket *sock, uint16_t n);
 /* Connections at once on a server socket (default 64). */
 int vhost_socket_set_max_connections(struct vhost_socket *sock, unsigned n);
+/* Guest memory budget of each connection of this socket (see "Guest memory
+ * budgets" above): regions (1..509) and mapped bytes; 0 for either: the
+ * context's. Before vhost_socket_start(). */
+int vhost_socket_set_mem_limits(struct vhost_socket *sock, unsigned regions,
+				uint64_t bytes);
 /* Callbacks and an opaque pointer given back by vhost_dev_socket_opaque(). */
 int vhost_socket_set_ops(struct vhost_socket *sock,
 			 const struct vhost_device_ops *ops, void *opaque);
