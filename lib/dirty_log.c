@@ -8,6 +8,7 @@
 
 #include "dirty_log.h"
 #include "log.h"
+#include "memory.h"
 
 bool dirty_log_test_skip;
 
@@ -47,6 +48,12 @@ int dirty_log_map(struct dirty_log *log, int fd, uint64_t size,
 		LOG_ERR("dirty log: mmap: %s", strerror(errno));
 		return -errno;
 	}
+	/* The front-end could shrink the file under us (QEMU seals its log
+	 * memfd; others may not): the data path writes bits here. */
+	if (mem_guard_add(addr, (size_t)map_size, page)) {
+		munmap(addr, (size_t)map_size);
+		return -ENOSPC;
+	}
 	log->map = addr;
 	log->map_size = (size_t)map_size;
 	log->bits = (uint8_t *)addr + (offset - map_off);
@@ -56,7 +63,9 @@ int dirty_log_map(struct dirty_log *log, int fd, uint64_t size,
 
 void dirty_log_unmap(struct dirty_log *log)
 {
-	if (log->map)
+	if (log->map) {
+		mem_guard_del(log->map);
 		munmap(log->map, log->map_size);
+	}
 	memset(log, 0, sizeof(*log));
 }

@@ -90,7 +90,7 @@ static void guard_install(void)
 
 /* A mapping we cannot guard is not made: without the guard, a front-end
  * that shrinks the file would kill the process. */
-static int guard_add(void *addr, size_t len, uint64_t align)
+int mem_guard_add(void *addr, size_t len, uint64_t align)
 {
 	pthread_once(&guard_once, guard_install);
 	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
@@ -108,7 +108,7 @@ static int guard_add(void *addr, size_t len, uint64_t align)
 	return -ENOSPC;
 }
 
-static void guard_del(void *addr)
+void mem_guard_del(void *addr)
 {
 	for (unsigned i = 0; i < GUARD_SLOTS; i++) {
 		if (atomic_load(&guards[i].start) == (uintptr_t)addr) {
@@ -254,7 +254,7 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 			(unsigned long long)map_size, strerror(errno));
 		return -EINVAL;
 	}
-	if (guard_add(addr, (size_t)map_size, align)) {
+	if (mem_guard_add(addr, (size_t)map_size, align)) {
 		munmap(addr, (size_t)map_size);
 		return -ENOSPC;
 	}
@@ -288,7 +288,7 @@ int mem_region_map(struct mem_region *r, const struct vhost_user_mem_region *d,
 void mem_region_unmap(struct mem_region *r)
 {
 	if (r->mmap_addr) {
-		guard_del(r->mmap_addr);
+		mem_guard_del(r->mmap_addr);
 		munmap(r->mmap_addr, r->mmap_size);
 		if (r->budget) {
 			r->budget->regions--;

@@ -133,6 +133,11 @@ bool mem_table_overlaps(const struct mem_table *mt,
 int mem_table_find(const struct mem_table *mt,
 		   const struct vhost_user_mem_region *d);
 void mem_table_unmap_all(struct mem_table *mt);
+/* Guard a shared mapping of a front-end's file (guest memory, the dirty
+ * log) against SIGBUS after the file shrinks: faulting blocks of align
+ * bytes become zero pages. 0 or -ENOSPC (no slot: do not map). */
+int mem_guard_add(void *addr, size_t len, uint64_t align);
+void mem_guard_del(void *addr);
 /* Guest memory blocks replaced after SIGBUS (the file was shrunk). */
 uint64_t mem_guard_faults(void);
 /* SIGBUS-guard slots of the process (one per mapped region, over every

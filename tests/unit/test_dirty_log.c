@@ -30,6 +30,7 @@
 #include "check.h"
 #include "dirty_log.h"
 #include "frontend.h"
+#include "memory.h"
 
 #define WAIT_MS 5000
 #define MEM_SIZE (4u << 20)
@@ -496,6 +497,32 @@ out:
 	teardown();
 }
 
+/* A front-end that shrinks the log file under us: the bits land on zero
+ * pages (SIGBUS guard), the process lives and the queue keeps working. */
+static void log_file_shrunk(void)
+{
+	struct vhost_pktbuf *pk;
+	uint8_t *b;
+	uint32_t l = 1000;
+	uint64_t faults = mem_guard_faults();
+
+	if (!setup(BASEF, log_bytes_needed()))
+		goto out;
+	munmap(T.log, T.log_size + PAGE);
+	T.log = NULL;
+	CHECK_EQ(ftruncate(T.logfd, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		b = gbuf(1000, 0);
+		post(RXQ, &b, &l, 1, true);
+		pk = mkpkt(800);
+		CHECK_EQ(vhost_enqueue_burst(T.dev, RXQ, &pk, 1), 1);
+		vhost_pktbuf_free(pk);
+	}
+	CHECK(mem_guard_faults() > faults);
+out:
+	teardown();
+}
+
 /* The checker fails when the library skips its log writes. */
 static void checker_can_fail(void)
 {
@@ -573,6 +600,7 @@ int main(void)
 	RUN(log_edges);
 	RUN(log_resent);
 	RUN(logging_off);
+	RUN(log_file_shrunk);
 	RUN(checker_can_fail);
 	RUN(bad_log_base);
 	vhost_pktbuf_pool_destroy(pool);
