@@ -13,6 +13,10 @@
 #                   differ -- shows the RAM comparison can fail
 #   cancel          a migration cancelled midway: logging stops, the guest
 #                   keeps running on the source and its transfers succeed
+#   hotplug         memory hot-plug (no migration): a 128 MiB pc-dimm plugged
+#                   into a running guest reaches the switch (ADD_MEM_REG); the
+#                   guest onlines it for kernel allocations and moves 20 MiB
+#                   each way through buffers that now live there
 # A migration case passes when:
 #   * 'info migrate' says completed (total time and downtime are reported);
 #   * after completion, before 'cont', the guest RAM of source and
@@ -37,7 +41,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off no-log cancel}
+CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off no-log cancel hotplug}
 MIB=${VMTEST_MIB:-20}
 BW=${VMTEST_MIG_BW:-32M}
 VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-240}
@@ -242,6 +246,43 @@ case_migrate() {
     DETAIL="total ${total}ms downtime ${down}ms, RAM $cmp_out, pings $(field "$res_a" ping) gap $(field "$res_a" ping_gap_s)s, 2x${MIB}MiB sha256 ok, MAC on destination, time $(el "$t0")s"
 }
 
+# case_hotplug: a 128 MiB pc-dimm (memfd, shared) plugged into VM A while it
+# talks to B; the back-end must map it (ADD_MEM_REG) and the guest's traffic
+# through its buffers there must work.
+case_hotplug() {
+    name=hotplug; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    sw_start "$d" --socket "$d/a.sock" --socket "$d/b.sock" || return 1
+    vm_start "$d" b "$d/b.sock" $MAC_B 10.0.0.2/24 client on 1 mig-peer.sh \
+        --param peer=10.0.0.1 --param "mib=$MIB" || return 1
+    vm_start "$d" a "$d/a.sock" $MAC_A 10.0.0.1/24 client on 0 mig-guest.sh \
+        --param peer=10.0.0.2 --param "mib=$MIB" --param phase=5 --param hotplug=1 \
+        --extra "-m slots=2,maxmem=1G -qmp unix:$d/a.qmp,server=on,wait=off" || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    vm_wait_bg "$d" b; wb=$WAITER
+    wait_event "$d/a.log" hotplug-ready 150 ||
+        { REASON="guest A never reached its peer (see $d/a.log)"; return 1; }
+    "$QMP" "$d/a.qmp" hmp "object_add memory-backend-memfd,id=mem1,size=128M,share=on" >"$d/hotplug.out" 2>&1
+    "$QMP" "$d/a.qmp" hmp "device_add pc-dimm,id=dimm1,memdev=mem1" >>"$d/hotplug.out" 2>&1
+    ra=0; rb=0; wait "$wa" || ra=$?; wait "$wb" || rb=$?
+    WAITERS=""
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    sw_stop
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    [ $ra -eq 0 ] || { REASON="VM A: $res_a ($(cat "$d/hotplug.out"))"; return 1; }
+    [ $rb -eq 0 ] || { REASON="VM B: $res_b"; return 1; }
+    # The new region: guest-physical at or above 4 GiB, 128 MiB.
+    region=$(grep -a 'a.sock.*\|mapped guest memory' "$d/sw.err" |
+             sed -n 's/.*mapped guest memory gpa \(0x1[0-9a-f]\{8\}\) size 0x8000000.*/\1/p' | head -n1)
+    [ -n "$region" ] || { REASON="the back-end never mapped the plugged-in memory"; return 1; }
+    [ "$(field "$res_b" rx_sha256)" = "$(field "$res_a" tx_sha256)" ] ||
+        { REASON="sha256 out of the guest differs"; return 1; }
+    [ "$(field "$res_a" rx_sha256)" = "$(field "$res_b" tx_sha256)" ] ||
+        { REASON="sha256 into the guest differs"; return 1; }
+    DETAIL="region at $region mapped, $(field "$res_a" mem_blocks_onlined) blocks onlined (zone Normal $(field "$res_a" normal_pages) pages), 2x${MIB}MiB sha256 ok, time $(el "$t0")s"
+}
+
 run_case() {
     REASON=""; DETAIL=""
     case $1 in
@@ -249,6 +290,7 @@ run_case() {
     split-mrg-off) case_migrate split-mrg-off server off ok ;;
     no-log) case_migrate no-log client on nolog ;;
     cancel) case_migrate cancel client on cancel ;;
+    hotplug) case_hotplug ;;
     *) REASON="unknown case"; false ;;
     esac
 }

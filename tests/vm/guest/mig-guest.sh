@@ -5,8 +5,12 @@
 # the pings resumed quickly, and moves $VMTEST_MIB MiB out of and into the VM
 # over TCP. This script starts on the source QEMU and finishes on the
 # destination: its result line appears in the destination's serial log.
+# With vmtest.hotplug=1 it waits instead for memory the host plugs in (a
+# pc-dimm), onlines it for the kernel's own allocations (ZONE_NORMAL, which
+# the kernel prefers: network buffers land there), then does the same.
 # Params: vmtest.peer=IP (required), vmtest.phase=S guest seconds of pinging
-#         (40), vmtest.mib=N (20), vmtest.port=N (5001), vmtest.maxgap=S (1).
+#         (40), vmtest.mib=N (20), vmtest.port=N (5001), vmtest.maxgap=S (1),
+#         vmtest.hotplug=1.
 set -eu
 PEER=${VMTEST_PEER:?vmtest.peer missing}
 PHASE=${VMTEST_PHASE:-40}
@@ -23,6 +27,28 @@ until ping -c 1 -W 1 "$PEER" >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -ge 90 ] && fail "peer $PEER never answered"
 done
 event peer-up
+if [ "${VMTEST_HOTPLUG:-0}" = 1 ]; then
+    blocks() { ls -d /sys/devices/system/memory/memory* 2>/dev/null | wc -l; }
+    n0=$(blocks)
+    event hotplug-ready
+    i=0
+    while [ "$(blocks)" -le "$n0" ]; do
+        i=$((i + 1)); [ $i -ge 600 ] && fail "no memory was plugged in"
+        sleep 0.2
+    done
+    n=0
+    for st in /sys/devices/system/memory/memory*/state; do
+        if [ "$(cat "$st")" = offline ]; then
+            echo online_kernel >"$st" || fail "cannot online $st"
+            n=$((n + 1))
+        fi
+    done
+    normal=$(awk '/^Node 0, zone +Normal/ { z = 1 } z && /managed/ { print $2; exit }' /proc/zoneinfo)
+    echo "vmtest: $n memory blocks onlined, zone Normal manages ${normal:-0} pages"
+    info "mem_blocks_onlined=$n" "normal_pages=${normal:-0}"
+    [ "${normal:-0}" -gt 0 ] || fail "the new memory is not in zone Normal"
+    event mem-online
+fi
 # The host starts the migration when it sees this event.
 event mig-ready
 count=$((PHASE * 10))
