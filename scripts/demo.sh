@@ -12,6 +12,11 @@
 #   5. VM A (10.0.0.1) pings VM B (10.0.0.2) and sends it 20 MiB over TCP;
 #      both print the sha256 of what they sent / received
 #   6. prints the switch's statistics and stops everything
+# With --migrate, step 5 is a live migration instead: VM A moves to a second
+# QEMU process (both attached to the switch) while it pings VM B and B
+# floods it; the demo prints the migration time, the downtime, whether the
+# guest's RAM is identical on both sides, then moves 20 MiB each way between
+# the migrated VM and B and compares the hashes.
 # About a minute once the packages are there. Everything it starts is killed
 # on exit, also on Ctrl-C. Works as a normal user (sudo only for apt-get).
 #
@@ -19,6 +24,12 @@
 # DEMO_KEEP=1 (keep the logs dir).
 set -eu
 
+MIGRATE=0
+case "${1:-}" in
+--migrate) MIGRATE=1 ;;
+"") ;;
+*) echo "usage: scripts/demo.sh [--migrate]" >&2; exit 2 ;;
+esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GUEST=${DEMO_GUEST:-${VMTEST_GUEST:-/tmp/vmtest-guest}}
 MIB=${DEMO_MIB:-20}
@@ -67,7 +78,7 @@ step "[1/5] Checking the packages this needs"
 if command -v apt-get >/dev/null; then
     # shellcheck source=deps.sh
     . "$ROOT/scripts/deps.sh"
-    need_pkgs "${BUILD_PKGS[@]}" qemu-system-x86 busybox-static cpio gzip procps ||
+    need_pkgs "${BUILD_PKGS[@]}" qemu-system-x86 busybox-static cpio gzip procps python3 ||
         die "could not install the packages"
 fi
 for c in meson ninja cc qemu-system-x86_64 cpio; do
@@ -102,6 +113,11 @@ if [ "$ncpu" -ge 2 ]; then
     last=$((ncpu - 1)); SWCPU="--cpu $last"; CPU_A=0; CPU_B=$last
 else
     SWCPU=""; CPU_A=""; CPU_B=""
+fi
+if [ $MIGRATE = 1 ]; then
+    # shellcheck source=demo-migrate.sh
+    . "$ROOT/scripts/demo-migrate.sh"
+    exit 0
 fi
 step "[4/5] Starting vhost-switch and two VMs"
 # shellcheck disable=SC2086
