@@ -212,11 +212,18 @@ static void sleep_on_kicks(struct fwd *f)
 
 void fwd_quiesce(struct fwd *f)
 {
-	uint64_t s = atomic_load(&f->worker_seq);
+	uint64_t s;
 
+	/* The caller's store (the port's device cleared) before our read of
+	 * the count: a full barrier, as the worker's increments are. */
+	atomic_thread_fence(memory_order_seq_cst);
+	s = atomic_load(&f->worker_seq);
 	if (!(s & 1))
 		return;
-	while (atomic_load(&f->worker_seq) == s && !atomic_load(&f->stop))
+	/* Not cut short by f->stop: the pass in progress always ends (its
+	 * longest wait is one bounded poll), and a device destroyed while we
+	 * shut down must not be freed under it. */
+	while (atomic_load(&f->worker_seq) == s)
 		sched_yield();
 }
 
@@ -268,7 +275,7 @@ void *fwd_worker(void *arg)
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		uint32_t moved;
 
-		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_seq_cst);
 		moved = pass(f);
 		add(&f->passes, 1);
 		if (moved) {
@@ -281,7 +288,7 @@ void *fwd_worker(void *arg)
 				sleep_on_kicks(f);
 			}
 		}
-		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_seq_cst);
 	}
 	return NULL;
 }
