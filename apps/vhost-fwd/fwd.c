@@ -227,6 +227,24 @@ void fwd_quiesce(struct fwd *f)
 		sched_yield();
 }
 
+int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
+		   const struct vhost_device_ops *ops)
+{
+	int ret = vhost_socket_register(f->ctx, port->path,
+					f->client ? VHOST_SOCKET_CLIENT : 0,
+					&port->sock);
+
+	if (!ret)
+		ret = vhost_socket_disable_features(port->sock,
+						    disable |
+						    FWD_UNDELIVERABLE_FEATURES);
+	if (!ret)
+		ret = vhost_socket_set_ops(port->sock, ops, port);
+	if (!ret)
+		ret = vhost_socket_start(port->sock);
+	return ret;
+}
+
 int fwd_init_template(struct fwd *f)
 {
 	struct vhost_pktbuf *p = vhost_pktbuf_alloc(f->pool);
