@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Workers: poll the ports they own, learn source MACs, and forward each
+ * Workers: poll the ports they own, check and learn source MACs (port
+ * security, port_sec.c: frames from MACs a port may not use are dropped and
+ * counted), and forward each
  * burst by destination: known unicast to its port, broadcast, multicast and
  * unknown unicast to every other port that is up; never back out of the
  * ingress port. Packets are batched per destination, one send per
@@ -159,10 +161,13 @@ static uint16_t vhost_send(struct sw_port *port, struct vhost_dev *dev,
 			off++; /* dropped; the next may fit */
 			continue;
 		}
+		/* Busy: the control thread held the ring for a moment,
+		 * or the burst's budget went on bad chains (consumed, so
+		 * a retry makes progress). */
 		if (st == VHOST_ENQUEUE_BUSY && ++busy <= SW_BUSY_RETRIES)
 			continue;
-		/* No room, stopped, or busy for too long: the rest waits
-		 * for nobody (the burst is ours only now). */
+		/* No room, stopped, or still busy after the retries: the
+		 * rest is dropped (nothing is queued for later). */
 		add(&port->tx_no_room, (uint64_t)(n - off));
 		*room = false;
 		break;
