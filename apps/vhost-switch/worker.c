@@ -2,10 +2,9 @@
 /*
  * Workers: poll the ports they own, check and learn source MACs (port
  * security, port_sec.c: frames from MACs a port may not use are dropped and
- * counted), and forward each
- * burst by destination: known unicast to its port, broadcast, multicast and
- * unknown unicast to every other port that is up; never back out of the
- * ingress port. Packets are batched per destination, one send per
+ * counted), and forward each burst by destination: known unicast to its
+ * port, broadcast, multicast and unknown unicast to every other port that
+ * is up; never back out of the ingress port. Packets are batched per destination, one send per
  * destination per burst.
  */
 #include <sched.h>
