@@ -9,7 +9,8 @@
  * - a packet the guest can never take (larger than its buffers) is dropped
  *   and counted, and every packet after it in the burst is still delivered;
  * - a VM that takes another port's MAC gets its frames dropped and counted,
- *   the victim keeps working;
+ *   the victim keeps working; a MAC that moves between open ports is
+ *   counted and logged, and followed;
  * - sw_quiesce waits for a worker inside a pass even while the switch
  *   stops (a device destroyed during shutdown is not freed under it), and
  *   a shutdown that destroys devices under traffic is clean (ASan).
@@ -331,6 +332,43 @@ static void test_mac_steal(void)
 	sw_down();
 }
 
+/* A MAC seen first on port 0, then on port 1 (open ports: a migration):
+ * it moves, the move is counted on port 1 and logged once; frames to it
+ * then go to port 1. */
+static void test_mac_move(void)
+{
+	struct guest a, b;
+	const uint8_t x[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	uint8_t fill;
+
+	sw_up(2);
+	sw_start();
+	CHECK(g_connect(&a, 0, 0, 1));
+	CHECK(g_connect(&b, 1, 0, 2));
+	g_rx_post(&a, 4, 2048);
+	g_rx_post(&b, 4, 2048);
+	g_tx(&a, bcast, x, 60, 0x01);
+	g_publish(&a, TXQ);
+	CHECK(wait_used(&b, RXQ, 1));
+	CHECK_EQ(mac_table_lookup(sw.macs, x), 0);
+	g_tx(&b, bcast, x, 60, 0x02);
+	g_publish(&b, TXQ);
+	CHECK(wait_used(&a, RXQ, 1));
+	CHECK_EQ(mac_table_lookup(sw.macs, x), 1);
+	CHECK_EQ(atomic_load(&sw.sec[1].moves), 1);
+	sw_log_events(&sw);
+	CHECK_EQ(sw.moves_logged[1], 1);
+	/* A frame to x now goes to port 1. */
+	g_tx(&a, x, a.mac, 70, 0x03);
+	g_publish(&a, TXQ);
+	CHECK(wait_used(&b, RXQ, 2));
+	CHECK_EQ(g_rx_frame(&b, 1, &fill), 70);
+	CHECK_EQ(fill, 0x03);
+	fe_close(&a.fe);
+	fe_close(&b.fe);
+	sw_down();
+}
+
 /* sw_quiesce against a worker inside a pass, with stop set: it must wait
  * for the pass to end (the device is freed when destroy_device returns). */
 static _Atomic bool quiesced;
@@ -455,6 +493,7 @@ int main(void)
 	RUN(test_one_vm_per_port);
 	RUN(test_unplaceable_then_next);
 	RUN(test_mac_steal);
+	RUN(test_mac_move);
 	RUN(test_quiesce_during_stop);
 	RUN(test_shutdown_under_traffic);
 	return check_summary("switch");
