@@ -153,7 +153,7 @@ static int parse_port_opts(struct port_sec *ps, char *opts)
 		} else if (!strncmp(o, "max-macs=", 9)) {
 			unsigned long v = strtoul(o + 9, &end, 10);
 
-			if (*end || v > PSEC_MAX_LEARNED) {
+			if (end == o + 9 || *end || v > PSEC_MAX_LEARNED) {
 				fprintf(stderr, "max-macs: 0..%d\n",
 					PSEC_MAX_LEARNED);
 				return -1;
@@ -237,14 +237,18 @@ int main(int argc, char **argv)
 		case 'i': interval = atof(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 'a': aging = (unsigned)atoi(optarg); break;
-		case 'm':
-			max_macs = (unsigned)strtoul(optarg, NULL, 10);
-			if (max_macs > PSEC_MAX_LEARNED) {
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			max_macs = (unsigned)v;
+			if (end == optarg || *end || v > PSEC_MAX_LEARNED) {
 				fprintf(stderr, "--max-macs: 0..%d\n",
 					PSEC_MAX_LEARNED);
 				return 2;
 			}
 			break;
+		}
 		case 'L': lock_macs = true; break;
 		case 'j': json = true; break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;

@@ -263,9 +263,12 @@ static void test_quiesce_during_stop(void)
 
 int main(void)
 {
+	int fds = fe_count_fds();
+
 	signal(SIGPIPE, SIG_IGN);
 	vhost_log_set_level(VHOST_LOG_WARNING);
 	RUN(test_offloads);
 	RUN(test_quiesce_during_stop);
+	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("fwd");
 }

@@ -488,6 +488,8 @@ static void test_shutdown_under_traffic(void)
 
 int main(void)
 {
+	int fds = fe_count_fds();
+
 	signal(SIGPIPE, SIG_IGN);
 	vhost_log_set_level(VHOST_LOG_WARNING);
 	RUN(test_one_vm_per_port);
@@ -496,5 +498,6 @@ int main(void)
 	RUN(test_mac_move);
 	RUN(test_quiesce_during_stop);
 	RUN(test_shutdown_under_traffic);
+	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("switch");
 }
