@@ -212,12 +212,37 @@ static void sleep_on_kicks(struct fwd *f)
 
 void fwd_quiesce(struct fwd *f)
 {
-	uint64_t s = atomic_load(&f->worker_seq);
+	uint64_t s;
 
+	/* The caller's store (the port's device cleared) before our read of
+	 * the count: a full barrier, as the worker's increments are. */
+	atomic_thread_fence(memory_order_seq_cst);
+	s = atomic_load(&f->worker_seq);
 	if (!(s & 1))
 		return;
-	while (atomic_load(&f->worker_seq) == s && !atomic_load(&f->stop))
+	/* Not cut short by f->stop: the pass in progress always ends (its
+	 * longest wait is one bounded poll), and a device destroyed while we
+	 * shut down must not be freed under it. */
+	while (atomic_load(&f->worker_seq) == s)
 		sched_yield();
+}
+
+int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
+		   const struct vhost_device_ops *ops)
+{
+	int ret = vhost_socket_register(f->ctx, port->path,
+					f->client ? VHOST_SOCKET_CLIENT : 0,
+					&port->sock);
+
+	if (!ret)
+		ret = vhost_socket_disable_features(port->sock,
+						    disable |
+						    FWD_UNDELIVERABLE_FEATURES);
+	if (!ret)
+		ret = vhost_socket_set_ops(port->sock, ops, port);
+	if (!ret)
+		ret = vhost_socket_start(port->sock);
+	return ret;
 }
 
 int fwd_init_template(struct fwd *f)
@@ -268,7 +293,7 @@ void *fwd_worker(void *arg)
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		uint32_t moved;
 
-		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_seq_cst);
 		moved = pass(f);
 		add(&f->passes, 1);
 		if (moved) {
@@ -281,7 +306,7 @@ void *fwd_worker(void *arg)
 				sleep_on_kicks(f);
 			}
 		}
-		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&f->worker_seq, 1, memory_order_seq_cst);
 	}
 	return NULL;
 }

@@ -3,6 +3,7 @@
 #ifndef VHOST_FWD_H
 #define VHOST_FWD_H
 
+#include <linux/virtio_net.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,6 +56,18 @@ struct fwd {
 	_Atomic uint64_t passes, idle_passes;
 };
 
+/* Offloads vhost-fwd cannot deliver, never offered: it forwards frames
+ * unchanged and has no software segmentation, so a TSO frame from a guest
+ * would reach a peer that did not negotiate GUEST_TSO4/6 (the library
+ * refuses it there). Partial checksums (CSUM) stay offered: libvhost
+ * completes the checksum for a guest without GUEST_CSUM. */
+#define FWD_UNDELIVERABLE_FEATURES                                           \
+	((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6))
+
+/* Register port's socket (server, or client with f->client), take away
+ * disable | FWD_UNDELIVERABLE_FEATURES, set ops (opaque: port), start. */
+int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
+		   const struct vhost_device_ops *ops);
 void *fwd_worker(void *arg);
 int fwd_init_template(struct fwd *f);
 /* Wait until the worker is not inside a pass that may use a device it

@@ -12,6 +12,8 @@
  * with --json. SIGUSR1 pauses and resumes generated traffic (txonly), so a
  * test can let the peer drain before comparing counts. --stats-file keeps
  * "RX TX T_NS" of port 0 in a file, rewritten every 20 ms, for benchmarks.
+ * Offloads it cannot deliver are not offered (HOST_TSO4/6: it forwards
+ * frames unchanged and segments nothing; see FWD_UNDELIVERABLE_FEATURES).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -314,16 +316,7 @@ int main(int argc, char **argv)
 	for (int p = 0; p < f.nports; p++) {
 		struct fwd_port *port = &f.ports[p];
 
-		ret = vhost_socket_register(f.ctx, port->path,
-					    f.client ? VHOST_SOCKET_CLIENT : 0,
-					    &port->sock);
-		if (!ret && disable)
-			ret = vhost_socket_disable_features(port->sock, disable);
-		if (!ret)
-			ret = vhost_socket_set_ops(port->sock, &ops, port);
-
-		if (!ret)
-			ret = vhost_socket_start(port->sock);
+		ret = fwd_port_start(&f, port, disable, &ops);
 		if (ret) {
 			fprintf(stderr, "%s: %s\n", port->path, strerror(-ret));
 			vhost_ctx_destroy(f.ctx);

@@ -42,17 +42,21 @@ static uint16_t fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
-int gso_segment(const struct vhost_pktbuf *pkt, struct vhost_pktbuf_pool *pool,
-		struct vhost_pktbuf **out, unsigned max)
-{
-	uint8_t hdr[GSO_MAX_HDR], seg[GSO_MAX_HDR + GSO_MAX_SEG];
-	uint32_t l3 = ETH_HLEN, l4 = pkt->csum_start, hlen, payload, mss, off;
-	uint32_t seq;
-	uint16_t ip_id = 0;
+/* The headers of a TSO packet we can cut, read and checked once. */
+struct gso_hdrs {
+	uint8_t hdr[GSO_MAX_HDR];
+	uint32_t l3, l4, hlen, payload, mss, seq;
+	uint16_t ip_id;
 	bool v4;
-	unsigned n = 0;
+};
 
-	if (!(pkt->ol_flags & VHOST_PKT_F_GSO) || !pkt->gso_size)
+static int gso_parse(const struct vhost_pktbuf *pkt, struct gso_hdrs *g)
+{
+	uint8_t *hdr = g->hdr;
+	uint32_t l3 = ETH_HLEN, l4 = pkt->csum_start, hlen;
+
+	if (!(pkt->ol_flags & VHOST_PKT_F_GSO) || pkt->gso_size < GSO_MIN_SEG ||
+	    pkt->gso_size > GSO_MAX_SEG)
 		return -EINVAL;
 	if (vhost_pktbuf_read(pkt, 0, ETH_HLEN + 4, hdr) != ETH_HLEN + 4)
 		return -EINVAL;
@@ -66,49 +70,76 @@ int gso_segment(const struct vhost_pktbuf *pkt, struct vhost_pktbuf_pool *pool,
 	if (hlen < l4 + 20 || hlen > GSO_MAX_HDR || hlen >= pkt->pkt_len ||
 	    vhost_pktbuf_read(pkt, 0, hlen, hdr) != hlen)
 		return -EINVAL;
-	v4 = (hdr[l3] >> 4) == 4;
-	if ((v4 && pkt->gso_type != VHOST_GSO_TCPV4) ||
-	    (!v4 && ((hdr[l3] >> 4) != 6 || pkt->gso_type != VHOST_GSO_TCPV6)))
+	g->v4 = (hdr[l3] >> 4) == 4;
+	if ((g->v4 && pkt->gso_type != VHOST_GSO_TCPV4) ||
+	    (!g->v4 && ((hdr[l3] >> 4) != 6 || pkt->gso_type != VHOST_GSO_TCPV6)))
 		return -EINVAL;
-	if (v4 && (hdr[l3 + 9] != 6 || l3 + (uint32_t)(hdr[l3] & 15) * 4 != l4))
+	if (g->v4 && (hdr[l3 + 9] != 6 || l3 + (uint32_t)(hdr[l3] & 15) * 4 != l4))
 		return -EINVAL;
-	if (!v4 && (hdr[l3 + 6] != 6 || l3 + 40 != l4))
+	if (!g->v4 && (hdr[l3 + 6] != 6 || l3 + 40 != l4))
 		return -EINVAL; /* no IPv6 extension headers */
-	mss = pkt->gso_size;
-	if (mss > GSO_MAX_SEG)
-		return -EINVAL;
-	payload = pkt->pkt_len - hlen;
-	if ((payload + mss - 1) / mss > max)
-		return -ENOSPC;
-	seq = (uint32_t)get16(hdr + l4 + 4) << 16 | get16(hdr + l4 + 6);
-	if (v4)
-		ip_id = get16(hdr + l3 + 4);
-	for (off = 0; off < payload; off += mss, n++) {
-		uint32_t len = payload - off < mss ? payload - off : mss;
+	g->l3 = l3;
+	g->l4 = l4;
+	g->hlen = hlen;
+	g->mss = pkt->gso_size;
+	g->payload = pkt->pkt_len - hlen;
+	g->seq = (uint32_t)get16(hdr + l4 + 4) << 16 | get16(hdr + l4 + 6);
+	g->ip_id = g->v4 ? get16(hdr + l3 + 4) : 0;
+	/* pkt_len < 2^32 and mss >= GSO_MIN_SEG: no overflow, and the count
+	 * (the work one packet asks for) is bounded. */
+	return (int)((g->payload + g->mss - 1) / g->mss);
+}
+
+int gso_count(const struct vhost_pktbuf *pkt)
+{
+	struct gso_hdrs g;
+
+	return gso_parse(pkt, &g);
+}
+
+int gso_segment(const struct vhost_pktbuf *pkt, struct vhost_pktbuf_pool *pool,
+		unsigned first, struct vhost_pktbuf **out, unsigned max)
+{
+	struct gso_hdrs g;
+	uint8_t seg[GSO_MAX_HDR + GSO_MAX_SEG];
+	uint32_t l3, l4, hlen, off;
+	int total = gso_parse(pkt, &g);
+	unsigned n = 0, k;
+
+	if (total < 0)
+		return total;
+	if (first >= (unsigned)total)
+		return 0;
+	l3 = g.l3;
+	l4 = g.l4;
+	hlen = g.hlen;
+	for (k = first, off = first * g.mss; n < max && off < g.payload;
+	     k++, off += g.mss, n++) {
+		uint32_t len = g.payload - off < g.mss ? g.payload - off : g.mss;
 		uint8_t *ip = seg + l3, *tcp = seg + l4;
-		bool last = off + len == payload;
+		bool last = off + len == g.payload;
 		uint32_t sum;
 		struct vhost_pktbuf *p;
 
-		memcpy(seg, hdr, hlen);
+		memcpy(seg, g.hdr, hlen);
 		vhost_pktbuf_read(pkt, hlen + off, len, seg + hlen);
-		if (v4) {
+		if (g.v4) {
 			put16(ip + 2, (uint16_t)(l4 - l3 + (hlen - l4) + len));
-			put16(ip + 4, (uint16_t)(ip_id + n));
+			put16(ip + 4, (uint16_t)(g.ip_id + k));
 			put16(ip + 10, 0);
 			put16(ip + 10, fold(sum16(ip, l4 - l3, 0)));
 		} else {
 			put16(ip + 4, (uint16_t)((hlen - l4) + len));
 		}
-		put16(tcp + 4, (uint16_t)((seq + off) >> 16));
-		put16(tcp + 6, (uint16_t)(seq + off));
+		put16(tcp + 4, (uint16_t)((g.seq + off) >> 16));
+		put16(tcp + 6, (uint16_t)(g.seq + off));
 		if (!last)
 			tcp[13] &= (uint8_t)~0x09; /* FIN, PSH */
 		if (off)
 			tcp[13] &= (uint8_t)~0x80; /* CWR */
 		/* TCP checksum over the pseudo-header and the segment. */
 		put16(tcp + 16, 0);
-		if (v4)
+		if (g.v4)
 			sum = sum16(ip + 12, 8, 0);
 		else
 			sum = sum16(ip + 8, 32, 0);

@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-switch --socket PATH [--socket PATH ...] [--client] [--tap NAME]
+ * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client] [--tap NAME]
  *              [--workers N] [--cpu LIST] [--stats-interval S]
- *              [--duration S] [--mac-aging S] [--json] [--verbose]
+ *              [--duration S] [--mac-aging S] [--max-macs N] [--lock-macs]
+ *              [--json] [--verbose]
  *
  * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
+ * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
+ * only source MACs the port may use), lock (the first source MAC seen is
+ * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
+ * limit). --max-macs and --lock-macs set the default of every vhost port.
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json).
  */
@@ -35,58 +40,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static struct sw *sw_of(struct sw_port *port)
-{
-	return (struct sw *)((char *)(port - port->id) -
-			     offsetof(struct sw, ports));
-}
-
-static int on_new_device(struct vhost_dev *dev)
-{
-	struct sw_port *port = vhost_dev_socket_opaque(dev);
-
-	if (atomic_load(&port->dev)) {
-		fprintf(stderr, "port %u: already has a device; refusing\n",
-			port->id);
-		return -1;
-	}
-	atomic_store(&port->dev, dev);
-	atomic_store(&port->up, true);
-	atomic_fetch_add(&port->connects, 1);
-	sw_assign_port(sw_of(port), port);
-	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64
-		", worker %d\n", port->id, port->name, vhost_dev_features(dev),
-		atomic_load(&port->worker));
-	return 0;
-}
-
-static void on_destroy_device(struct vhost_dev *dev)
-{
-	struct sw_port *port = vhost_dev_socket_opaque(dev);
-	struct sw *sw = sw_of(port);
-
-	if (atomic_load(&port->dev) != dev)
-		return;
-	atomic_store(&port->up, false);
-	atomic_store(&port->dev, NULL);
-	sw_unassign_port(sw, port);
-	/* Every worker may be sending to this port: wait them out. */
-	sw_quiesce(sw);
-	mac_table_flush_port(sw->macs, port->id);
-	fprintf(stderr, "port %u (%s): VM disconnected\n", port->id, port->name);
-}
-
-static const struct vhost_device_ops ops = {
-	.new_device = on_new_device,
-	.destroy_device = on_destroy_device,
-};
-
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: vhost-switch --socket PATH [--socket PATH ...] [--client]\n"
-		   "         [--tap NAME] [--workers N] [--cpu LIST]\n"
-		   "         [--stats-interval S] [--duration S] [--mac-aging S]\n"
-		   "         [--json] [--verbose]\n");
+	fprintf(o, "usage: vhost-switch --socket PATH[,mac=MAC...][,lock][,max-macs=N]\n"
+		   "         [--socket ...] [--client] [--tap NAME] [--workers N]\n"
+		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
+		   "         [--mac-aging S] [--max-macs N] [--lock-macs] [--json]\n"
+		   "         [--verbose]\n");
 }
 
 /* The last w characters of s: socket paths differ at their end. */
@@ -99,21 +59,28 @@ static const char *name_tail(const char *s, size_t w)
 
 static void print_stats(struct sw *sw, FILE *o)
 {
-	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s %8s\n", "port",
-		"name", "state", "rx-pkts", "rx-bytes", "rx-drops", "tx-pkts",
-		"tx-bytes", "tx-drops", "tso-cut");
+	fprintf(o, "%-4s %-28s %-5s %12s %12s %10s %12s %12s %10s %8s"
+		" %8s %8s %8s %8s %8s\n", "port", "name", "state", "rx-pkts",
+		"rx-bytes", "rx-drops", "tx-pkts", "tx-bytes", "tx-drops",
+		"tso-cut", "no-room", "unplace", "spoofed", "mac-lim", "moves");
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
+		struct port_sec *ps = &sw->sec[i];
 
 		fprintf(o, "%-4u %-28s %-5s %12" PRIu64 " %12" PRIu64
 			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
-			" %8" PRIu64 "\n",
+			" %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+			" %8" PRIu64 " %8" PRIu64 "\n",
 			i, name_tail(p->kind == PORT_TAP ? p->ifname : p->name, 28),
 			atomic_load(&p->up) ? "up" : "down",
 			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
 			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),
 			atomic_load(&p->tx_bytes), atomic_load(&p->tx_drops),
-			atomic_load(&p->tx_segmented));
+			atomic_load(&p->tx_segmented),
+			atomic_load(&p->tx_no_room),
+			atomic_load(&p->tx_unplaceable),
+			atomic_load(&ps->drop_spoof),
+			atomic_load(&ps->drop_limit), atomic_load(&ps->moves));
 	}
 	for (unsigned i = 0; i < sw->nworkers; i++) {
 		struct sw_worker *w = &sw->workers[i];
@@ -141,13 +108,19 @@ static void print_json(struct sw *sw, double elapsed)
 		       ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 		       ",\"rx_drops\":%" PRIu64 ",\"tx_packets\":%" PRIu64
 		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
-		       ",\"tso_cut\":%" PRIu64 "}",
+		       ",\"tso_cut\":%" PRIu64 ",\"tx_no_room\":%" PRIu64
+		       ",\"tx_unplaceable\":%" PRIu64 ",\"drop_spoofed\":%" PRIu64
+		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64 "}",
 		       i ? "," : "", p->kind == PORT_TAP ? p->ifname : p->name,
 		       p->kind == PORT_TAP ? "tap" : "vhost",
 		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
 		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
 		       atomic_load(&p->tx_packets), atomic_load(&p->tx_bytes),
-		       atomic_load(&p->tx_drops), atomic_load(&p->tx_segmented));
+		       atomic_load(&p->tx_drops), atomic_load(&p->tx_segmented),
+		       atomic_load(&p->tx_no_room), atomic_load(&p->tx_unplaceable),
+		       atomic_load(&sw->sec[i].drop_spoof),
+		       atomic_load(&sw->sec[i].drop_limit),
+		       atomic_load(&sw->sec[i].moves));
 	}
 	printf("],\"workers\":[");
 	for (unsigned i = 0; i < sw->nworkers; i++)
@@ -156,6 +129,42 @@ static void print_json(struct sw *sw, double elapsed)
 		       atomic_load(&sw->workers[i].packets),
 		       atomic_load(&sw->workers[i].floods));
 	printf("]}\n");
+}
+
+/* Port options after the path: mac=MAC, lock, max-macs=N. */
+static int parse_port_opts(struct port_sec *ps, char *opts)
+{
+	char *save = NULL;
+
+	for (char *o = strtok_r(opts, ",", &save); o;
+	     o = strtok_r(NULL, ",", &save)) {
+		uint8_t mac[6];
+		char *end;
+
+		if (!strncmp(o, "mac=", 4)) {
+			if (port_sec_parse_mac(o + 4, mac) ||
+			    port_sec_allow(ps, mac)) {
+				fprintf(stderr, "bad or too many mac= (at most %d "
+					"unicast MACs): %s\n", PSEC_MAX_ALLOWED, o);
+				return -1;
+			}
+		} else if (!strcmp(o, "lock")) {
+			ps->lock_first = true;
+		} else if (!strncmp(o, "max-macs=", 9)) {
+			unsigned long v = strtoul(o + 9, &end, 10);
+
+			if (end == o + 9 || *end || v > PSEC_MAX_LEARNED) {
+				fprintf(stderr, "max-macs: 0..%d\n",
+					PSEC_MAX_LEARNED);
+				return -1;
+			}
+			ps->max_learned = (unsigned)v;
+		} else {
+			fprintf(stderr, "unknown port option %s\n", o);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int parse_cpus(const char *s, int *cpus, unsigned max)
@@ -186,6 +195,8 @@ int main(int argc, char **argv)
 		{ "stats-interval", required_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "mac-aging", required_argument, NULL, 'a' },
+		{ "max-macs", required_argument, NULL, 'm' },
+		{ "lock-macs", no_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -195,7 +206,9 @@ int main(int argc, char **argv)
 	const char *tap = NULL;
 	bool client = false, json = false;
 	double interval = 0, duration = 0, start, last;
-	unsigned aging = 300, nworkers = 1;
+	unsigned aging = 300, nworkers = 1, max_macs = PSEC_DEFAULT_MAX_LEARNED;
+	bool lock_macs = false;
+	char *port_opts[SW_MAX_PORTS] = { 0 };
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -205,6 +218,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			sw.ports[sw.nports].kind = PORT_VHOST;
+			/* PATH[,options]: cut the options off the path */
+			port_opts[sw.nports] = strchr(optarg, ',');
+			if (port_opts[sw.nports])
+				*port_opts[sw.nports]++ = '\0';
 			sw.ports[sw.nports++].name = optarg;
 			break;
 		case 'c': client = true; break;
@@ -220,6 +237,19 @@ int main(int argc, char **argv)
 		case 'i': interval = atof(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 'a': aging = (unsigned)atoi(optarg); break;
+		case 'm': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			max_macs = (unsigned)v;
+			if (end == optarg || *end || v > PSEC_MAX_LEARNED) {
+				fprintf(stderr, "--max-macs: 0..%d\n",
+					PSEC_MAX_LEARNED);
+				return 2;
+			}
+			break;
+		}
+		case 'L': lock_macs = true; break;
 		case 'j': json = true; break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
@@ -229,6 +259,14 @@ int main(int argc, char **argv)
 	if ((!sw.nports && !tap) || nworkers < 1 || nworkers > SW_MAX_WORKERS) {
 		usage(stderr);
 		return 2;
+	}
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
+		/* The TAP uplink has the host's MACs behind it: no limit. */
+		port_sec_init(&sw.sec[i]);
+		sw.sec[i].max_learned = i < sw.nports ? max_macs : 0;
+		sw.sec[i].lock_first = i < sw.nports && lock_macs;
+		if (port_opts[i] && parse_port_opts(&sw.sec[i], port_opts[i]))
+			return 2;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -280,16 +318,7 @@ int main(int argc, char **argv)
 
 		if (p->kind != PORT_VHOST)
 			continue;
-		ret = vhost_socket_register(sw.ctx, p->name,
-					    client ? VHOST_SOCKET_CLIENT : 0,
-					    &p->sock);
-		if (!ret)
-			ret = vhost_socket_set_ops(p->sock, &ops, p);
-		/* One VM per port: a second front-end is refused at once. */
-		if (!ret && !client)
-			ret = vhost_socket_set_max_connections(p->sock, 1);
-		if (!ret)
-			ret = vhost_socket_start(p->sock);
+		ret = sw_port_start(&sw, p, client);
 		if (ret) {
 			fprintf(stderr, "%s: %s\n", p->name, strerror(-ret));
 			atomic_store(&sw.stop, true);
@@ -305,6 +334,7 @@ int main(int argc, char **argv)
 		usleep(50000);
 		t = now_s();
 		atomic_store(&sw.macs->now, 1 + (uint32_t)(t - start));
+		sw_log_events(&sw);
 		if (duration > 0 && t - start >= duration)
 			break;
 		if (interval > 0 && t - last >= interval) {

@@ -22,10 +22,12 @@
 #include <vhost/vhost.h>
 
 #include "mac_table.h"
+#include "port_sec.h"
 
 #define SW_MAX_PORTS 64
 #define SW_MAX_WORKERS 16
 #define SW_BURST 32
+#define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
 
 enum port_kind { PORT_VHOST, PORT_TAP };
 
@@ -43,6 +45,9 @@ struct sw_port {
 	/* rx_* written by the owning worker, tx_* by any worker */
 	_Atomic uint64_t rx_packets, rx_bytes, rx_drops;
 	_Atomic uint64_t tx_packets, tx_bytes, tx_drops;
+	/* Parts of tx_drops: the guest had no room (or the ring stayed
+	 * busy), a packet the guest can never take. */
+	_Atomic uint64_t tx_no_room, tx_unplaceable;
 	_Atomic uint64_t tx_segmented;  /* TSO packets cut in software */
 	_Atomic uint64_t connects;
 	char ifname[32];               /* tap: actual name */
@@ -65,6 +70,9 @@ struct sw {
 	struct sw_worker workers[SW_MAX_WORKERS];
 	unsigned nworkers;
 	struct mac_table *macs;
+	struct port_sec sec[SW_MAX_PORTS]; /* by port id */
+	uint64_t moves_logged[SW_MAX_PORTS]; /* main thread only */
+	bool lock_logged[SW_MAX_PORTS];      /* main thread only */
 	struct vhost_ctx *ctx;
 	struct vhost_pktbuf_pool *pool;
 	_Atomic bool stop;
@@ -77,6 +85,11 @@ void sw_assign_port(struct sw *sw, struct sw_port *port);
 void sw_unassign_port(struct sw *sw, struct sw_port *port);
 /* Wait until no worker is in a pass that began before this call. */
 void sw_quiesce(struct sw *sw);
+
+/* Ports (port.c): start a vhost port's socket (one connection at a time
+ * on a server socket: a port is one VM); log MAC moves and locks. */
+int sw_port_start(struct sw *sw, struct sw_port *port, bool client);
+void sw_log_events(struct sw *sw);
 
 /* TAP uplink (tap.c) */
 int tap_open(const char *name, char *actual, size_t actual_len);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Workers: poll the ports they own, learn source MACs, and forward each
- * burst by destination: known unicast to its port, broadcast, multicast and
- * unknown unicast to every other port that is up; never back out of the
- * ingress port. Packets are batched per destination, one send per
+ * Workers: poll the ports they own, check and learn source MACs (port
+ * security, port_sec.c: frames from MACs a port may not use are dropped and
+ * counted), and forward each burst by destination: known unicast to its
+ * port, broadcast, multicast and unknown unicast to every other port that
+ * is up; never back out of the ingress port. Packets are batched per destination, one send per
  * destination per burst.
  */
 #include <sched.h>
@@ -52,8 +53,43 @@ static bool needs_segmenting(const struct vhost_pktbuf *p, uint64_t features)
 	return true;
 }
 
-static void port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
+static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		      uint16_t n);
+
+/* Cut one TSO packet in batches of SW_BURST segments (any count: a 64 KiB
+ * frame at MSS 536 makes 123) and send them; stop once the guest is out of
+ * room, counting the segments not made as one drop of the packet. */
+static void send_cut(struct sw_worker *w, struct sw_port *port,
+		     const struct vhost_pktbuf *pkt)
+{
+	struct vhost_pktbuf *segs[SW_BURST];
+	int total = gso_count(pkt);
+
+	if (total < 0) {
+		add(&port->tx_drops, 1);
+		add(&port->tx_unplaceable, 1);
+		return;
+	}
+	add(&port->tx_segmented, 1);
+	for (int first = 0; first < total;) {
+		int k = gso_segment(pkt, w->sw->pool, (unsigned)first, segs,
+				    SW_BURST);
+		bool room;
+
+		if (k <= 0) { /* pool empty: the rest of the packet is lost */
+			add(&port->tx_drops, 1);
+			return;
+		}
+		room = port_send(port, segs, (uint16_t)k);
+		vhost_pktbuf_free_bulk(segs, (unsigned)k);
+		first += k;
+		if (!room && first < total) {
+			add(&port->tx_drops, 1);
+			add(&port->tx_no_room, 1);
+			return;
+		}
+	}
+}
 
 /* Send what the guest cannot take whole in pieces (software TSO), the rest
  * as it is, keeping the order. */
@@ -64,22 +100,12 @@ static void port_send_segmenting(struct sw_worker *w, struct sw_port *port,
 	uint16_t start = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		struct vhost_pktbuf *segs[64];
-		int k;
-
 		if (!needs_segmenting(pkts[i], features))
 			continue;
 		if (i > start)
 			port_send(port, pkts + start, (uint16_t)(i - start));
 		start = (uint16_t)(i + 1);
-		k = gso_segment(pkts[i], w->sw->pool, segs, 64);
-		if (k < 0) {
-			add(&port->tx_drops, 1);
-			continue;
-		}
-		add(&port->tx_segmented, 1);
-		port_send(port, segs, (uint16_t)k);
-		vhost_pktbuf_free_bulk(segs, (unsigned)k);
+		send_cut(w, port, pkts[i]);
 	}
 	if (n > start)
 		port_send(port, pkts + start, (uint16_t)(n - start));
@@ -106,48 +132,79 @@ static void port_output(struct sw_worker *w, struct sw_port *port,
 	port_send(port, pkts, n);
 }
 
-/* Send n packets to port. The caller keeps and later frees them. */
-static void port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
+/* Into a guest's RX queue, by why each burst stops: a packet that can
+ * never be placed is dropped and the next one tried; a busy ring is
+ * retried (bounded); no room (or a stopped queue) drops the rest. Returns
+ * how many were placed; *room: false if the guest ran out of room. */
+static uint16_t vhost_send(struct sw_port *port, struct vhost_dev *dev,
+			   struct vhost_pktbuf *const *pkts, uint16_t n,
+			   bool *room)
+{
+	uint16_t off = 0, sent = 0;
+	unsigned busy = 0;
+
+	*room = true;
+	while (off < n) {
+		enum vhost_enqueue_status st = VHOST_ENQUEUE_DONE;
+		uint16_t k = vhost_enqueue_burst_status(dev, VHOST_QUEUE_RX(0),
+							pkts + off,
+							(uint16_t)(n - off), &st);
+
+		add(&port->tx_bytes, bytes_of(pkts + off, k));
+		sent = (uint16_t)(sent + k);
+		off = (uint16_t)(off + k);
+		if (off >= n)
+			break;
+		if (st == VHOST_ENQUEUE_UNPLACEABLE) {
+			add(&port->tx_unplaceable, 1);
+			off++; /* dropped; the next may fit */
+			continue;
+		}
+		/* Busy: the control thread held the ring for a moment,
+		 * or the burst's budget went on bad chains (consumed, so
+		 * a retry makes progress). */
+		if (st == VHOST_ENQUEUE_BUSY && ++busy <= SW_BUSY_RETRIES)
+			continue;
+		/* No room, stopped, or still busy after the retries: the
+		 * rest is dropped (nothing is queued for later). */
+		add(&port->tx_no_room, (uint64_t)(n - off));
+		*room = false;
+		break;
+	}
+	return sent;
+}
+
+/* Send n packets to port. The caller keeps and later frees them. Returns
+ * false if the port had no room left (or is down). */
+static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		      uint16_t n)
 {
 	uint16_t sent = 0;
+	bool room = false;
 
 	if (!atomic_load_explicit(&port->up, memory_order_acquire)) {
 		add(&port->tx_drops, n);
-		return;
+		return false;
 	}
 	/* Several workers may send to one port; the guest's RX queue (and
 	 * the TAP's write order) wants one sender at a time. */
 	port_lock(port);
 	if (port->kind == PORT_TAP) {
 		sent = tap_tx(port, pkts, n);
-		add(&port->tx_packets, sent);
 		add(&port->tx_bytes, bytes_of(pkts, sent));
+		room = sent == n;
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
-		uint16_t off = 0;
 
-		/* A short send stops at a packet the guest has no room for
-		 * now, or can never take (too big, an offload it did not
-		 * negotiate): drop that one and try the rest, a few times,
-		 * so one bad packet does not take its batch with it. */
-		for (int tries = 0; dev && off < n && tries < 4; tries++) {
-			uint16_t k = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0),
-							 pkts + off,
-							 (uint16_t)(n - off));
-
-			add(&port->tx_packets, k);
-			add(&port->tx_bytes, bytes_of(pkts + off, k));
-			sent = (uint16_t)(sent + k);
-			off = (uint16_t)(off + k);
-			if (off < n)
-				off++; /* dropped */
-		}
+		if (dev)
+			sent = vhost_send(port, dev, pkts, n, &room);
 	}
 	port_unlock(port);
+	add(&port->tx_packets, sent);
 	if (sent < n)
 		add(&port->tx_drops, (uint64_t)(n - sent));
+	return room;
 }
 
 static uint16_t port_receive(struct sw *sw, struct sw_port *port,
@@ -197,8 +254,12 @@ static void forward(struct sw_worker *w, struct sw_port *in,
 			dropped++;
 			continue;
 		}
-		if (!(eth[6] & 1)) /* never learn a multicast source */
-			mac_table_learn(sw->macs, eth + 6, in->id);
+		/* Source allowed on this port, learned within its limit. */
+		if (port_sec_ingress(sw->macs, sw->sec, sw->nports, in->id,
+				     eth + 6) != PSEC_PASS) {
+			dropped++;
+			continue;
+		}
 		out = (eth[0] & 1) ? MAC_PORT_NONE :
 		      mac_table_lookup(sw->macs, eth);
 		if (out == MAC_PORT_NONE) {
@@ -249,7 +310,7 @@ void *sw_worker_main(void *arg)
 	while (!atomic_load_explicit(&sw->stop, memory_order_relaxed)) {
 		uint64_t moved = 0;
 
-		atomic_fetch_add_explicit(&w->seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
 		for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
 			struct sw_port *port = atomic_load_explicit(
 				&w->ports[i], memory_order_acquire);
@@ -263,7 +324,7 @@ void *sw_worker_main(void *arg)
 				moved += n;
 			}
 		}
-		atomic_fetch_add_explicit(&w->seq, 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
 		add(&w->passes, 1);
 		if (moved) {
 			add(&w->busy_passes, 1);
@@ -282,11 +343,13 @@ void sw_quiesce(struct sw *sw)
 	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < sw->nworkers; i++)
 		seen[i] = atomic_load(&sw->workers[i].seq);
+	/* Not cut short by sw->stop: a worker inside a pass always ends it
+	 * (it never blocks), and a device destroyed during shutdown must not
+	 * be freed under a worker still using it. */
 	for (unsigned i = 0; i < sw->nworkers; i++) {
 		if (!(seen[i] & 1))
 			continue;
-		while (atomic_load(&sw->workers[i].seq) == seen[i] &&
-		       !atomic_load(&sw->stop))
+		while (atomic_load(&sw->workers[i].seq) == seen[i])
 			sched_yield();
 	}
 }

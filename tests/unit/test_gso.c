@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-switch's software TCP segmentation: every segment's IPv4/IPv6 and
  * TCP headers (lengths, id, sequence, flags, checksums) and the payload,
- * put back together, equal to the original. */
+ * put back together, equal to the original; cut in batches of any size,
+ * so any segment count works (MSS 536 on a 64 KiB frame: 123). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -24,15 +25,19 @@ static uint16_t csum(const uint8_t *d, uint32_t len, uint32_t sum)
 	return (uint16_t)sum; /* 0xffff when the checksum is right */
 }
 
-static void check_one(bool v6, uint32_t payload, uint16_t mss)
+#define MAX_SEGS 200
+#define POOL_BUFS 512
+
+static void check_one(bool v6, uint32_t payload, uint16_t mss, unsigned batch)
 {
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("gso", 256, 2048, 0);
+	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("gso", POOL_BUFS,
+								  2048, 0);
 	uint32_t l3 = 14, l4 = v6 ? 54 : 34, hlen = l4 + 32; /* TCP options */
 	uint32_t len = hlen + payload;
 	static uint8_t pkt[70000], back[70000];
-	struct vhost_pktbuf *p = vhost_pktbuf_alloc(pool), *segs[64];
+	struct vhost_pktbuf *p = vhost_pktbuf_alloc(pool), *segs[MAX_SEGS];
 	uint32_t got = 0;
-	int n;
+	int n, total, k;
 
 	memset(pkt, 0, hlen);
 	pkt[12] = v6 ? 0x86 : 0x08;
@@ -63,9 +68,23 @@ static void check_one(bool v6, uint32_t payload, uint16_t mss)
 	p->gso_size = mss;
 	p->csum_start = (uint16_t)l4;
 	p->csum_offset = 16;
-	n = gso_segment(p, pool, segs, 64);
-	CHECK_EQ(n, (int)((payload + mss - 1) / mss));
-	for (int k = 0; k < n; k++) {
+	total = gso_count(p);
+	CHECK_EQ(total, (int)((payload + mss - 1) / mss));
+	CHECK(total <= MAX_SEGS);
+	/* Batch by batch, as the switch does: the last one may be short,
+	 * past the end there is nothing. */
+	for (n = 0; n < total; n += k) {
+		unsigned want = batch < (unsigned)(MAX_SEGS - n) ?
+					batch : (unsigned)(MAX_SEGS - n);
+
+		k = gso_segment(p, pool, (unsigned)n, segs + n, want);
+		CHECK_EQ(k, (int)(total - n < (int)batch ? total - n : (int)batch));
+		if (k <= 0)
+			break;
+	}
+	CHECK_EQ(n, total);
+	CHECK_EQ(gso_segment(p, pool, (unsigned)total, segs, batch), 0);
+	for (k = 0; k < n; k++) {
 		uint8_t s[2048];
 		uint32_t sl = segs[k]->pkt_len, dl = sl - hlen;
 		uint8_t *ip = s + l3, *tcp = s + l4;
@@ -98,31 +117,53 @@ static void check_one(bool v6, uint32_t payload, uint16_t mss)
 	vhost_pktbuf_free_bulk(segs, n > 0 ? (unsigned)n : 0);
 	/* Not a TSO packet, or one we cannot cut: refused, nothing leaks. */
 	p->gso_type = v6 ? VHOST_GSO_TCPV4 : VHOST_GSO_TCPV6;
-	CHECK_EQ(gso_segment(p, pool, segs, 64), -EINVAL);
+	CHECK_EQ(gso_segment(p, pool, 0, segs, batch), -EINVAL);
+	CHECK_EQ(gso_count(p), -EINVAL);
 	p->gso_type = v6 ? VHOST_GSO_TCPV6 : VHOST_GSO_TCPV4;
 	p->csum_start = 20;
-	CHECK_EQ(gso_segment(p, pool, segs, 64), -EINVAL);
+	CHECK_EQ(gso_segment(p, pool, 0, segs, batch), -EINVAL);
 	p->csum_start = (uint16_t)l4;
-	CHECK_EQ(gso_segment(p, pool, segs, 1), payload > mss ? -ENOSPC : 1);
-	if (payload <= mss)
-		vhost_pktbuf_free(segs[0]);
+	/* An MSS so small that one packet would make thousands of
+	 * segments (work a guest could ask of a shared worker): refused. */
+	p->gso_size = GSO_MIN_SEG - 1;
+	CHECK_EQ(gso_count(p), -EINVAL);
+	CHECK_EQ(gso_segment(p, pool, 0, segs, batch), -EINVAL);
 	vhost_pktbuf_free(p);
-	CHECK_EQ(vhost_pktbuf_pool_avail(pool), 256);
+	CHECK_EQ(vhost_pktbuf_pool_avail(pool), POOL_BUFS);
 	vhost_pktbuf_pool_destroy(pool);
 }
 
 static void test_segments(void)
 {
 	srand(3);
-	check_one(false, 5000, 1448);
-	check_one(false, 1448 * 3, 1448);
-	check_one(false, 65000, 1448);
-	check_one(true, 5001, 1428);
-	check_one(true, 100, 1428);
+	check_one(false, 5000, 1448, 32);
+	check_one(false, 1448 * 3, 1448, 32);
+	check_one(false, 65000, 1448, 32);
+	check_one(true, 5001, 1428, 32);
+	check_one(true, 100, 1428, 32);
+}
+
+/* MSS 536 on a 64 KiB TSO frame (the largest packet): 123 segments, more than
+ * the 64 the switch could cut before; batches of 32 (the switch's) and of
+ * 7 (every boundary somewhere else). */
+static void test_many_segments(void)
+{
+	const uint32_t v4 = VHOST_PKTBUF_MAX_PKT_LEN - 14 - 20 - 32;
+	const uint32_t v6 = VHOST_PKTBUF_MAX_PKT_LEN - 14 - 40 - 32;
+
+	srand(5);
+	CHECK_EQ((v4 + 535) / 536, 123u);
+	CHECK_EQ((v6 + 535) / 536, 123u);
+	check_one(false, v4, 536, 32);
+	check_one(true, v6, 536, 32);
+	check_one(false, v4, 536, 7);
+	check_one(true, v6, 536, 200);
+	check_one(false, v4, GSO_MIN_SEG + 500, 64);
 }
 
 int main(void)
 {
 	RUN(test_segments);
+	RUN(test_many_segments);
 	return check_summary("gso");
 }

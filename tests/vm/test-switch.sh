@@ -24,13 +24,19 @@
 #                   packets crossing between workers
 #   tso-cut         guests without GUEST_TSO4/6: the senders' TSO packets are
 #                   cut by the switch (software segmentation), data intact
+#   mac-steal       port security: VM A's port allows only A's MAC
+#                   (--socket PATH,mac=...); VM T (an open port) takes A's MAC
+#                   and sends as A for the whole case; then A pings and sends
+#                   20 MiB to VM B. T's frames must all be dropped and counted
+#                   (spoofed > 0 on T's port, none of its pings answered), A's
+#                   MAC never moves, A's pings and transfer all succeed
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
 #
 # Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
 # Environment:
-#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tso-cut tap restart-server restart-client"
+#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal tap restart-server restart-client"
 #   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
@@ -47,7 +53,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut tap restart-server restart-client}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 WINDOW=${VMTEST_WINDOW:-15}
@@ -113,6 +119,17 @@ sw_stop() {
         wait "$SW_WRAP" 2>/dev/null || true
     fi
     SW_PID=""; SW_WRAP=""
+}
+# sw_col FILE NAME: the sum over ports of the statistics column NAME (found
+# in the header line of the port table).
+sw_col() {
+    awk -v want="$2" '$1 == "port" && $2 == "name" { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
+        c && $1 ~ /^[0-9]+$/ { s += $c } END { print s + 0 }' "$1"
+}
+# sw_port_col FILE PORT NAME: column NAME of one port.
+sw_port_col() {
+    awk -v want="$3" -v p="$2" '$1 == "port" && $2 == "name" { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
+        c && $1 == p { print $c; exit }' "$1"
 }
 sw_stats() { # sw_stats CASE FILE
     echo "  [$1] vhost-switch statistics:"
@@ -227,12 +244,66 @@ case_tso_cut() {
     unset VMTEST_NIC_OPTS
     [ $r -eq 0 ] || return 1
     out=$WORK/tso-cut/sw.1.out
-    # the last column of the port table: TSO packets cut in software
-    cut_n=$(awk '$1 ~ /^[0-9]+$/ && NF >= 10 { s += $NF } END { print s + 0 }' "$out")
+    # TSO packets cut in software, all ports
+    cut_n=$(sw_col "$out" tso-cut)
     if [ "$cut_n" -eq 0 ]; then
         REASON="no TSO packet was cut (the senders may not have used TSO)"; return 1
     fi
     DETAIL="$DETAIL tso_cut=$cut_n"
+}
+
+# --- case: a VM takes another VM's MAC --------------------------------------------
+case_mac_steal() {
+    name=mac-steal; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    vmac=52:54:00:00:00:0a
+    # port 0: A (only its MAC), port 1: B, port 2: T (open port)
+    sw_start "$d" 1 --socket "$d/vm0.sock,mac=$vmac" --socket "$d/vm1.sock" \
+        --socket "$d/vm2.sock" || return 1
+    vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 client on 1 \
+        bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_start "$d" t "$d/vm2.sock" 52:54:00:00:00:0c 10.0.0.3/24 client on 0 \
+        mac-steal.sh --param peer=10.0.0.2 --param "steal=$vmac" \
+        --param "window=$VM_TIMEOUT" || return 1
+    vm_wait_bg "$d" t; wt=$WAITER
+    # A starts once T sends as A: every frame of A's run competes with T's.
+    wait_event "$d/t.log" stolen 120 "$wt" ||
+        { REASON="thief never took the MAC ($(tail -n1 "$d/t.log" | tr -d '\r'))"; return 1; }
+    vm_start "$d" a "$d/vm0.sock" "$vmac" 10.0.0.1/24 client on 0 \
+        ping-bulk-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
+        --param "pings=$PINGS" || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    vm_wait_bg "$d" b; wb=$WAITER
+    ra=0; rb=0
+    wait "$wa" || ra=$?
+    wait "$wb" || rb=$?
+    # T is still sending as A: stop it, then the switch (statistics).
+    "$RUNVM" kill --pidfile "$d/t.pid" || true
+    wait "$wt" 2>/dev/null || true
+    WAITERS=""; VMPIDS=""
+    sw_stop
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    echo "  [$name] VM T: $(grep -a 'now 52:54' "$d/t.log" | tr -d '\r')"
+    grep -a -E 'packets (transmitted|received)' "$d/t.log" | tr -d '\r' |
+        sed "s/^/  [$name] T (as A): /" || true
+    grep -a -E 'moved here|locked to' "$d/sw.1.err" | sed "s/^/  [$name] switch: /" || true
+    sw_stats "$name" "$d/sw.1.out"
+    spoofed=$(sw_port_col "$d/sw.1.out" 2 spoofed)
+    moves=$(sw_col "$d/sw.1.out" moves)
+    tx=$(field "$res_a" tx_sha256); rx=$(field "$res_b" rx_sha256)
+    if [ $ra -ne 0 ]; then REASON="victim A: $(res_reason "$res_a")"; return 1; fi
+    if [ $rb -ne 0 ]; then REASON="VM B: $(res_reason "$res_b")"; return 1; fi
+    if [ -z "$tx" ] || [ "$tx" != "$rx" ]; then REASON="sha256 tx=$tx rx=$rx"; return 1; fi
+    if [ "${spoofed:-0}" -eq 0 ]; then REASON="no frame of T counted as spoofed"; return 1; fi
+    if [ "${moves:-0}" -ne 0 ]; then REASON="a MAC moved ($moves moves)"; return 1; fi
+    if grep -aq 'packets received' "$d/t.log" &&
+        ! grep -aq ' 0 packets received' "$d/t.log"; then
+        REASON="T's pings as A were answered"; return 1
+    fi
+    DETAIL="spoofed=$spoofed moves=$moves ping=$(field "$res_a" ping)"
+    DETAIL="$DETAIL tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s sha256=${tx:0:16}.. time=$(el "$t0")s"
 }
 
 # --- case: the pair again, each VM's port polled by its own worker ------------
@@ -439,6 +510,7 @@ for c in $CASES; do
     ring-features-off) f=case_ring_features_off ;;
     two-workers) f=case_two_workers ;;
     tso-cut) f=case_tso_cut ;;
+    mac-steal) f=case_mac_steal ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then

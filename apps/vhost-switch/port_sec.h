@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Port security: which source MACs a port may send from, and how many it
+ * may make the switch learn.
+ *
+ * - allowed: the MACs given when the port was made (--socket PATH,mac=...),
+ *   or, in lock mode, the first one seen after the VM connected. A port with
+ *   a list sends from those MACs only; no other port may send from a MAC
+ *   some port's list holds unless its own list holds it too (one VM with
+ *   two ports: the MAC may move between them).
+ * - a limit on learned MACs per port: past it, frames from MACs the switch
+ *   has not learned on the port are dropped (a VM cannot flood the table).
+ * - a MAC seen on another port than the one it was learned on moves, and
+ *   the move is counted (the main thread logs it).
+ *
+ * Threads: every worker reads every port's allowed list; a port's learned
+ * list and its lock are written only by the worker that polls the port
+ * (one at a time; reassignment quiesces), configured lists only before the
+ * ports start.
+ */
+#ifndef SWITCH_PORT_SEC_H
+#define SWITCH_PORT_SEC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mac_table.h"
+
+#define PSEC_MAX_ALLOWED 8
+#define PSEC_MAX_LEARNED 256
+#define PSEC_DEFAULT_MAX_LEARNED 64
+
+struct port_sec {
+	/* Allowed source MACs, mac + 1 (0: none); entries [0, nallowed). */
+	_Atomic uint64_t allowed[PSEC_MAX_ALLOWED];
+	_Atomic unsigned nallowed;
+	bool configured;            /* allowed given at start: never reset */
+	bool lock_first;            /* lock to the first MAC seen */
+	unsigned max_learned;       /* 0: no limit (the TAP uplink) */
+	/* Owning worker only: MACs learned here (mac + 1; an entry counts
+	 * while the table still maps it to this port). */
+	uint64_t learned[PSEC_MAX_LEARNED];
+	uint32_t full_at;           /* table clock when found full (0: not) */
+	/* Statistics. last_move: mac << 16 | the port it moved from, for the
+	 * main thread's log (valid once moves > 0). */
+	_Atomic uint64_t drop_spoof, drop_limit, moves, last_move;
+};
+
+enum psec_verdict { PSEC_PASS, PSEC_DROP_SPOOF, PSEC_DROP_LIMIT };
+
+/* Set up ps (no MACs, no lock, default limit). */
+void port_sec_init(struct port_sec *ps);
+/* Add an allowed MAC before the port starts: 0, -ENOSPC, -EINVAL. */
+int port_sec_allow(struct port_sec *ps, const uint8_t *mac);
+/* Parse "aa:bb:cc:dd:ee:ff": 0 or -EINVAL. */
+int port_sec_parse_mac(const char *s, uint8_t *mac);
+/* A frame with source mac came in on port `in` (of nports, their port_sec
+ * in all[]): check it, learn it, count what it costs. */
+enum psec_verdict port_sec_ingress(struct mac_table *t, struct port_sec *all,
+				   unsigned nports, uint16_t in,
+				   const uint8_t *mac);
+/* The port's VM went away (no worker polls it): forget its learned MACs and
+ * a lock (configured MACs stay). */
+void port_sec_reset(struct port_sec *ps);
+
+#endif

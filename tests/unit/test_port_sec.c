@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vhost-switch's port security on its MAC table: allowed source MACs per
+ * port (configured or locked to the first one), MACs owned by one port that
+ * another cannot take, the learned-MAC limit per port, moves counted, a MAC
+ * allowed on two ports (one VM, two ports) moving between them freely.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "port_sec.h"
+
+#define NPORTS 4
+
+static struct mac_table *t;
+static struct port_sec sec[NPORTS];
+
+static void reset(unsigned max_learned)
+{
+	mac_table_init(t, 300);
+	for (unsigned i = 0; i < NPORTS; i++) {
+		port_sec_init(&sec[i]);
+		sec[i].max_learned = max_learned;
+	}
+}
+
+static const uint8_t *M(unsigned n)
+{
+	static uint8_t m[6];
+
+	m[0] = 0x02;
+	m[1] = 0;
+	m[2] = (uint8_t)(n >> 24);
+	m[3] = (uint8_t)(n >> 16);
+	m[4] = (uint8_t)(n >> 8);
+	m[5] = (uint8_t)n;
+	return m;
+}
+
+static enum psec_verdict in(uint16_t port, const uint8_t *mac)
+{
+	return port_sec_ingress(t, sec, NPORTS, port, mac);
+}
+
+static void test_allowed_list(void)
+{
+	uint8_t mac[6];
+
+	reset(PSEC_DEFAULT_MAX_LEARNED);
+	CHECK_EQ(port_sec_parse_mac("02:00:00:00:00:0a", mac), 0);
+	CHECK_EQ(port_sec_allow(&sec[0], mac), 0);
+	CHECK_EQ(port_sec_parse_mac("02:00:00:00:00:0b", mac), 0);
+	CHECK_EQ(port_sec_allow(&sec[0], mac), 0);
+	CHECK_EQ(port_sec_parse_mac("02:00:00:00:0:0b:", mac), -EINVAL);
+	CHECK_EQ(port_sec_parse_mac("02:00:00:00:00", mac), -EINVAL);
+	CHECK_EQ(port_sec_parse_mac("01:00:5e:00:00:01", mac), 0);
+	CHECK_EQ(port_sec_allow(&sec[0], mac), -EINVAL); /* multicast */
+	/* Its own MACs pass and are learned on port 0. */
+	CHECK_EQ(in(0, M(10)), PSEC_PASS);
+	CHECK_EQ(in(0, M(11)), PSEC_PASS);
+	CHECK_EQ(in(0, M(11)), PSEC_PASS);
+	CHECK_EQ(mac_table_lookup(t, M(10)), 0);
+	CHECK_EQ(mac_table_lookup(t, M(11)), 0);
+	/* Any other source on port 0 is dropped, counted, not learned. */
+	CHECK_EQ(in(0, M(12)), PSEC_DROP_SPOOF);
+	CHECK_EQ(in(0, mac), PSEC_DROP_SPOOF); /* multicast source */
+	CHECK_EQ(atomic_load(&sec[0].drop_spoof), 2);
+	CHECK_EQ(mac_table_lookup(t, M(12)), MAC_PORT_NONE);
+	/* Another VM takes port 0's MAC: dropped, the table still says 0. */
+	CHECK_EQ(in(1, M(10)), PSEC_DROP_SPOOF);
+	CHECK_EQ(in(1, M(10)), PSEC_DROP_SPOOF);
+	CHECK_EQ(atomic_load(&sec[1].drop_spoof), 2);
+	CHECK_EQ(mac_table_lookup(t, M(10)), 0);
+	/* ... also when port 0 has not sent yet (nothing learned). */
+	CHECK_EQ(port_sec_parse_mac("02:00:00:00:00:0c", mac), 0);
+	CHECK_EQ(port_sec_allow(&sec[0], mac), 0);
+	CHECK_EQ(in(2, M(12)), PSEC_DROP_SPOOF);
+	CHECK_EQ(mac_table_lookup(t, M(12)), MAC_PORT_NONE);
+	/* The victim keeps working, and open ports their own MACs. */
+	CHECK_EQ(in(0, M(12)), PSEC_PASS);
+	CHECK_EQ(in(1, M(20)), PSEC_PASS);
+	CHECK_EQ(mac_table_lookup(t, M(20)), 1);
+	CHECK_EQ(atomic_load(&sec[0].moves), 0);
+	/* Full list. */
+	for (unsigned i = 3; i < PSEC_MAX_ALLOWED; i++)
+		CHECK_EQ(port_sec_allow(&sec[0], M(100 + i)), 0);
+	CHECK_EQ(port_sec_allow(&sec[0], M(99)), -ENOSPC);
+	/* Reset keeps configured MACs. */
+	port_sec_reset(&sec[0]);
+	CHECK_EQ(in(0, M(10)), PSEC_PASS);
+	CHECK_EQ(in(0, M(99)), PSEC_DROP_SPOOF);
+}
+
+static void test_lock_first(void)
+{
+	reset(PSEC_DEFAULT_MAX_LEARNED);
+	sec[0].lock_first = true;
+	sec[1].lock_first = true;
+	CHECK_EQ(in(0, M(1)), PSEC_PASS);
+	CHECK_EQ(atomic_load(&sec[0].nallowed), 1);
+	CHECK_EQ(in(0, M(2)), PSEC_DROP_SPOOF);
+	CHECK_EQ(in(0, M(1)), PSEC_PASS);
+	/* Port 1 locks to its own, then cannot take port 0's. */
+	CHECK_EQ(in(1, M(5)), PSEC_PASS);
+	CHECK_EQ(in(1, M(1)), PSEC_DROP_SPOOF);
+	/* An open port cannot take a locked MAC either. */
+	CHECK_EQ(in(2, M(1)), PSEC_DROP_SPOOF);
+	/* A port does not lock to a MAC another port owns. */
+	CHECK_EQ(in(3, M(5)), PSEC_DROP_SPOOF);
+	sec[3].lock_first = true;
+	CHECK_EQ(in(3, M(5)), PSEC_DROP_SPOOF);
+	CHECK_EQ(atomic_load(&sec[3].nallowed), 0);
+	CHECK_EQ(mac_table_lookup(t, M(1)), 0);
+	CHECK_EQ(mac_table_lookup(t, M(5)), 1);
+	/* The VM goes; the next one on the port locks to its own MAC. */
+	mac_table_flush_port(t, 0);
+	port_sec_reset(&sec[0]);
+	CHECK_EQ(atomic_load(&sec[0].nallowed), 0);
+	CHECK_EQ(in(0, M(3)), PSEC_PASS);
+	CHECK_EQ(in(0, M(1)), PSEC_DROP_SPOOF);
+	/* ... and the old MAC is free for others. */
+	CHECK_EQ(in(2, M(1)), PSEC_PASS);
+}
+
+static void test_learn_limit(void)
+{
+	reset(4);
+	sec[2].max_learned = 0; /* no limit (the uplink) */
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(in(0, M(i)), PSEC_PASS);
+	/* A flood of new MACs: none learned, each counted. */
+	for (unsigned i = 4; i < 1000; i++)
+		CHECK_EQ(in(0, M(i)), PSEC_DROP_LIMIT);
+	CHECK_EQ(atomic_load(&sec[0].drop_limit), 996);
+	CHECK_EQ(mac_table_count(t), 4);
+	/* The ones learned keep working. */
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(in(0, M(i)), PSEC_PASS);
+	/* Other ports are unaffected; an unlimited port learns on. */
+	CHECK_EQ(in(1, M(5000)), PSEC_PASS);
+	for (unsigned i = 0; i < 100; i++)
+		CHECK_EQ(in(2, M(6000 + i)), PSEC_PASS);
+	/* One of port 0's MACs moves away: a slot frees (next second). */
+	CHECK_EQ(in(1, M(0)), PSEC_PASS);
+	CHECK_EQ(in(0, M(7)), PSEC_DROP_LIMIT);
+	atomic_fetch_add(&t->now, 1);
+	CHECK_EQ(in(0, M(7)), PSEC_PASS);
+	CHECK_EQ(in(0, M(8)), PSEC_DROP_LIMIT);
+	/* They age out: room again. */
+	atomic_fetch_add(&t->now, 400);
+	for (unsigned i = 10; i < 14; i++)
+		CHECK_EQ(in(0, M(i)), PSEC_PASS);
+	CHECK_EQ(in(0, M(14)), PSEC_DROP_LIMIT);
+	/* The VM goes (its entries flushed): the next learns from zero. */
+	mac_table_flush_port(t, 0);
+	port_sec_reset(&sec[0]);
+	for (unsigned i = 20; i < 24; i++)
+		CHECK_EQ(in(0, M(i)), PSEC_PASS);
+	CHECK_EQ(in(0, M(24)), PSEC_DROP_LIMIT);
+}
+
+static void test_moves(void)
+{
+	reset(PSEC_DEFAULT_MAX_LEARNED);
+	/* Open ports: a MAC may move (migration), counted on the new port
+	 * with the port it came from. */
+	CHECK_EQ(in(1, M(7)), PSEC_PASS);
+	CHECK_EQ(in(2, M(7)), PSEC_PASS);
+	CHECK_EQ(mac_table_lookup(t, M(7)), 2);
+	CHECK_EQ(atomic_load(&sec[2].moves), 1);
+	CHECK_EQ(atomic_load(&sec[2].last_move), (7ull + (2ull << 40)) << 16 | 1);
+	CHECK_EQ(in(2, M(7)), PSEC_PASS);
+	CHECK_EQ(atomic_load(&sec[2].moves), 1);
+	/* One VM with two ports (0 and 3) where its MAC is allowed: the MAC
+	 * moves between them, each move counted; nobody else may take it. */
+	CHECK_EQ(port_sec_allow(&sec[0], M(9)), 0);
+	CHECK_EQ(port_sec_allow(&sec[3], M(9)), 0);
+	CHECK_EQ(in(0, M(9)), PSEC_PASS);
+	CHECK_EQ(in(3, M(9)), PSEC_PASS);
+	CHECK_EQ(mac_table_lookup(t, M(9)), 3);
+	CHECK_EQ(in(0, M(9)), PSEC_PASS);
+	CHECK_EQ(mac_table_lookup(t, M(9)), 0);
+	CHECK_EQ(atomic_load(&sec[3].moves), 1);
+	CHECK_EQ(atomic_load(&sec[0].moves), 1);
+	CHECK_EQ(in(1, M(9)), PSEC_DROP_SPOOF);
+	CHECK_EQ(mac_table_lookup(t, M(9)), 0);
+}
+
+int main(void)
+{
+	t = malloc(sizeof(*t));
+	if (!t)
+		return 1;
+	RUN(test_allowed_list);
+	RUN(test_lock_first);
+	RUN(test_learn_limit);
+	RUN(test_moves);
+	free(t);
+	return check_summary("port_sec");
+}
