@@ -114,3 +114,24 @@ unsigned mac_table_count(const struct mac_table *t)
 			n++;
 	return n;
 }
+
+void mac_table_foreach(const struct mac_table *t,
+		       void (*fn)(const uint8_t *mac, uint16_t port,
+				  uint32_t age_s, void *arg),
+		       void *arg)
+{
+	uint32_t now = atomic_load(&t->now);
+
+	for (unsigned i = 0; i < MAC_TABLE_SIZE; i++) {
+		const struct mac_entry *e = &t->e[i];
+		uint64_t key = atomic_load(&e->key);
+		uint32_t seen = atomic_load(&e->seen);
+		uint8_t mac[6];
+
+		if (!key || !fresh(t, e))
+			continue;
+		for (int k = 0; k < 6; k++)
+			mac[k] = (uint8_t)(key_mac(key) >> (8 * (5 - k)));
+		fn(mac, key_port(key), now >= seen ? now - seen : 0, arg);
+	}
+}

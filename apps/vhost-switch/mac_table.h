@@ -36,5 +36,11 @@ uint16_t mac_table_lookup(const struct mac_table *t, const uint8_t *mac);
 void mac_table_flush_port(struct mac_table *t, uint16_t port);
 /* Live entries (for statistics). */
 unsigned mac_table_count(const struct mac_table *t);
+/* Call fn for every live entry: its MAC (6 bytes), port and seconds since
+ * it was last seen. A snapshot entry by entry, while workers learn. */
+void mac_table_foreach(const struct mac_table *t,
+		       void (*fn)(const uint8_t *mac, uint16_t port,
+				  uint32_t age_s, void *arg),
+		       void *arg);
 
 #endif

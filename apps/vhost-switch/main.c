@@ -11,7 +11,8 @@
  * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
  * limit). --max-macs and --lock-macs set the default of every vhost port.
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
- * --stats-interval seconds and at exit (one JSON object with --json).
+ * --stats-interval seconds and at exit (one JSON object with --json);
+ * SIGUSR1 prints the MAC table to stderr ("fdb MAC port N age S").
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,11 +26,31 @@
 
 #include "switch.h"
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, want_fdb;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	want_fdb = 1;
+}
+
+static void print_fdb_entry(const uint8_t *m, uint16_t port, uint32_t age,
+			    void *arg)
+{
+	fprintf(arg, "fdb %02x:%02x:%02x:%02x:%02x:%02x port %u age %u\n",
+		m[0], m[1], m[2], m[3], m[4], m[5], port, age);
+}
+
+static void print_fdb(struct sw *sw, FILE *o)
+{
+	fprintf(o, "fdb: %u entries\n", mac_table_count(sw->macs));
+	mac_table_foreach(sw->macs, print_fdb_entry, o);
+	fflush(o);
 }
 
 static double now_s(void)
@@ -270,6 +291,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_usr1);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&sw.assign_lock, NULL);
 	sw.macs = malloc(sizeof(*sw.macs));
@@ -335,6 +357,10 @@ int main(int argc, char **argv)
 		t = now_s();
 		atomic_store(&sw.macs->now, 1 + (uint32_t)(t - start));
 		sw_log_events(&sw);
+		if (want_fdb) {
+			want_fdb = 0;
+			print_fdb(&sw, stderr);
+		}
 		if (duration > 0 && t - start >= duration)
 			break;
 		if (interval > 0 && t - last >= interval) {

@@ -13,6 +13,10 @@
 #                   differ -- shows the RAM comparison can fail
 #   cancel          a migration cancelled midway: logging stops, the guest
 #                   keeps running on the source and its transfers succeed
+#   announce        HMP announce_self on a guest with guest_announce=off: QEMU
+#                   sends SEND_RARP, the switch gets a RARP frame from the
+#                   guest's port and moves the guest's MAC back there from
+#                   the port of a VM that had taken it
 #   hotplug         memory hot-plug (no migration): a 128 MiB pc-dimm plugged
 #                   into a running guest reaches the switch (ADD_MEM_REG); the
 #                   guest onlines it for kernel allocations and moves 20 MiB
@@ -24,7 +28,8 @@
 #   * after 'cont': the guest's pings to its peer never stopped for more
 #     than a second, 20 MiB move out of and into the migrated guest over TCP
 #     with sha256 equal at both ends, the guest did not boot again, and the
-#     switch's MAC table has the guest on the destination port.
+#     switch's MAC table has the guest on the destination port (port
+#     security on: both of the guest's ports list its MAC).
 # The guest gets 8 KiB more RAM than a round size and boots with
 # init_on_alloc=0 (see shared notes: QEMU 7.2's TCG dirty tracking bug with
 # sizes that are multiples of 256 KiB; and a guest that zeroes every page it
@@ -41,7 +46,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off no-log cancel hotplug}
+CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off no-log cancel announce hotplug}
 MIB=${VMTEST_MIB:-20}
 BW=${VMTEST_MIG_BW:-32M}
 VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-240}
@@ -136,16 +141,27 @@ wait_event() { # wait_event LOG NAME TIMEOUT
 mig_field() { # mig_field INFO 'total time' -> the number
     sed -n "s/^$2: \([0-9]*\).*/\1/p" "$1" | head -n1
 }
-# port_of_mac SWOUT MAC -> the switch port name the MAC table has it on
-port_of_mac() {
-    awk -v m="$2" '$1 == "mac" && $2 == m { print $4 }' "$1" | tail -n1
+# fdb_port DIR MAC -> the port the switch's MAC table has MAC on, now
+# (SIGUSR1 makes the switch print its table: "fdb MAC port N age S")
+fdb_port() {
+    _n=$(grep -ac '^fdb: ' "$1/sw.err" || true)
+    kill -USR1 "$SW_PID" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        [ "$(grep -ac '^fdb: ' "$1/sw.err" || true)" -gt "$_n" ] && break
+        sleep 0.1
+    done
+    sleep 0.1 # the entries follow the header line
+    awk -v m="$2" '/^fdb: / { p = "" } $1 == "fdb" && $2 == m { p = $4 } END { print p }' "$1/sw.err"
 }
 
 # case_migrate NAME ROLE MRG MODE  (MODE: ok | nolog | cancel)
 case_migrate() {
     name=$1; role=$2; mrg=$3; mode=$4; d=$WORK/$name; mkdir -p "$d"
     t0=$(ts)
-    sw_args=(--socket "$d/a-src.sock" --socket "$d/a-dst.sock" --socket "$d/b.sock")
+    # Port security on: both of A's ports may use A's MAC (the move is
+    # legitimate), B's only B's.
+    sw_args=(--socket "$d/a-src.sock,mac=$MAC_A" --socket "$d/a-dst.sock,mac=$MAC_A"
+             --socket "$d/b.sock,mac=$MAC_B")
     [ "$role" = server ] && sw_args+=(--client)
     skip=0; [ "$mode" = nolog ] && skip=1
     VHOST_TEST_SKIP_DIRTY_LOG=$skip sw_start "$d" "${sw_args[@]}" || return 1
@@ -224,6 +240,10 @@ case_migrate() {
     "$QMP" "$d/src.qmp" hmp quit >/dev/null 2>&1 || true
     "$RUNVM" kill --pidfile "$d/a-src.pid"
     vm_wait_bg "$d" a-dst; wa=$WAITER
+    # While the migrated guest still pings: where is its MAC now? (Ports:
+    # 0 a-src, 1 a-dst, 2 b.)
+    wait_event "$d/a-dst.log" ping-done 120 || true
+    port=$(fdb_port "$d" $MAC_A)
     ra=0; rb=0; wait "$wa" || ra=$?; wait "$wb" || rb=$?
     WAITERS=""
     res_a=$(cat "$d/a-dst.result"); res_b=$(cat "$d/b.result")
@@ -239,11 +259,10 @@ case_migrate() {
         { REASON="sha256 out of the guest differs"; return 1; }
     [ "$(field "$res_a" rx_sha256)" = "$(field "$res_b" tx_sha256)" ] ||
         { REASON="sha256 into the guest differs"; return 1; }
-    port=$(port_of_mac "$d/sw.out" $MAC_A)
-    case "$port" in *a-dst.sock) ;; *)
-        REASON="MAC table has $MAC_A on '${port:-nothing}', not the destination port"; return 1 ;;
-    esac
-    DETAIL="total ${total}ms downtime ${down}ms, RAM $cmp_out, pings $(field "$res_a" ping) gap $(field "$res_a" ping_gap_s)s, 2x${MIB}MiB sha256 ok, MAC on destination, time $(el "$t0")s"
+    [ "$port" = 1 ] ||
+        { REASON="the MAC table has $MAC_A on port '${port:-none}', not the destination (1)"; return 1; }
+    rarp=""; grep -aq 'a-dst.sock: guest announcement (RARP) handed' "$d/sw.err" && rarp=" (RARP)"
+    DETAIL="total ${total}ms downtime ${down}ms, RAM $cmp_out, pings $(field "$res_a" ping) gap $(field "$res_a" ping_gap_s)s, 2x${MIB}MiB sha256 ok, MAC on the destination port$rarp, time $(el "$t0")s"
 }
 
 # case_hotplug: a 128 MiB pc-dimm (memfd, shared) plugged into VM A while it
@@ -283,6 +302,44 @@ case_hotplug() {
     DETAIL="region at $region mapped, $(field "$res_a" mem_blocks_onlined) blocks onlined (zone Normal $(field "$res_a" normal_pages) pages), 2x${MIB}MiB sha256 ok, time $(el "$t0")s"
 }
 
+# case_announce: HMP announce_self on a guest with guest_announce=off makes
+# QEMU send SEND_RARP; the RARP frame the switch gets moves the guest's MAC
+# back to its port, from the port a thief had taken it to.
+case_announce() {
+    name=announce; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    sw_start "$d" --socket "$d/a.sock" --socket "$d/b.sock" || return 1
+    export VMTEST_NIC_OPTS=guest_announce=off
+    vm_start "$d" a "$d/a.sock" $MAC_A 10.0.0.1/24 client on 0 idle.sh \
+        --param idle=120 --extra "-qmp unix:$d/a.qmp,server=on,wait=off" || return 1
+    unset VMTEST_NIC_OPTS
+    # B answers as itself first (A's MAC is learned on port 0 from A's
+    # replies), then sends ARP broadcasts from A's MAC for 2 s (port 1
+    # takes the MAC), then stays up sending nothing.
+    vm_start "$d" b "$d/b.sock" $MAC_B 10.0.0.2/24 client on 1 mac-steal.sh \
+        --param peer=10.0.0.1 --param steal=$MAC_A --param window=2 \
+        --param target=10.0.0.99 --param linger=120 || return 1
+    wait_event "$d/b.log" quiet 150 || { REASON="VM B never took A's MAC (see $d/b.log)"; return 1; }
+    before=$(fdb_port "$d" $MAC_A)
+    [ "$before" = 1 ] || { REASON="after the theft A's MAC is on port '${before:-none}', not 1"; return 1; }
+    "$QMP" "$d/a.qmp" hmp announce_self >/dev/null
+    for _ in $(seq 100); do
+        grep -aq 'a.sock: guest announcement (RARP) handed' "$d/sw.err" && break
+        sleep 0.1
+    done
+    grep -aq 'a.sock: SEND_RARP' "$d/sw.err" || { REASON="no SEND_RARP reached the switch"; return 1; }
+    after=$(fdb_port "$d" $MAC_A)
+    [ "$after" = 0 ] || { REASON="after announce_self A's MAC is on port '${after:-none}', not 0"; return 1; }
+    for _ in $(seq 20); do
+        grep -aq "^port 0: MAC $MAC_A moved here from port 1" "$d/sw.err" && break
+        sleep 0.1
+    done
+    grep -aq "^port 0: MAC $MAC_A moved here from port 1" "$d/sw.err" ||
+        { REASON="the switch logged no move of $MAC_A back to port 0"; return 1; }
+    n=$(grep -ac 'a.sock: SEND_RARP' "$d/sw.err")
+    DETAIL="$n SEND_RARP, A's MAC moved from port 1 (thief) back to port 0 by the RARP, time $(el "$t0")s"
+}
+
 run_case() {
     REASON=""; DETAIL=""
     case $1 in
@@ -291,6 +348,7 @@ run_case() {
     no-log) case_migrate no-log client on nolog ;;
     cancel) case_migrate cancel client on cancel ;;
     hotplug) case_hotplug ;;
+    announce) case_announce ;;
     *) REASON="unknown case"; false ;;
     esac
 }

@@ -5,8 +5,11 @@
 # stolen source MAC). The switch must drop them all: the script passes
 # either way and reports how many were answered (stolen_answered=N); the
 # harness judges from the switch's counters and the victim's result.
+# With vmtest.target=IP it sends to that address instead of the peer (an
+# address nobody has: only ARP broadcasts go out, nobody answers), and with
+# vmtest.linger=S it stays up S seconds after the window without sending.
 # Params: vmtest.peer=IP (required), vmtest.steal=MAC (required),
-#         vmtest.window=S (60).
+#         vmtest.window=S (60), vmtest.target=IP, vmtest.linger=S (0).
 set -eu
 PEER=${VMTEST_PEER:?vmtest.peer missing}
 STEAL=${VMTEST_STEAL:?vmtest.steal missing}
@@ -25,8 +28,10 @@ ip link set "$IFC" up
 ip neigh flush dev "$IFC" 2>/dev/null || true
 echo "vmtest: $IFC now $(cat "/sys/class/net/$IFC/address") (was $own)"
 event stolen
-ping -c $((WINDOW * 5)) -i 0.2 -W 1 "$PEER" >/tmp/ping.txt 2>&1 || true
+ping -c $((WINDOW * 5)) -i 0.2 -W 1 "${VMTEST_TARGET:-$PEER}" >/tmp/ping.txt 2>&1 || true
 tail -n 2 /tmp/ping.txt
 recv=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/ping.txt)
 info "own_mac=$own" "stolen_answered=${recv:-0}"
+event quiet
+sleep "${VMTEST_LINGER:-0}"
 event finished
