@@ -304,21 +304,23 @@ case_hotplug() {
 
 # case_announce: HMP announce_self on a guest with guest_announce=off makes
 # QEMU send SEND_RARP; the RARP frame the switch gets moves the guest's MAC
-# back to its port, from the port a thief had taken it to.
+# back to its port, from the port of a VM that had taken it. The guest's
+# interface is down the whole time (it sends nothing), so the RARP is the
+# only frame that can bring the MAC back.
 case_announce() {
     name=announce; d=$WORK/$name; mkdir -p "$d"
     t0=$(ts)
     sw_start "$d" --socket "$d/a.sock" --socket "$d/b.sock" || return 1
     export VMTEST_NIC_OPTS=guest_announce=off
     vm_start "$d" a "$d/a.sock" $MAC_A 10.0.0.1/24 client on 0 idle.sh \
-        --param idle=120 --extra "-qmp unix:$d/a.qmp,server=on,wait=off" || return 1
+        --param idle=120 --param down=1 --extra "-qmp unix:$d/a.qmp,server=on,wait=off" || return 1
     unset VMTEST_NIC_OPTS
-    # B answers as itself first (A's MAC is learned on port 0 from A's
-    # replies), then sends ARP broadcasts from A's MAC for 2 s (port 1
-    # takes the MAC), then stays up sending nothing.
+    wait_event "$d/a.log" silent 150 || { REASON="VM A never came up (see $d/a.log)"; return 1; }
+    # B takes A's MAC (and another address), sends ARP broadcasts for an
+    # address nobody has for 2 s: port 1 learns A's MAC. Then it is quiet.
     vm_start "$d" b "$d/b.sock" $MAC_B 10.0.0.2/24 client on 1 mac-steal.sh \
-        --param peer=10.0.0.1 --param steal=$MAC_A --param window=2 \
-        --param target=10.0.0.99 --param linger=120 || return 1
+        --param peer=10.0.0.2 --param steal=$MAC_A --param window=2 \
+        --param target=10.0.0.99 --param as_ip=10.0.0.77/24 --param linger=120 || return 1
     wait_event "$d/b.log" quiet 150 || { REASON="VM B never took A's MAC (see $d/b.log)"; return 1; }
     before=$(fdb_port "$d" $MAC_A)
     [ "$before" = 1 ] || { REASON="after the theft A's MAC is on port '${before:-none}', not 1"; return 1; }
@@ -330,14 +332,8 @@ case_announce() {
     grep -aq 'a.sock: SEND_RARP' "$d/sw.err" || { REASON="no SEND_RARP reached the switch"; return 1; }
     after=$(fdb_port "$d" $MAC_A)
     [ "$after" = 0 ] || { REASON="after announce_self A's MAC is on port '${after:-none}', not 0"; return 1; }
-    for _ in $(seq 20); do
-        grep -aq "^port 0: MAC $MAC_A moved here from port 1" "$d/sw.err" && break
-        sleep 0.1
-    done
-    grep -aq "^port 0: MAC $MAC_A moved here from port 1" "$d/sw.err" ||
-        { REASON="the switch logged no move of $MAC_A back to port 0"; return 1; }
     n=$(grep -ac 'a.sock: SEND_RARP' "$d/sw.err")
-    DETAIL="$n SEND_RARP, A's MAC moved from port 1 (thief) back to port 0 by the RARP, time $(el "$t0")s"
+    DETAIL="guest silent, $n SEND_RARP, its MAC moved from port 1 (thief) back to port 0 by the RARP, time $(el "$t0")s"
 }
 
 run_case() {

@@ -7,7 +7,9 @@
 # harness judges from the switch's counters and the victim's result.
 # With vmtest.target=IP it sends to that address instead of the peer (an
 # address nobody has: only ARP broadcasts go out, nobody answers), and with
-# vmtest.linger=S it stays up S seconds after the window without sending.
+# vmtest.linger=S it stays up S seconds after the window without sending;
+# vmtest.as_ip=CIDR also takes that address (so the victim, which knows the
+# thief's own address, learns nothing from the thief's ARP requests).
 # Params: vmtest.peer=IP (required), vmtest.steal=MAC (required),
 #         vmtest.window=S (60), vmtest.target=IP, vmtest.linger=S (0).
 set -eu
@@ -22,9 +24,16 @@ until ping -c 1 -W 1 "$PEER" >/dev/null 2>&1; do
 done
 event peer-up
 own=$(cat "/sys/class/net/$IFC/address")
+# No IPv6 from the stolen MAC: its duplicate address detection would make
+# the victim answer (and so reclaim its MAC on the switch).
+[ -n "${VMTEST_AS_IP:-}" ] && echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || true
 ip link set "$IFC" down
 ip link set "$IFC" address "$STEAL" || fail "cannot set MAC $STEAL"
 ip link set "$IFC" up
+if [ -n "${VMTEST_AS_IP:-}" ]; then
+    ip addr flush dev "$IFC"
+    ip addr add "$VMTEST_AS_IP" dev "$IFC" || fail "cannot set address $VMTEST_AS_IP"
+fi
 ip neigh flush dev "$IFC" 2>/dev/null || true
 echo "vmtest: $IFC now $(cat "/sys/class/net/$IFC/address") (was $own)"
 event stolen
