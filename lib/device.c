@@ -127,23 +127,26 @@ void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
 _Static_assert(offsetof(struct vhost_vring, lock) == 0,
 	       "vring_reset clears everything after the lock");
 
+_Static_assert(sizeof(struct vhost_vring_stats) % sizeof(uint64_t) == 0,
+	       "stats are 64-bit counters");
+
 /* Back to the state of a fresh connection, keeping the lock (a data
- * thread may be trying it) and the statistics (cumulative per device).
+ * thread may be trying it) and the statistics (cumulative per device; not
+ * written here: any thread may be reading them).
  * Caller holds vq's lock or the device is not running. */
 void vring_reset(struct vhost_vring *vq)
 {
 	struct vhost_dev *dev = vq->dev;
 	uint16_t index = vq->index;
-	uint32_t lock = atomic_load(&vq->lock);
-	struct vhost_vring_stats stats = vq->stats;
+	size_t st = offsetof(struct vhost_vring, stats);
+	size_t st_end = st + sizeof(vq->stats);
 
 	vring_drain_stop(vq);
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
-	memset((char *)vq + sizeof(vq->lock), 0, sizeof(*vq) - sizeof(vq->lock));
-	atomic_store(&vq->lock, lock);
-	vq->stats = stats;
+	memset((char *)vq + sizeof(vq->lock), 0, st - sizeof(vq->lock));
+	memset((char *)vq + st_end, 0, sizeof(*vq) - st_end);
 	vq->dev = dev;
 	vq->index = index;
 	vq->kickfd = -1;

@@ -160,6 +160,28 @@ static inline bool dev_has_protocol_feature(const struct vhost_dev *dev,
 #define STAT_ADD(field, v)                                                   \
 	__atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
 
+/* The counters of struct vhost_vring_stats, all uint64_t. */
+#define STATS_WORDS (sizeof(struct vhost_vring_stats) / sizeof(uint64_t))
+
+static inline void stats_copy(struct vhost_vring_stats *dst,
+			      const struct vhost_vring_stats *src)
+{
+	const uint64_t *s = (const uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst;
+
+	for (size_t i = 0; i < STATS_WORDS; i++)
+		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+/* Caller holds the ring lock (or nothing else runs on the ring). */
+static inline void stats_zero(struct vhost_vring_stats *st)
+{
+	uint64_t *w = (uint64_t *)st;
+
+	for (size_t i = 0; i < STATS_WORDS; i++)
+		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
+}
+
 static inline bool vring_trylock(struct vhost_vring *vq)
 {
 	return atomic_exchange_explicit(&vq->lock, 1, memory_order_acquire) == 0;
