@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
@@ -30,7 +31,7 @@ static bool vring_drain_wanted(const struct vhost_dev *dev,
 			       const struct vhost_vring *vq)
 {
 	return !dev->closing && (vq->index & 1) && vq->started &&
-	       !vq->enabled && vq->desc != NULL && vq->kickfd >= 0 &&
+	       !vq->enabled && vq->desc != NULL &&
 	       !__atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE);
 }
 
@@ -95,8 +96,9 @@ static void drain_run(struct vhost_vring *vq)
 	more = vring_drain_wanted(vq->dev, vq) && drain_locked(vq);
 	vring_unlock(vq);
 	/* Over budget: come back on the next turn of the loop (the kick fd
-	 * is an eventfd; epoll is level-triggered). */
-	if (more)
+	 * is an eventfd; epoll is level-triggered). Without a watched fd the
+	 * next message drains more. */
+	if (more && vq->drain_evh)
 		eventfd_write(vq->kickfd, 1);
 }
 
@@ -136,11 +138,16 @@ void vring_drain_update(struct vhost_dev *dev)
 		}
 		if (vq->drain_evh)
 			continue;
-		vq->drain_evh = event_add(dev->ctx->el, vq->kickfd, EPOLLIN,
-					  drain_on_kick, vq);
-		if (!vq->drain_evh)
-			LOG_WARN("%s: vring %u: cannot watch the kick fd of a disabled ring: %s",
-				 dev->sock->path, i, strerror(errno));
+		/* No kick fd (or one epoll refuses): drained after each
+		 * message instead. */
+		if (vq->kickfd >= 0) {
+			vq->drain_evh = event_add(dev->ctx->el, vq->kickfd,
+						  EPOLLIN, drain_on_kick, vq);
+			if (!vq->drain_evh)
+				LOG_RATELIMIT(VHOST_LOG_WARNING,
+					      "%s: vring %u: cannot watch the kick fd of a disabled ring: %s",
+					      dev->sock->path, i, strerror(errno));
+		}
 		/* What is there already goes now; then kicks are asked for. */
 		drain_run(vq);
 	}

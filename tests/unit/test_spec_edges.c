@@ -346,7 +346,11 @@ static void test_disabled_tx_drained(void)
  * inaccessible; each access faults once (SIGSEGV: count, open the page,
  * single-step) and the page closes again after the instruction (SIGTRAP).
  * x86-64 only (the trap flag). */
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && \
+	!__has_feature(thread_sanitizer)
 #define COUNT_READS 1
 static uint8_t *watch_page;
 static _Atomic int watch_faults;
