@@ -17,6 +17,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "socket.h"
+#include "vring_drain.h"
 #include "vring_log.h"
 
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
@@ -82,12 +83,17 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 	 * guest saw in the used ring; the guest's used index is what counts
 	 * (packets in flight are lost either way). Once per ring set-up, not
 	 * on every refresh: a running ring's indices are ours. */
-	if (vq->sync_used && vq->used->idx != vq->last_used_idx) {
-		LOG_WARN("%s: vring %u: used idx %u != base %u; using used idx",
-			 dev->sock->path, vq->index, vq->used->idx,
-			 vq->last_used_idx);
-		vq->last_used_idx = vq->used->idx;
-		vq->last_avail_idx = vq->used->idx;
+	if (vq->sync_used) {
+		/* One read: the guest may change it between two. */
+		uint16_t used_idx = GUEST_READ(vq->used->idx);
+
+		if (used_idx != vq->last_used_idx) {
+			LOG_WARN("%s: vring %u: used idx %u != base %u; using used idx",
+				 dev->sock->path, vq->index, used_idx,
+				 vq->last_used_idx);
+			vq->last_used_idx = used_idx;
+			vq->last_avail_idx = used_idx;
+		}
 	}
 	vq->sync_used = false;
 }
@@ -134,22 +140,26 @@ void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
 _Static_assert(offsetof(struct vhost_vring, lock) == 0,
 	       "vring_reset clears everything after the lock");
 
+_Static_assert(sizeof(struct vhost_vring_stats) % sizeof(uint64_t) == 0,
+	       "stats are 64-bit counters");
+
 /* Back to the state of a fresh connection, keeping the lock (a data
- * thread may be trying it) and the statistics (cumulative per device).
+ * thread may be trying it) and the statistics (cumulative per device; not
+ * written here: any thread may be reading them).
  * Caller holds vq's lock or the device is not running. */
 void vring_reset(struct vhost_vring *vq)
 {
 	struct vhost_dev *dev = vq->dev;
 	uint16_t index = vq->index;
-	uint32_t lock = atomic_load(&vq->lock);
-	struct vhost_vring_stats stats = vq->stats;
+	size_t st = offsetof(struct vhost_vring, stats);
+	size_t st_end = st + sizeof(vq->stats);
 
+	vring_drain_stop(vq);
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
-	memset((char *)vq + sizeof(vq->lock), 0, sizeof(*vq) - sizeof(vq->lock));
-	atomic_store(&vq->lock, lock);
-	vq->stats = stats;
+	memset((char *)vq + sizeof(vq->lock), 0, st - sizeof(vq->lock));
+	memset((char *)vq + st_end, 0, sizeof(*vq) - st_end);
 	vq->dev = dev;
 	vq->index = index;
 	vq->kickfd = -1;
@@ -197,20 +207,34 @@ fail:
 	return NULL;
 }
 
-/* Ready as the spec and common front-ends define it: memory and features
- * set, the first queue pair fully set up (addresses translated, kick and
- * call given, enabled, started), and DRIVER_OK if STATUS was negotiated. */
-static bool device_is_ready(const struct vhost_dev *dev)
+/* A queue pair the device can run on: both rings translated, kick and call
+ * given, started and enabled. */
+static bool pair_ready(const struct vhost_dev *dev, uint16_t pair)
 {
-	if (!dev->features_set || !dev->mem->nregions || dev->max_vrings < 2)
-		return false;
 	for (unsigned i = 0; i < 2; i++) {
-		const struct vhost_vring *vq = &dev->vrings[i];
+		const struct vhost_vring *vq = &dev->vrings[2 * pair + i];
 
 		if (!vq->desc || !vq->kick_set || !vq->call_set ||
 		    !vq->enabled || !vq->started)
 			return false;
 	}
+	return true;
+}
+
+/* Ready: memory and features set, at least one queue pair ready (any pair:
+ * disabling pair 0 does not take the device away while another pair runs,
+ * vhost-user.rst "Multiple queue support"), and DRIVER_OK if STATUS was
+ * negotiated. Which rings are usable is told per ring. */
+static bool device_is_ready(const struct vhost_dev *dev)
+{
+	bool any = false;
+
+	if (!dev->features_set || !dev->mem->nregions)
+		return false;
+	for (uint16_t p = 0; !any && p < dev->max_vrings / 2; p++)
+		any = pair_ready(dev, p);
+	if (!any)
+		return false;
 	if (dev_has_protocol_feature(dev, VHOST_USER_PROTOCOL_F_STATUS) &&
 	    !(dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
 		return false;
@@ -249,11 +273,8 @@ void vring_make_unusable(struct vhost_dev *dev, struct vhost_vring *vq)
 	 * ring (the application hears of that only after this message). */
 	if (!dev->running)
 		return;
-	/* Rings of the first pair carry the device: it stops. */
-	if (vq->index < 2) {
-		device_stop(dev);
-		return;
-	}
+	/* No ring carries the device: if this was the last ready pair,
+	 * device_update_running() stops it after the message. */
 	vring_lock(vq);
 	vq->access_ok = false;
 	vring_unlock(vq);
@@ -309,6 +330,27 @@ int device_update_running(struct vhost_dev *dev)
 	return 0;
 }
 
+void device_stop_rings(struct vhost_dev *dev)
+{
+	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE: rings
+	 * stay enabled and come back when started again. */
+	bool disable = dev_has_feature(dev, VHOST_USER_F_PROTOCOL_FEATURES);
+
+	device_stop(dev);
+	for (uint16_t i = 0; i < dev->max_vrings; i++) {
+		struct vhost_vring *vq = &dev->vrings[i];
+
+		vring_lock(vq);
+		vq->started = false;
+		vq->kick_set = false;
+		vq->signalled_used_valid = false;
+		if (disable)
+			vq->enabled = false;
+		vring_refresh_locked(dev, vq);
+		vring_unlock(vq);
+	}
+}
+
 void device_reset(struct vhost_dev *dev)
 {
 	device_stop(dev);
@@ -320,6 +362,7 @@ void device_reset(struct vhost_dev *dev)
 	dirty_log_unmap(&dev->log);
 	dev->features = 0;
 	dev->features_set = false;
+	dev->features_refused = false;
 	dev->status = 0;
 	dev->nr_vrings = 0;
 }
@@ -353,6 +396,8 @@ void device_close(struct vhost_dev *dev)
 	socket_device_gone(sock, dev);
 	event_del(dev->ctx->el, dev->evh);
 	close_fd(&dev->fd);
+	for (uint16_t i = 0; i < dev->max_vrings; i++)
+		vring_drain_stop(&dev->vrings[i]);
 	device_stop(dev);
 	LOG_INFO("%s: connection of device %llu closed", sock->path,
 		 (unsigned long long)dev->id);

@@ -72,6 +72,7 @@ struct vhost_vring {
 	bool kick_set;       /* SET_VRING_KICK seen (fd or "no fd") */
 	bool call_set;       /* SET_VRING_CALL seen (fd or "no fd") */
 	bool addr_set;
+	struct event_handler *drain_evh; /* watching kickfd (vring_drain.c) */
 	int kickfd;
 	int errfd;
 	uint32_t addr_flags;
@@ -101,6 +102,7 @@ struct vhost_dev {
 	uint64_t features;
 	uint64_t protocol_features;
 	bool features_set;
+	bool features_refused;       /* the last SET_FEATURES failed */
 	bool owner;
 	bool running;                /* between new_device and destroy_device */
 	uint8_t status;
@@ -124,8 +126,11 @@ struct vhost_dev {
 struct vhost_dev *device_create(struct vhost_socket *sock, int fd);
 /* Begin closing: callbacks, remove from loop, free later. */
 void device_close(struct vhost_dev *dev);
-/* Stop running, reset rings, features, memory (RESET_OWNER/RESET_DEVICE). */
+/* Stop running, reset rings, features, memory (RESET_DEVICE). */
 void device_reset(struct vhost_dev *dev);
+/* Stop running, stop and disable every ring, keep features and memory
+ * (RESET_OWNER, as vhost-user.rst recommends for that deprecated request). */
+void device_stop_rings(struct vhost_dev *dev);
 /* After every message: call new_device / destroy_device as readiness
  * changed. Returns < 0 if the application refused the device. */
 int device_update_running(struct vhost_dev *dev);
@@ -157,6 +162,34 @@ static inline bool dev_has_protocol_feature(const struct vhost_dev *dev,
 					    unsigned bit)
 {
 	return (dev->protocol_features >> bit) & 1;
+}
+
+/* Statistics: written under the ring lock, read by any thread without it
+ * (vhost_vring_stats_get): relaxed atomic stores, so a reader sees whole
+ * values and the race is a declared one. */
+#define STAT_ADD(field, v)                                                   \
+	__atomic_store_n(&(field), (field) + (v), __ATOMIC_RELAXED)
+
+/* The counters of struct vhost_vring_stats, all uint64_t. */
+#define STATS_WORDS (sizeof(struct vhost_vring_stats) / sizeof(uint64_t))
+
+static inline void stats_copy(struct vhost_vring_stats *dst,
+			      const struct vhost_vring_stats *src)
+{
+	const uint64_t *s = (const uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst;
+
+	for (size_t i = 0; i < STATS_WORDS; i++)
+		d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+/* Caller holds the ring lock (or nothing else runs on the ring). */
+static inline void stats_zero(struct vhost_vring_stats *st)
+{
+	uint64_t *w = (uint64_t *)st;
+
+	for (size_t i = 0; i < STATS_WORDS; i++)
+		__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
 }
 
 static inline bool vring_trylock(struct vhost_vring *vq)

@@ -25,6 +25,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "socket.h"
+#include "vring_drain.h"
 
 #define MSGS_PER_WAKEUP 64 /* then yield to other connections */
 #define NO_FEATURE 0xff
@@ -127,6 +128,15 @@ static int h_get_features(struct vhost_dev *dev, struct vhost_msg *msg,
 	return 0;
 }
 
+/* Features not accepted: FEATURES_OK is not ours to report (virtio 1.1
+ * 3.1.1: the device clears it when it refuses the features). */
+static int features_refused(struct vhost_dev *dev, int err)
+{
+	dev->features_refused = true;
+	dev->status &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	return err;
+}
+
 static int h_set_features(struct vhost_dev *dev, struct vhost_msg *msg,
 			  struct reply *reply)
 {
@@ -140,16 +150,17 @@ static int h_set_features(struct vhost_dev *dev, struct vhost_msg *msg,
 		LOG_ERR("%s: front-end acked features 0x%llx not offered (0x%llx)",
 			dev_path(dev), (unsigned long long)features,
 			(unsigned long long)offered);
-		return -EINVAL;
+		return features_refused(dev, -EINVAL);
 	}
 	/* Only logging may be switched on a running device (migration). */
 	if (dev->running && ((old ^ features) & ~(1ull << VHOST_F_LOG_ALL))) {
 		LOG_ERR("%s: features changed while the device runs",
 			dev_path(dev));
-		return -EBUSY;
+		return features_refused(dev, -EBUSY);
 	}
 	dev->features = features;
 	dev->features_set = true;
+	dev->features_refused = false;
 	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE: the spec
 	 * says rings start enabled. */
 	if (!(features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
@@ -217,7 +228,13 @@ static int h_reset(struct vhost_dev *dev, struct vhost_msg *msg,
 	(void)reply;
 	LOG_INFO("%s: %s", dev_path(dev),
 		 vhost_user_request_name(msg->hdr.request));
-	device_reset(dev);
+	/* RESET_OWNER is deprecated; vhost-user.rst recommends ignoring it
+	 * or disabling all rings, not dropping the negotiated state: a
+	 * front-end may start its rings again without renegotiating. */
+	if (msg->hdr.request == VHOST_USER_RESET_OWNER)
+		device_stop_rings(dev);
+	else
+		device_reset(dev);
 	return 0;
 }
 
@@ -549,6 +566,7 @@ static int h_set_vring_kick(struct vhost_dev *dev, struct vhost_msg *msg,
 	/* The application may poll the old kick fd while the ring is
 	 * usable: take the ring away from it before the fd goes. */
 	vring_make_unusable(dev, vq);
+	vring_drain_stop(vq);
 	vring_lock(vq);
 	replace_fd(&vq->kickfd, nonblocking(msg_take_fd(msg, 0)));
 	vq->kick_set = true;
@@ -702,6 +720,12 @@ static int h_set_status(struct vhost_dev *dev, struct vhost_msg *msg,
 		return -EINVAL;
 	}
 	dev->status = (uint8_t)msg->payload.u64;
+	if ((dev->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    (!dev->features_set || dev->features_refused)) {
+		LOG_ERR("%s: FEATURES_OK set but the features were not accepted",
+			dev_path(dev));
+		dev->status &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	}
 	LOG_DEBUG("%s: status 0x%x", dev_path(dev), dev->status);
 	return 0;
 }
@@ -911,6 +935,7 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 		if (device_update_running(dev) < 0)
 			return -ECONNREFUSED;
 		device_report_vrings(dev);
+		vring_drain_update(dev);
 	}
 	if (h->has_reply) {
 		if (ret)

@@ -69,12 +69,12 @@ static void stats_commit(struct vhost_vring *vq, const struct burst_stats *b)
 {
 	struct vhost_vring_stats *s = &vq->stats;
 
-	s->packets += b->packets;
-	s->bytes += b->bytes;
+	STAT_ADD(s->packets, b->packets);
+	STAT_ADD(s->bytes, b->bytes);
 	for (unsigned i = 0; i < VHOST_DROP_REASONS; i++)
-		s->drops[i] += b->drops[i];
+		STAT_ADD(s->drops[i], b->drops[i]);
 	for (unsigned i = 0; i < VHOST_SIZE_BUCKETS; i++)
-		s->size_buckets[i] += b->buckets[i];
+		STAT_ADD(s->size_buckets[i], b->buckets[i]);
 }
 
 static void count_bad_chain(struct vhost_vring *vq, struct burst_stats *b,
@@ -96,9 +96,10 @@ static void count_bad_chain(struct vhost_vring *vq, struct burst_stats *b,
  * (Linux vhost does the same); the ring stays off until set up again. */
 static void mark_broken(struct vhost_vring *vq)
 {
-	vq->access_ok = false;
-	vq->broken = true;
-	vq->stats.drops[VHOST_DROP_BAD_DESC]++;
+	/* Read by the event thread without the lock (device_report_vrings). */
+	__atomic_store_n(&vq->access_ok, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->broken, true, __ATOMIC_RELEASE);
+	STAT_ADD(vq->stats.drops[VHOST_DROP_BAD_DESC], 1);
 	LOG_RATELIMIT(VHOST_LOG_ERR, "vring %u: avail index moved too far; ring stopped",
 		      vq->index);
 }
@@ -107,9 +108,9 @@ static void notify_guest(struct vhost_vring *vq, uint16_t old, uint16_t now)
 {
 	if (split_need_notify(vq, old, now) && vq->callfd >= 0) {
 		eventfd_write(vq->callfd, 1);
-		vq->stats.notifications++;
+		STAT_ADD(vq->stats.notifications, 1);
 	} else {
-		vq->stats.notify_suppressed++;
+		STAT_ADD(vq->stats.notify_suppressed, 1);
 	}
 }
 
@@ -798,9 +799,9 @@ int vhost_vring_stats_get(struct vhost_dev *dev, uint16_t queue,
 
 	if (!vq || !stats)
 		return -EINVAL;
-	/* Monitoring read without the lock: each counter is a naturally
-	 * aligned 64-bit word, written by one thread. */
-	memcpy(stats, (const void *)&vq->stats, sizeof(*stats));
+	/* Monitoring read without the lock: each counter is one relaxed
+	 * atomic load (writers use STAT_ADD under the lock). */
+	stats_copy(stats, &vq->stats);
 	return 0;
 }
 
@@ -811,7 +812,7 @@ int vhost_vring_stats_reset(struct vhost_dev *dev, uint16_t queue)
 	if (!vq)
 		return -EINVAL;
 	vring_lock(vq);
-	memset(&vq->stats, 0, sizeof(vq->stats));
+	stats_zero(&vq->stats);
 	vring_unlock(vq);
 	return 0;
 }

@@ -10,10 +10,14 @@
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
+#   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
+#      control plane under traffic) and the peer cases where the control
+#      plane and the data path meet (reconnect both ways, interrupt mode);
+#      any report is a FAIL line
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm fuzz" (a subset),
+# Environment: TEST_STEPS="build unit peer valgrind vm fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +25,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm fuzz}
+STEPS=${TEST_STEPS:-build unit peer valgrind vm fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -128,6 +132,43 @@ if want fuzz; then
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"
+fi
+
+if want tsan; then
+    note "ThreadSanitizer (clang): unit suite and control/data peer cases"
+    b=build-ci-tsan
+    : >"$LOGDIR/tsan.res"
+    # exitcode=66: a report fails the process it happened in (a test, or
+    # vhost-fwd, whose exit status the peer cases check).
+    export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+    if setup_build "$b" clang -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false &&
+        ninja -C "$b" >"$LOGDIR/$b.log" 2>&1; then
+        echo "PASS build $b" >>"$LOGDIR/tsan.res"
+        meson test -C "$b" --suite unit --print-errorlogs >"$LOGDIR/unit-$b.log" 2>&1
+        awk -v b="$b" '/^ *[0-9]+\/[0-9]+ / {
+                name = $2; res = $3
+                if (res == "OK") print "PASS unit " name " [" b "]"
+                else print "FAIL unit " name " [" b "] " res
+            }' "$LOGDIR/unit-$b.log" >>"$LOGDIR/tsan.res"
+        grep -q "unit .*\[$b\]" "$LOGDIR/tsan.res" || echo "FAIL unit [$b]: no test ran" >>"$LOGDIR/tsan.res"
+        if grep -q 'WARNING: ThreadSanitizer' "$b/meson-logs/testlog.txt"; then
+            echo "FAIL tsan unit: ThreadSanitizer report (see $ROOT/$b/meson-logs/testlog.txt)" >>"$LOGDIR/tsan.res"
+            grep -m3 -A12 'WARNING: ThreadSanitizer' "$b/meson-logs/testlog.txt"
+        fi
+        PEER_START_TRIES=2 timeout 600 tests/peer/test-testpmd.sh --build "$b" \
+            reconnect-server reconnect-client interrupt >"$LOGDIR/tsan-peer.log" 2>&1
+        grep -q '^peer:' "$LOGDIR/tsan-peer.log" || echo "FAIL tsan peer: did not finish" >>"$LOGDIR/tsan-peer.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan /' "$LOGDIR/tsan-peer.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
+        if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
+            echo "FAIL tsan peer: ThreadSanitizer report (see $LOGDIR/tsan-peer.log)" >>"$LOGDIR/tsan.res"
+        fi
+    else
+        echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
+        tail -20 "$LOGDIR/$b.log"
+    fi
+    unset TSAN_OPTIONS
+    count "$LOGDIR/tsan.res"
+    grep -q '^FAIL' "$LOGDIR/tsan.res" && grep -E 'FAIL|ERROR' "$LOGDIR/unit-$b.log" | head -20
 fi
 
 note "done; logs in $LOGDIR"

@@ -265,6 +265,7 @@ enum vhost_drop_reason {
 	VHOST_DROP_TOO_BIG,     /* packet larger than the buffers offered */
 	VHOST_DROP_NO_PKTBUF,   /* pool empty (dequeue) */
 	VHOST_DROP_NO_ROOM,     /* ring full (enqueue): not dropped, returned */
+	VHOST_DROP_DISABLED,    /* sent on a started but disabled TX ring */
 	VHOST_DROP_REASONS
 };
 

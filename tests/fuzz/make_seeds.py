@@ -56,6 +56,19 @@ write("messages", "handshake-slots", handshake(FEAT, ALL_PROTO, 1024, True))
 write("messages", "handshake-legacy", handshake(1 << 15, 0, 64))
 write("messages", "unknown", msg(1000) + msg(0) + msg(41, b"x" * 40, 3, 3))
 
+def ring_setup(q, ring=256):
+    base = UVA + q * 0x10000
+    return b"".join([msg(8, state(q, ring)), msg(10, state(q, 0)),
+                     msg(9, struct.pack("<IIQQQQ", q, 0, base, base + 0x8000, base + 0x4000, 0)),
+                     msg(12, u64(q), 1, 2), msg(13, u64(q), 1, 2), msg(18, state(q, 1))])
+
+# Spec edge cases: the TX ring disabled while started (drained), RESET_OWNER
+# and the rings started again, refused features then FEATURES_OK.
+write("messages", "edges",
+      handshake(FEAT, ALL_PROTO) + msg(18, state(1, 0)) + msg(18, state(0, 0)) +
+      msg(4) + ring_setup(0) + ring_setup(1) +
+      msg(2, u64(1 << 63)) + msg(39, u64(0xb)) + msg(40))
+
 # vring: 16 control bytes, RX desc table (64 x 16) + avail (6 + 128), TX desc
 # table + avail, then the 16 KiB buffer area (guest offset 0x6000).
 RING = 64

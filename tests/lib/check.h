@@ -5,11 +5,13 @@
 #ifndef TEST_CHECK_H
 #define TEST_CHECK_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int check_total, check_failed;
+/* Atomic: callbacks on the library's event thread check too. */
+static _Atomic int check_total, check_failed;
 
 #define CHECK(cond)                                                          \
 	do {                                                                 \

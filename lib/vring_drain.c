@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Started-but-disabled transmit rings. vhost-user.rst, "Ring states": a
+ * ring that is started but disabled "must not supply any new RX packets,
+ * but must process and discard any TX packets". The application is told
+ * the ring is unusable (access_ok is false, so no burst touches it), and
+ * the event thread discards what the guest transmits on it: it watches the
+ * ring's kick fd, asks the guest for kicks, and returns each chain with
+ * length 0, counted as VHOST_DROP_DISABLED. Receive rings are left alone.
+ *
+ * Event thread only. The ring is changed under its lock, like every other
+ * control-plane change of a ring.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include "event.h"
+#include "log.h"
+#include "socket.h"
+#include "vring_drain.h"
+#include "vring_split.h"
+
+/* Chains returned per wakeup; more wait for the next turn of the loop, so
+ * one guest cannot hold the event thread every other device needs. */
+#define DRAIN_BUDGET 256
+
+static bool vring_drain_wanted(const struct vhost_dev *dev,
+			       const struct vhost_vring *vq)
+{
+	return !dev->closing && (vq->index & 1) && vq->started &&
+	       !vq->enabled && vq->desc != NULL &&
+	       !__atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE);
+}
+
+static void drain_mark_broken(struct vhost_vring *vq, const char *why)
+{
+	__atomic_store_n(&vq->broken, true, __ATOMIC_RELEASE);
+	STAT_ADD(vq->stats.drops[VHOST_DROP_BAD_DESC], 1);
+	LOG_RATELIMIT(VHOST_LOG_ERR, "%s: disabled vring %u: %s; ring stopped",
+		      vhost_dev_path(vq->dev), vq->index, why);
+}
+
+/* Return up to DRAIN_BUDGET available chains with length 0. Caller holds
+ * vq's lock. Returns true if more are waiting. */
+static bool drain_locked(struct vhost_vring *vq)
+{
+	uint16_t n, i, used = vq->last_used_idx;
+	bool more = false;
+
+	if (split_avail_count(vq, &n)) {
+		drain_mark_broken(vq, "avail index moved too far");
+		return false;
+	}
+	if (n > DRAIN_BUDGET) {
+		n = DRAIN_BUDGET;
+		more = true;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t head = split_avail_head(vq, i);
+
+		/* Only ids the guest made available go to the used ring. */
+		if (head >= vq->size) {
+			drain_mark_broken(vq, "head index out of range");
+			more = false;
+			break;
+		}
+		split_used_write(vq, used++, head, 0);
+	}
+	if (i) {
+		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx + i);
+		split_used_publish(vq, used);
+		if (split_need_notify(vq, vq->last_used_idx, used) &&
+		    vq->callfd >= 0) {
+			eventfd_write(vq->callfd, 1);
+			STAT_ADD(vq->stats.notifications, 1);
+		}
+		vq->last_used_idx = used;
+		STAT_ADD(vq->stats.drops[VHOST_DROP_DISABLED], i);
+	}
+	if (more || __atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE))
+		return more;
+	/* Ask for a kick past what we took (avail_event with EVENT_IDX),
+	 * then look once more: the guest may have added one in between. */
+	split_set_kick_wanted(vq, true);
+	return split_avail_count(vq, &n) == 0 && n > 0;
+}
+
+static void drain_run(struct vhost_vring *vq)
+{
+	bool more;
+
+	vring_lock(vq);
+	more = vring_drain_wanted(vq->dev, vq) && drain_locked(vq);
+	vring_unlock(vq);
+	/* Over budget: come back on the next turn of the loop (the kick fd
+	 * is an eventfd; epoll is level-triggered). Without a watched fd the
+	 * next message drains more. */
+	if (more && vq->drain_evh)
+		eventfd_write(vq->kickfd, 1);
+}
+
+static void drain_on_kick(int fd, uint32_t events, void *opaque)
+{
+	struct vhost_vring *vq = opaque;
+	eventfd_t v;
+
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* Not an eventfd we can wait on: no more wakeups from it. */
+		vring_drain_stop(vq);
+		return;
+	}
+	/* Clear the kick before looking at the ring: a kick after this read
+	 * wakes us again. */
+	(void)eventfd_read(fd, &v);
+	drain_run(vq);
+}
+
+void vring_drain_stop(struct vhost_vring *vq)
+{
+	if (!vq->drain_evh)
+		return;
+	event_del(vq->dev->ctx->el, vq->drain_evh);
+	vq->drain_evh = NULL;
+}
+
+void vring_drain_update(struct vhost_dev *dev)
+{
+	for (uint16_t i = 1; i < dev->max_vrings; i += 2) {
+		struct vhost_vring *vq = &dev->vrings[i];
+		bool want = vring_drain_wanted(dev, vq);
+
+		if (!want) {
+			vring_drain_stop(vq);
+			continue;
+		}
+		if (vq->drain_evh)
+			continue;
+		/* No kick fd (or one epoll refuses): drained after each
+		 * message instead. */
+		if (vq->kickfd >= 0) {
+			vq->drain_evh = event_add(dev->ctx->el, vq->kickfd,
+						  EPOLLIN, drain_on_kick, vq);
+			if (!vq->drain_evh)
+				LOG_RATELIMIT(VHOST_LOG_WARNING,
+					      "%s: vring %u: cannot watch the kick fd of a disabled ring: %s",
+					      dev->sock->path, i, strerror(errno));
+		}
+		/* What is there already goes now; then kicks are asked for. */
+		drain_run(vq);
+	}
+}
