@@ -15,6 +15,8 @@ struct vhost_ctx {
 	unsigned nsockets, max_sockets;
 	unsigned ndevices, max_devices;
 	uint64_t next_dev_id;
+	int ring_error_fd;                    /* ring_error.c */
+	struct event_handler *ring_error_evh;
 };
 
 struct vhost_socket {
