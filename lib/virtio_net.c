@@ -59,6 +59,7 @@ static inline unsigned size_bucket(uint32_t len)
 
 struct burst_stats {
 	uint32_t bad_chains;
+	bool broken;         /* stopped at a head out of range */
 	uint64_t bytes;
 	uint32_t packets;
 	uint32_t drops[VHOST_DROP_REASONS];
@@ -630,15 +631,76 @@ static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
 	return true;
 }
 
-/* Can a packet of len bytes ever be held by buffers of this pool (a fresh
- * head has the whole data room after the headroom; so does each segment)?
- * Pools refuse to be made too small for VHOST_PKTBUF_MAX_PKT_LEN, so this
- * holds for every chain the walk accepts; it is checked anyway, as it
- * decides between "drop" and "retry later" (a queue must never stall). */
-static inline bool fits(const struct vhost_pktbuf_pool *pool, uint32_t len)
+/* The most a packet from this pool can hold (a fresh head has the whole
+ * data room after the headroom; so does each segment). Pools refuse to be
+ * made too small for VHOST_PKTBUF_MAX_PKT_LEN, so every chain the walk
+ * accepts fits; it is checked anyway, as it decides between "drop" and
+ * "retry later" (a queue must never stall on a packet it cannot take). */
+static inline uint64_t pool_max_pkt(const struct vhost_pktbuf_pool *pool)
 {
-	return len <= (uint64_t)VHOST_PKTBUF_MAX_SEGS *
-		      vhost_pktbuf_pool_data_room(pool);
+	return (uint64_t)VHOST_PKTBUF_MAX_SEGS *
+	       vhost_pktbuf_pool_data_room(pool);
+}
+
+enum slow_result {
+	SLOW_PKT,     /* *out is the packet; the chain is done */
+	SLOW_BAD,     /* the chain goes back unread (bad, too big) */
+	SLOW_BAD_HDR, /* the chain goes back: its header was refused */
+	SLOW_RETRY,   /* the pool is empty now: leave the chain in the ring */
+};
+
+/*
+ * The general path for one chain: walk, check, copy into pkt (a fresh
+ * buffer, or NULL: take one from the pool). Out of line, so the common
+ * packet's loop keeps its registers. pkt is used up (given in *out or
+ * freed) unless the result is SLOW_BAD.
+ */
+static __attribute__((noinline, cold)) enum slow_result
+dequeue_slow(struct vhost_vring *vq, uint16_t head,
+	     struct vhost_pktbuf_pool *pool, struct vhost_pktbuf *pkt,
+	     struct burst_stats *b, struct vhost_pktbuf **out)
+{
+	uint32_t hdr_len = vq->hdr_len, len;
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct chain c;
+	struct chain_writer r = { .c = &c };
+	enum chain_status st;
+
+	st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
+	if (st == CHAIN_OK && c.len <= hdr_len)
+		st = CHAIN_BAD_DESC; /* no room for header + data */
+	else if (st == CHAIN_OK && c.len - hdr_len > pool_max_pkt(pool))
+		st = CHAIN_TOO_BIG; /* never, not just now: drop it */
+	if (st != CHAIN_OK) {
+		count_bad_chain(vq, b, st, head);
+		return SLOW_BAD;
+	}
+	if (!pkt)
+		pkt = vhost_pktbuf_alloc(pool);
+	if (!pkt) {
+		b->drops[VHOST_DROP_NO_PKTBUF]++;
+		return SLOW_RETRY;
+	}
+	/* Read the header once, into our memory, then check it. */
+	memset(&h, 0, sizeof(h));
+	cr_read(&r, (uint8_t *)&h, hdr_len);
+	len = c.len - hdr_len;
+	if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
+		vhost_pktbuf_free(pkt);
+		b->drops[VHOST_DROP_BAD_HDR]++;
+		LOG_RATELIMIT(VHOST_LOG_WARNING,
+			      "%s: vring %u: bad virtio-net header",
+			      vhost_dev_path(vq->dev), vq->index);
+		return SLOW_BAD_HDR;
+	}
+	if (!copy_chain_in(&r, pkt, len)) {
+		/* It fits the pool: the pool is empty right now. */
+		vhost_pktbuf_free(pkt);
+		b->drops[VHOST_DROP_NO_PKTBUF]++;
+		return SLOW_RETRY;
+	}
+	*out = pkt;
+	return SLOW_PKT;
 }
 
 uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
@@ -647,10 +709,9 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 {
 	struct vhost_vring *vq = data_vring(dev, queue, false);
 	struct burst_stats b = { 0 };
-	struct chain c;
 	uint16_t avail, taken = 0, got = 0, nfresh = 0, used_fresh = 0;
 	struct vhost_pktbuf *fresh[64];
-	bool bulk_failed = false, broken = false;
+	bool bulk_failed = false;
 
 	if (!vq || !pool || !n || !vring_trylock(vq))
 		return 0;
@@ -664,19 +725,15 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		n = avail;
 	while (taken < n) {
 		uint16_t head = split_avail_head(vq, taken);
-		uint32_t hdr_len = vq->hdr_len;
-		struct virtio_net_hdr_mrg_rxbuf h;
-		struct chain_writer r = { .c = &c };
-		struct vhost_pktbuf *pkt;
-		enum chain_status st;
-		uint32_t len;
+		struct vhost_pktbuf *pkt, *cand;
+		enum slow_result res;
 
 		if (head >= vq->size) {
-			broken = true;
+			b.broken = true;
 			break;
 		}
 		/* Buffers come in bulk, a burst's worth at a time; when the
-		 * pool cannot give a whole bulk, one at a time (below). */
+		 * pool cannot give a whole bulk, one at a time (slow path). */
 		if (used_fresh == nfresh && !bulk_failed) {
 			uint16_t want = (uint16_t)(n - taken) > 64 ?
 					64 : (uint16_t)(n - taken);
@@ -687,63 +744,32 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 			else
 				bulk_failed = true;
 		}
-		if (used_fresh < nfresh &&
-		    dequeue_fast(vq, head, fresh[used_fresh])) {
-			pkt = fresh[used_fresh++];
-			pkt->queue = queue;
-			pkts[got++] = pkt;
-			split_used_write(vq, vq->last_used_idx + taken, head, 0);
-			taken++;
-			count_packet(&b, pkt->pkt_len);
-			continue;
-		}
-		st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
-		if (st == CHAIN_OK && c.len <= hdr_len)
-			st = CHAIN_BAD_DESC; /* no room for header + data */
-		else if (st == CHAIN_OK && !fits(pool, c.len - hdr_len))
-			st = CHAIN_TOO_BIG; /* never, not just now: drop it */
-		if (st != CHAIN_OK) {
-			count_bad_chain(vq, &b, st, head);
-			goto reject;
-		}
-		pkt = used_fresh < nfresh ? fresh[used_fresh++] :
-		      vhost_pktbuf_alloc(pool);
-		if (!pkt) {
-			b.drops[VHOST_DROP_NO_PKTBUF]++;
-			break; /* leave it in the ring for the next burst */
-		}
-		/* Read the header once, into our memory, then check it. */
-		memset(&h, 0, sizeof(h));
-		cr_read(&r, (uint8_t *)&h, hdr_len);
-		len = c.len - hdr_len;
-		if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
-			vhost_pktbuf_free(pkt);
-			b.drops[VHOST_DROP_BAD_HDR]++;
-			LOG_RATELIMIT(VHOST_LOG_WARNING,
-				      "%s: vring %u: bad virtio-net header",
-				      vhost_dev_path(vq->dev), vq->index);
-			goto reject;
-		}
-		if (!copy_chain_in(&r, pkt, len)) {
-			/* It fits() the pool: the pool is empty right now.
-			 * Leave it in the ring for the next burst. */
-			vhost_pktbuf_free(pkt);
-			b.drops[VHOST_DROP_NO_PKTBUF]++;
-			break;
+		cand = used_fresh < nfresh ? fresh[used_fresh] : NULL;
+		if (cand && dequeue_fast(vq, head, cand)) {
+			used_fresh++;
+			pkt = cand;
+		} else {
+			res = dequeue_slow(vq, head, pool, cand, &b, &pkt);
+			if (res != SLOW_BAD && cand)
+				used_fresh++; /* used up */
+			if (res == SLOW_RETRY)
+				break; /* leave it in the ring for the next burst */
+			if (res != SLOW_PKT) {
+				/* Returned unread; it counts against the
+				 * burst's budget of chains without progress. */
+				split_used_write(vq, vq->last_used_idx + taken,
+						 head, 0);
+				taken++;
+				if (++b.bad_chains > BAD_CHAINS_PER_BURST)
+					break;
+				continue;
+			}
 		}
 		pkt->queue = queue;
 		pkts[got++] = pkt;
 		split_used_write(vq, vq->last_used_idx + taken, head, 0);
 		taken++;
-		count_packet(&b, len);
-		continue;
-reject:
-		/* Returned to the guest unread; it counts against the
-		 * burst's budget of chains without progress. */
-		split_used_write(vq, vq->last_used_idx + taken, head, 0);
-		taken++;
-		if (++b.bad_chains > BAD_CHAINS_PER_BURST)
-			break;
+		count_packet(&b, pkt->pkt_len);
 	}
 	if (used_fresh < nfresh)
 		vhost_pktbuf_free_bulk(fresh + used_fresh, nfresh - used_fresh);
@@ -757,7 +783,7 @@ reject:
 	}
 	stats_commit(vq, &b);
 	/* What came before the bad head was done and is published. */
-	if (broken)
+	if (b.broken)
 		mark_broken(vq, "available head out of range");
 out:
 	vring_unlock(vq);
