@@ -125,6 +125,14 @@ static struct tdev T;
 
 static void teardown(void)
 {
+	uint64_t f;
+
+	/* One round trip first: what this thread read of the device (stats,
+	 * fds) is then ordered before the event thread frees it after the
+	 * hang-up (ThreadSanitizer sees socket reads and writes as
+	 * synchronisation, not a close). */
+	if (T.s && T.fe.fd >= 0)
+		fe_get_u64(&T.fe, VHOST_USER_GET_FEATURES, &f);
 	fe_close(&T.fe);
 	if (T.s) {
 		CHECK(wait_for(&n_destroy_conn, 1));

@@ -18,6 +18,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -52,7 +53,7 @@ static struct vhost_pktbuf_pool *pool;
 
 static struct vhost_dev *_Atomic g_dev;
 static _Atomic int n_new_dev, n_destroy_dev, n_destroy_conn;
-static _Atomic int n_off[2];   /* vring_state_changed(q, false) */
+static _Atomic int n_off[4];   /* vring_state_changed(q, false) */
 
 static int cb_new_device(struct vhost_dev *dev)
 {
@@ -76,7 +77,7 @@ static void cb_destroy_connection(struct vhost_dev *dev)
 static void cb_vring_state(struct vhost_dev *dev, uint16_t q, bool on)
 {
 	(void)dev;
-	if (!on && q < 2)
+	if (!on && q < 4)
 		n_off[q]++;
 }
 
@@ -107,7 +108,7 @@ static bool wait_for(_Atomic int *v, int value)
  * reported as vring_state_changed(false) or as destroy_device. */
 static int app_reports(uint16_t q)
 {
-	return atomic_load(&n_off[q]) + atomic_load(&n_destroy_dev);
+	return atomic_load(&n_off[q]) + (q < 2 ? atomic_load(&n_destroy_dev) : 0);
 }
 
 static int report_target;
@@ -125,43 +126,56 @@ struct tdev {
 	struct fe fe;
 	struct vhost_socket *s;
 	struct vhost_dev *dev;
-	uint16_t nd[2];           /* next free descriptor */
-	int errfd[2];             /* our end of SET_VRING_ERR */
+	uint16_t nd[4];           /* next free descriptor */
+	int errfd[4];             /* our end of SET_VRING_ERR */
 };
 
 static struct tdev T;
 
 static void teardown(void)
 {
+	uint64_t f;
+
+	/* One round trip first: what this thread read of the device (stats,
+	 * fds) is then ordered before the event thread frees it after the
+	 * hang-up (ThreadSanitizer sees socket reads and writes as
+	 * synchronisation, not a close). */
+	if (T.s && T.fe.fd >= 0)
+		fe_get_u64(&T.fe, VHOST_USER_GET_FEATURES, &f);
 	fe_close(&T.fe);
 	if (T.s) {
 		CHECK(wait_for(&n_destroy_conn, 1));
 		CHECK_EQ(vhost_socket_unregister(T.s), 0);
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 4; i++)
 		if (T.errfd[i] >= 0)
 			close(T.errfd[i]);
 	memset(&T, 0, sizeof(T));
-	T.errfd[0] = T.errfd[1] = -1;
+	for (int i = 0; i < 4; i++)
+		T.errfd[i] = -1;
 }
 
-static bool setup(uint64_t features, uint16_t ring_size)
+static bool setup_n(uint64_t features, uint16_t ring_size, uint16_t nvrings)
 {
 	struct fe_opts o = {
 		.features_mask = features,
 		.ring_size = ring_size,
+		.nvrings = nvrings,
 		.mem_size = 16u << 20,
 	};
 
 	memset(&T, 0, sizeof(T));
-	T.errfd[0] = T.errfd[1] = -1;
+	for (int i = 0; i < 4; i++)
+		T.errfd[i] = -1;
 	n_new_dev = n_destroy_dev = n_destroy_conn = 0;
-	n_off[0] = n_off[1] = 0;
+	for (int i = 0; i < 4; i++)
+		n_off[i] = 0;
 	atomic_store(&g_dev, NULL);
 	CHECK_EQ(vhost_socket_register(ctx, sock_path, 0, &T.s), 0);
 	if (!T.s)
 		return false;
 	CHECK_EQ(vhost_socket_set_ops(T.s, &ops, NULL), 0);
+	CHECK_EQ(vhost_socket_set_max_queue_pairs(T.s, 2), 0);
 	CHECK_EQ(vhost_socket_start(T.s), 0);
 	fe_init(&T.fe);
 	CHECK_EQ(fe_connect(&T.fe, sock_path, WAIT_MS), 0);
@@ -173,13 +187,18 @@ static bool setup(uint64_t features, uint16_t ring_size)
 	T.dev = atomic_load(&g_dev);
 	CHECK_EQ(vhost_dev_features(T.dev), features);
 	/* The front-end's error eventfds (QEMU gives one per ring). */
-	for (uint64_t q = 0; q < 2; q++) {
+	for (uint64_t q = 0; q < T.fe.nvrings; q++) {
 		T.errfd[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		CHECK(T.errfd[q] >= 0);
 		CHECK_EQ(fe_request(&T.fe, VHOST_USER_SET_VRING_ERR, &q,
 				    sizeof(q), &T.errfd[q], 1), 0);
 	}
 	return true;
+}
+
+static bool setup(uint64_t features, uint16_t ring_size)
+{
+	return setup_n(features, ring_size, 2);
 }
 
 #define SETUP(...)                                                           \
@@ -257,16 +276,21 @@ static struct vring_used_elem used_at(uint16_t q, uint16_t i)
 	return VR(q)->used->ring[i & (VR(q)->size - 1)];
 }
 
-/* One transmit packet in one descriptor: a zero header and len bytes. */
-static uint16_t tx_post(uint32_t len)
+/* One transmit packet on q in one descriptor: a zero header, len bytes. */
+static uint16_t tx_post_q(uint16_t q, uint32_t len)
 {
 	uint8_t *b = galloc(HDR + len, 8);
-	uint16_t h = new_desc(TXQ);
+	uint16_t h = new_desc(q);
 
 	memset(b + HDR, 0x5a, len);
-	set_desc(TXQ, h, gpa(b), HDR + len, 0, 0);
-	avail_add(TXQ, h);
+	set_desc(q, h, gpa(b), HDR + len, 0, 0);
+	avail_add(q, h);
 	return h;
+}
+
+static uint16_t tx_post(uint32_t len)
+{
+	return tx_post_q(TXQ, len);
 }
 
 /* One receive buffer of len bytes (len 0: a descriptor of length 0). */
@@ -487,6 +511,87 @@ static void test_avail_idx_jump_reported(void)
 	CHECK_EQ(used_idx(TXQ), 0);
 	CHECK(errfd_fired(TXQ));
 	CHECK(app_told(TXQ, 1));
+	teardown();
+}
+
+/* A data thread bursts on the second pair's TX queue while the guest
+ * breaks that ring again and again, the front-end keeps the event thread
+ * busy with messages, and sets the ring up after each break. The data
+ * thread writes access_ok/broken (mark_broken) while the event thread
+ * reads them after every message: under ThreadSanitizer plain flags race
+ * here. Each breakage is reported once to the front-end. */
+struct burster {
+	struct vhost_dev *dev;
+	_Atomic bool stop;
+	_Atomic unsigned long got;
+};
+
+static void *tx_burster(void *arg)
+{
+	struct burster *w = arg;
+	struct vhost_pktbuf *pk[32];
+
+	while (!atomic_load(&w->stop)) {
+		uint16_t n = vhost_dequeue_burst(w->dev, 3, pool, pk, 32);
+
+		vhost_pktbuf_free_bulk(pk, n);
+		atomic_fetch_add(&w->got, n);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static uint16_t want_used;
+
+static bool q3_used(void *arg)
+{
+	(void)arg;
+	return used_idx(3) == want_used;
+}
+
+static void test_break_under_traffic(void)
+{
+	static struct burster w;
+	pthread_t t;
+	uint64_t f, v = 3;
+	int rounds = 20;
+
+	if (!setup_n(BASE, 256, 4)) {
+		teardown();
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	w.dev = T.dev;
+	CHECK_EQ(pthread_create(&t, NULL, tx_burster, &w), 0);
+	for (int k = 0; k < rounds; k++) {
+		uint16_t u = used_idx(3);
+		eventfd_t ev;
+
+		/* A packet goes through (the ring works again). */
+		tx_post_q(3, 64);
+		publish(3);
+		want_used = (uint16_t)(u + 1);
+		CHECK(fe_wait(q3_used, NULL, WAIT_MS) == 0);
+		/* The guest breaks the ring while the front-end talks. */
+		atomic_store_explicit((_Atomic uint16_t *)&VR(3)->avail->idx,
+				      (uint16_t)(VR(3)->avail_idx + 300),
+				      memory_order_release);
+		for (int i = 0; i < 4; i++)
+			CHECK_EQ(fe_get_u64(&T.fe, VHOST_USER_GET_FEATURES, &f), 0);
+		CHECK(errfd_fired(3));
+		CHECK(app_told(3, k + 1));
+		CHECK(eventfd_read(T.errfd[3], &ev) < 0 && errno == EAGAIN);
+		/* Sane again, and set up again from where it stopped. */
+		publish(3);
+		CHECK_EQ(fe_vring_state(&T.fe, VHOST_USER_SET_VRING_BASE, 3,
+					used_idx(3)), 0);
+		CHECK_EQ(fe_request(&T.fe, VHOST_USER_SET_VRING_KICK, &v,
+				    sizeof(v), &VR(3)->kickfd, 1), 0);
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&w.got), (unsigned long)rounds);
+	CHECK_EQ(stats(3).drops[VHOST_DROP_BAD_DESC], rounds);
 	teardown();
 }
 
@@ -782,6 +887,7 @@ int main(int argc, char **argv)
 	RUN_SOME(test_tx_head_out_of_range);
 	RUN_SOME(test_rx_head_out_of_range);
 	RUN_SOME(test_avail_idx_jump_reported);
+	RUN_SOME(test_break_under_traffic);
 	RUN_SOME(test_mergeable_empty_buffers);
 	RUN_SOME(test_simple_empty_buffer);
 	RUN_SOME(test_tx_bad_chain_budget);
