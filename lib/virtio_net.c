@@ -599,7 +599,8 @@ uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 /* ------------------------------------------------------------- dequeue */
 
 /* Copy len bytes from the chain into pkt, adding segments as needed; the
- * caller checked that len fits in VHOST_PKTBUF_MAX_SEGS segments (fits()).
+ * caller checked that len fits in VHOST_PKTBUF_MAX_SEGS segments
+ * (pool_max_pkt()).
  * false if the pool ran dry (pkt keeps what it had). */
 static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
 			  uint32_t len)
@@ -651,9 +652,10 @@ enum slow_result {
 
 /*
  * The general path for one chain: walk, check, copy into pkt (a fresh
- * buffer, or NULL: take one from the pool). Out of line, so the common
- * packet's loop keeps its registers. pkt is used up (given in *out or
- * freed) unless the result is SLOW_BAD.
+ * buffer, or NULL: take one from the pool). Out of line and cold, so the
+ * common packet's loop keeps its registers and layout (callgrind, 64-byte
+ * packets: 179 instructions per packet inline, 168 so). pkt is used up
+ * (given in *out or freed) unless the result is SLOW_BAD.
  */
 static __attribute__((noinline, cold)) enum slow_result
 dequeue_slow(struct vhost_vring *vq, uint16_t head,
