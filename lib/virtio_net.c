@@ -57,6 +57,14 @@ static inline unsigned size_bucket(uint32_t len)
  * nothing but junk costs a bounded amount of work per burst. */
 #define BAD_CHAINS_PER_BURST 64
 
+/* Descriptors one packet may span over all its mergeable buffers (Linux
+ * vhost-net's UIO_MAXIOV): 64 bytes a descriptor on average for the largest
+ * packet. Past it the packet is dropped as too big for this guest's
+ * buffers: without it, buffers of one byte (or chains sharing a long tail
+ * of empty descriptors) make every burst walk the whole ring for a packet
+ * that is then not placed. */
+#define MRG_MAX_DESCS 1024
+
 struct burst_stats {
 	uint32_t bad_chains;
 	bool broken;         /* stopped at a head out of range */
@@ -400,6 +408,8 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		 * buffers start (moved past bad chains, which stay used). */
 		uint16_t t = taken, u = used, t0 = taken, u0 = used, nbufs = 0;
 		bool out_of_buffers = false, gave_up = false, broken = false;
+		bool too_many = false;
+		uint32_t descs = 0;       /* walked for this packet */
 		uint32_t used_len;
 		/* Each avail slot is read once: head0 serves both paths. */
 		uint16_t head0 = split_avail_head(vq, taken);
@@ -458,6 +468,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				t0 = t;
 				u0 = u;
 				nbufs = 0;
+				descs = 0;
 				left = pkt->pkt_len;
 				pc.seg = pkt;
 				pc.off = 0;
@@ -467,6 +478,11 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 					break;
 				}
 				continue;
+			}
+			descs += c->ndesc;
+			if (descs > MRG_MAX_DESCS) {
+				too_many = true;
+				break;
 			}
 			if (!nbufs) {
 				w.off = 0;
@@ -490,7 +506,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 					 c->len);
 			nbufs++;
 		}
-		if (out_of_buffers || gave_up || broken) {
+		if (out_of_buffers || gave_up || broken || too_many) {
 			/* Not placed now: the buffers it took are offered
 			 * again next burst; bad chains stay returned. */
 			taken = t0;
@@ -499,8 +515,9 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				*why = VHOST_ENQUEUE_STOPPED;
 			} else if (gave_up) {
 				*why = VHOST_ENQUEUE_BUSY;
-			} else if (t0 == 0 && avail == vq->size) {
-				/* Every slot of the ring is posted and the
+			} else if (too_many || (t0 == 0 && avail == vq->size)) {
+				/* More descriptors than a packet may span, or
+				 * every slot of the ring is posted and the
 				 * packet does not fit in all of them: it
 				 * never will. */
 				b->drops[VHOST_DROP_TOO_BIG]++;

@@ -195,9 +195,10 @@ enum vhost_enqueue_status {
 				   * buffers): retry soon */
 	VHOST_ENQUEUE_UNPLACEABLE,/* pkts[returned] can never be placed (larger
 				   * than the guest's buffer without
-				   * MRG_RXBUF, or than the whole ring's
-				   * buffers with it; an offload the guest
-				   * refused): drop it and go on with the next */
+				   * MRG_RXBUF, or with it than the whole
+				   * ring's buffers or 1024 descriptors; an
+				   * offload the guest refused): drop it and
+				   * go on with the next */
 	VHOST_ENQUEUE_STOPPED,    /* the queue is not running (not set up,
 				   * disabled, bad queue index) or the guest
 				   * broke it during this burst (the packets
