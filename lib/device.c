@@ -289,7 +289,8 @@ void device_report_vrings(struct vhost_dev *dev)
 		struct vhost_vring *vq = &dev->vrings[i];
 		/* A data thread may clear access_ok (broken ring); read it
 		 * once, without taking the lock the data path trylocks. */
-		bool now = __atomic_load_n(&vq->access_ok, __ATOMIC_ACQUIRE);
+		bool now = atomic_load_explicit(&vq->access_ok,
+						  memory_order_acquire);
 
 		if (!dev->running || dev->closing || now == vq->app_usable)
 			continue;

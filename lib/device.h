@@ -32,9 +32,18 @@ struct vhost_vring {
 	/* ---- data path, read under lock ---- */
 	_Atomic uint32_t lock;
 	/* The data path may use the ring: the device runs, the ring is
-	 * translated, started and enabled. */
-	bool access_ok;
-	bool broken;         /* the guest broke a ring rule; off until re-set */
+	 * translated, started and enabled, and not broken. Written under the
+	 * lock (by the event thread, and by a data thread that finds the ring
+	 * broken: mark_broken); read under the lock by the data path and
+	 * WITHOUT it by the event thread (device_report_vrings): atomic. */
+	_Atomic bool access_ok;
+	/* The guest broke a ring rule; off until the front-end sets the ring
+	 * up again (the event thread clears it, under the lock). Set by a data
+	 * thread under the lock; read by the event thread without it. */
+	_Atomic bool broken;
+	/* Breakages so far (data thread, under the lock, release); the event
+	 * thread reports each once (ring_error.c) and keeps breaks_reported. */
+	_Atomic uint32_t breaks;
 	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
@@ -74,7 +83,8 @@ struct vhost_vring {
 	bool addr_set;
 	struct event_handler *drain_evh; /* watching kickfd (vring_drain.c) */
 	int kickfd;
-	int errfd;
+	int errfd;                /* written by the event thread only */
+	uint32_t breaks_reported; /* breaks already sent to errfd */
 	uint32_t addr_flags;
 	uint64_t desc_uaddr, avail_uaddr, used_uaddr, log_gaddr;
 };

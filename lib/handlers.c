@@ -598,7 +598,9 @@ static int h_set_vring_err(struct vhost_dev *dev, struct vhost_msg *msg,
 	struct vhost_vring *vq = msg_vring(dev, msg);
 
 	(void)reply;
-	replace_fd(&vq->errfd, msg_take_fd(msg, 0));
+	/* Non-blocking: the front-end, which holds the counter, must not be
+	 * able to stall the event thread that reports a broken ring. */
+	replace_fd(&vq->errfd, nonblocking(msg_take_fd(msg, 0)));
 	return 0;
 }
 

@@ -356,7 +356,11 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 	void *mem;
 	int err;
 
-	if (!count || !data_room || data_room > VHOST_PKTBUF_DATA_ROOM_MAX ||
+	/* A packet of VHOST_PKTBUF_MAX_PKT_LEN bytes must fit in
+	 * VHOST_PKTBUF_MAX_SEGS buffers: else a guest's largest packet could
+	 * never be taken, and a dequeue could neither take it nor drop it. */
+	if (!count || data_room < VHOST_PKTBUF_DATA_ROOM_MIN ||
+	    data_room > VHOST_PKTBUF_DATA_ROOM_MAX ||
 	    cache_size > count || cache_size > VHOST_PKTBUF_CACHE_MAX) {
 		errno = EINVAL;
 		return NULL;

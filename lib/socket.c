@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "protocol.h"
+#include "ring_error.h"
 #include "socket.h"
 
 #define DEFAULT_MAX_SOCKETS 64
@@ -114,6 +115,11 @@ uint64_t socket_conn_mem_bytes(const struct vhost_socket *sock)
 
 /* ------------------------------------------------------------- context */
 
+static int ctx_start_ring_error(void *arg)
+{
+	return ring_error_start(arg);
+}
+
 struct vhost_ctx *vhost_ctx_create(const struct vhost_ctx_params *params)
 {
 	struct vhost_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -127,6 +133,7 @@ struct vhost_ctx *vhost_ctx_create(const struct vhost_ctx_params *params)
 			   params->max_sockets : DEFAULT_MAX_SOCKETS;
 	ctx->max_devices = params && params->max_devices ?
 			   params->max_devices : DEFAULT_MAX_DEVICES;
+	ctx->ring_error_fd = -1;
 	ctx->conn_mem_regions = params && params->conn_mem_regions ?
 				params->conn_mem_regions :
 				VHOST_DEFAULT_CONN_MEM_REGIONS;
@@ -150,6 +157,13 @@ struct vhost_ctx *vhost_ctx_create(const struct vhost_ctx_params *params)
 		errno = -err;
 		return NULL;
 	}
+	err = event_loop_call(ctx->el, ctx_start_ring_error, ctx);
+	if (err) {
+		event_loop_destroy(ctx->el);
+		free(ctx);
+		errno = -err;
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -161,6 +175,8 @@ static int ctx_unregister_all(void *arg)
 
 	while (ctx->sockets)
 		socket_unregister_locked(ctx->sockets);
+	/* No device runs now: no data thread can report a broken ring. */
+	ring_error_stop(ctx);
 	return 0;
 }
 

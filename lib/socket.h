@@ -18,6 +18,8 @@ struct vhost_ctx {
 	struct mem_budget mem;         /* guest memory over all connections */
 	unsigned conn_mem_regions;     /* per-connection defaults */
 	uint64_t conn_mem_bytes;
+	int ring_error_fd;                    /* ring_error.c */
+	struct event_handler *ring_error_evh;
 };
 
 struct vhost_socket {

@@ -19,6 +19,7 @@
 #include "announce.h"
 #include "log.h"
 #include "net_hdr.h"
+#include "ring_error.h"
 #include "vring_log.h"
 #include "vring_split.h"
 
@@ -53,12 +54,22 @@ static inline unsigned size_bucket(uint32_t len)
 	return i;
 }
 
-/* Bad chains one burst returns at most: a guest that posts nothing but
- * junk costs a bounded amount of work per burst. */
+/* Chains one burst consumes without progress at most (bad chains, and
+ * receive buffers that hold no byte of the packet): a guest that posts
+ * nothing but junk costs a bounded amount of work per burst. */
 #define BAD_CHAINS_PER_BURST 64
+
+/* Descriptors one packet may span over all its mergeable buffers (Linux
+ * vhost-net's UIO_MAXIOV): 64 bytes a descriptor on average for the largest
+ * packet. Past it the packet is dropped as too big for this guest's
+ * buffers: without it, buffers of one byte (or chains sharing a long tail
+ * of empty descriptors) make every burst walk the whole ring for a packet
+ * that is then not placed. */
+#define MRG_MAX_DESCS 1024
 
 struct burst_stats {
 	uint32_t bad_chains;
+	bool broken;         /* stopped at a head out of range */
 	uint64_t bytes;
 	uint32_t packets;
 	uint32_t drops[VHOST_DROP_REASONS];
@@ -92,16 +103,23 @@ static void count_bad_chain(struct vhost_vring *vq, struct burst_stats *b,
 		      r == VHOST_DROP_TOO_BIG ? "too long" : "descriptor");
 }
 
-/* The guest moved avail->idx by more than the ring size: it is broken
- * (Linux vhost does the same); the ring stays off until set up again. */
-static void mark_broken(struct vhost_vring *vq)
+/* The guest broke the ring: it moved avail->idx by more than the ring
+ * size, or made available a head that is not a descriptor. Nothing it did
+ * not post may go to the used ring, so the ring stops (Linux vhost does
+ * the same) until the front-end sets it up again; the front-end and the
+ * application are told by the event thread (ring_error.c). */
+static void mark_broken(struct vhost_vring *vq, const char *what)
 {
-	/* Read by the event thread without the lock (device_report_vrings). */
-	__atomic_store_n(&vq->access_ok, false, __ATOMIC_RELEASE);
-	__atomic_store_n(&vq->broken, true, __ATOMIC_RELEASE);
 	STAT_ADD(vq->stats.drops[VHOST_DROP_BAD_DESC], 1);
-	LOG_RATELIMIT(VHOST_LOG_ERR, "vring %u: avail index moved too far; ring stopped",
-		      vq->index);
+	LOG_RATELIMIT(VHOST_LOG_ERR, "%s: vring %u: %s; ring stopped",
+		      vhost_dev_path(vq->dev), vq->index, what);
+	ring_error_mark_broken(vq);
+}
+
+static inline bool ring_usable(struct vhost_vring *vq)
+{
+	/* Under the lock, which orders it with every writer. */
+	return atomic_load_explicit(&vq->access_ok, memory_order_relaxed);
 }
 
 static void notify_guest(struct vhost_vring *vq, uint16_t old, uint16_t now)
@@ -225,7 +243,8 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	uint64_t addr;
 	uint8_t *p;
 
-	if (pkt->next || pkt->ol_flags || head >= vq->size)
+	/* head < vq->size: the caller checked it. */
+	if (pkt->next || pkt->ol_flags)
 		return false;
 	d = &vq->desc[head];
 	if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE ||
@@ -252,8 +271,7 @@ static inline bool dequeue_fast(struct vhost_vring *vq, uint16_t head,
 	uint32_t hdr_len = vq->hdr_len, len;
 	const uint8_t *p;
 
-	if (head >= vq->size)
-		return false;
+	/* head < vq->size: the caller checked it. */
 	d = &vq->desc[head];
 	len = GUEST_READ(d->len);
 	if (GUEST_READ(d->flags) || len <= hdr_len ||
@@ -319,6 +337,10 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 		uint16_t head = split_avail_head(vq, taken);
 		enum chain_status st;
 
+		if (head >= vq->size) {
+			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
+			break;
+		}
 		if (enqueue_fast(vq, head, pkt, &used_len)) {
 			fast_done(vq, b, head, used_len, pkt, &taken, &used);
 			i++;
@@ -330,6 +352,10 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			break; /* it can never be placed: the caller drops it */
 		}
 		st = split_walk_chain(vq, head, true, need, &c);
+		/* Every buffer holds at least a header (5.1.6.3); one that
+		 * cannot is junk, not a reason to refuse every packet. */
+		if (st == CHAIN_OK && c.len < hdr_len)
+			st = CHAIN_BAD_DESC;
 		if (st != CHAIN_OK) {
 			/* Give the buffer back empty; retry the packet. */
 			count_bad_chain(vq, b, st, head);
@@ -361,7 +387,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 	}
 	*used_out = used;
 	*taken_out = taken;
-	if (i < n && taken == avail)
+	if (i < n && taken == avail && *why != VHOST_ENQUEUE_STOPPED)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
 }
@@ -388,11 +414,17 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 		/* t, u: next avail/used slot; t0, u0: where this packet's
 		 * buffers start (moved past bad chains, which stay used). */
 		uint16_t t = taken, u = used, t0 = taken, u0 = used, nbufs = 0;
-		bool out_of_buffers = false, gave_up = false;
+		bool out_of_buffers = false, gave_up = false, broken = false;
+		bool too_many = false;
+		uint32_t descs = 0;       /* walked for this packet */
 		uint32_t used_len;
-
+		/* Each avail slot is read once: head0 serves both paths. */
 		uint16_t head0 = split_avail_head(vq, taken);
 
+		if (head0 >= vq->size) {
+			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
+			break;
+		}
 		if (enqueue_fast(vq, head0, pkt, &used_len)) {
 			fast_done(vq, b, head0, used_len, pkt, &taken, &used);
 			i++;
@@ -415,11 +447,19 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				out_of_buffers = true;
 				break;
 			}
-			head = split_avail_head(vq, t);
+			head = t == taken ? head0 : split_avail_head(vq, t);
+			if (head >= vq->size) {
+				broken = true;
+				break;
+			}
 			st = split_walk_chain(vq, head, true, want, c);
 			t++;
-			/* Every buffer holds at least a header (5.1.6.3). */
-			if (st == CHAIN_OK && !nbufs && c->len < hdr_len)
+			/* Every buffer holds at least a header (5.1.6.3); a
+			 * later one that holds no byte of what is left is no
+			 * progress: junk, returned like a bad chain (so a
+			 * ring of empty buffers costs a bounded walk). */
+			if (st == CHAIN_OK &&
+			    (nbufs ? c->len == 0 : c->len < hdr_len))
 				st = CHAIN_BAD_DESC;
 			if (st != CHAIN_OK) {
 				/* Returned empty, in ring order (IN_ORDER).
@@ -435,6 +475,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 				t0 = t;
 				u0 = u;
 				nbufs = 0;
+				descs = 0;
 				left = pkt->pkt_len;
 				pc.seg = pkt;
 				pc.off = 0;
@@ -444,6 +485,11 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 					break;
 				}
 				continue;
+			}
+			descs += c->ndesc;
+			if (descs > MRG_MAX_DESCS) {
+				too_many = true;
+				break;
 			}
 			if (!nbufs) {
 				w.off = 0;
@@ -471,13 +517,25 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 					 c->len);
 			nbufs++;
 		}
-		if (out_of_buffers || gave_up) {
+		if (out_of_buffers || gave_up || broken || too_many) {
 			/* Not placed now: the buffers it took are offered
 			 * again next burst; bad chains stay returned. */
 			taken = t0;
 			used = u0;
-			*why = out_of_buffers ? VHOST_ENQUEUE_NO_ROOM :
-					      VHOST_ENQUEUE_BUSY;
+			if (broken) {
+				*why = VHOST_ENQUEUE_STOPPED;
+			} else if (gave_up) {
+				*why = VHOST_ENQUEUE_BUSY;
+			} else if (too_many || (t0 == 0 && avail == vq->size)) {
+				/* More descriptors than a packet may span, or
+				 * every slot of the ring is posted and the
+				 * packet does not fit in all of them: it
+				 * never will. */
+				b->drops[VHOST_DROP_TOO_BIG]++;
+				*why = VHOST_ENQUEUE_UNPLACEABLE;
+			} else {
+				*why = VHOST_ENQUEUE_NO_ROOM;
+			}
 			break;
 		}
 		{
@@ -495,7 +553,8 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 	}
 	*used_out = used;
 	*taken_out = taken;
-	if (i < n && taken == avail)
+	if (i < n && taken == avail && *why != VHOST_ENQUEUE_STOPPED &&
+	    *why != VHOST_ENQUEUE_UNPLACEABLE)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
 }
@@ -524,12 +583,12 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 		*status = VHOST_ENQUEUE_BUSY;
 		return 0;
 	}
-	if (!vq->access_ok) {
+	if (!ring_usable(vq)) {
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
 	if (split_avail_count(vq, &avail)) {
-		mark_broken(vq);
+		mark_broken(vq, "avail index moved too far");
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
@@ -554,6 +613,9 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 	}
 	vq->last_avail_idx += taken;
 	stats_commit(vq, &b);
+	/* What came before the bad head was done and is published. */
+	if (why == VHOST_ENQUEUE_STOPPED)
+		mark_broken(vq, "available head out of range");
 	if (vq->log_bits)
 		vring_log_flush(vq);
 out:
@@ -570,7 +632,9 @@ uint16_t vhost_enqueue_burst(struct vhost_dev *dev, uint16_t queue,
 
 /* ------------------------------------------------------------- dequeue */
 
-/* Copy len bytes from the chain into pkt, adding segments as needed.
+/* Copy len bytes from the chain into pkt, adding segments as needed; the
+ * caller checked that len fits in VHOST_PKTBUF_MAX_SEGS segments
+ * (pool_max_pkt()).
  * false if the pool ran dry (pkt keeps what it had). */
 static bool copy_chain_in(struct chain_writer *r, struct vhost_pktbuf *pkt,
 			  uint32_t len)
@@ -630,23 +694,95 @@ static uint16_t take_rarp(struct vhost_dev *dev, struct vhost_pktbuf_pool *pool,
 	return 1;
 }
 
+/* The most a packet from this pool can hold (a fresh head has the whole
+ * data room after the headroom; so does each segment). Pools refuse to be
+ * made too small for VHOST_PKTBUF_MAX_PKT_LEN, so every chain the walk
+ * accepts fits; it is checked anyway, as it decides between "drop" and
+ * "retry later" (a queue must never stall on a packet it cannot take). */
+static inline uint64_t pool_max_pkt(const struct vhost_pktbuf_pool *pool)
+{
+	return (uint64_t)VHOST_PKTBUF_MAX_SEGS *
+	       vhost_pktbuf_pool_data_room(pool);
+}
+
+enum slow_result {
+	SLOW_PKT,     /* *out is the packet; the chain is done */
+	SLOW_BAD,     /* the chain goes back unread (bad, too big) */
+	SLOW_BAD_HDR, /* the chain goes back: its header was refused */
+	SLOW_RETRY,   /* the pool is empty now: leave the chain in the ring */
+};
+
+/*
+ * The general path for one chain: walk, check, copy into pkt (a fresh
+ * buffer, or NULL: take one from the pool). Out of line and cold, so the
+ * common packet's loop keeps its registers and layout (callgrind, 64-byte
+ * packets: 179 instructions per packet inline, 168 so). pkt is used up
+ * (given in *out or freed) unless the result is SLOW_BAD.
+ */
+static __attribute__((noinline, cold)) enum slow_result
+dequeue_slow(struct vhost_vring *vq, uint16_t head,
+	     struct vhost_pktbuf_pool *pool, struct vhost_pktbuf *pkt,
+	     struct burst_stats *b, struct vhost_pktbuf **out)
+{
+	uint32_t hdr_len = vq->hdr_len, len;
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct chain c;
+	struct chain_writer r = { .c = &c };
+	enum chain_status st;
+
+	st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
+	if (st == CHAIN_OK && c.len <= hdr_len)
+		st = CHAIN_BAD_DESC; /* no room for header + data */
+	else if (st == CHAIN_OK && c.len - hdr_len > pool_max_pkt(pool))
+		st = CHAIN_TOO_BIG; /* never, not just now: drop it */
+	if (st != CHAIN_OK) {
+		count_bad_chain(vq, b, st, head);
+		return SLOW_BAD;
+	}
+	if (!pkt)
+		pkt = vhost_pktbuf_alloc(pool);
+	if (!pkt) {
+		b->drops[VHOST_DROP_NO_PKTBUF]++;
+		return SLOW_RETRY;
+	}
+	/* Read the header once, into our memory, then check it. */
+	memset(&h, 0, sizeof(h));
+	cr_read(&r, (uint8_t *)&h, hdr_len);
+	len = c.len - hdr_len;
+	if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
+		vhost_pktbuf_free(pkt);
+		b->drops[VHOST_DROP_BAD_HDR]++;
+		LOG_RATELIMIT(VHOST_LOG_WARNING,
+			      "%s: vring %u: bad virtio-net header",
+			      vhost_dev_path(vq->dev), vq->index);
+		return SLOW_BAD_HDR;
+	}
+	if (!copy_chain_in(&r, pkt, len)) {
+		/* It fits the pool: the pool is empty right now. */
+		vhost_pktbuf_free(pkt);
+		b->drops[VHOST_DROP_NO_PKTBUF]++;
+		return SLOW_RETRY;
+	}
+	*out = pkt;
+	return SLOW_PKT;
+}
+
 uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 			     struct vhost_pktbuf_pool *pool,
 			     struct vhost_pktbuf **pkts, uint16_t n)
 {
 	struct vhost_vring *vq = data_vring(dev, queue, false);
 	struct burst_stats b = { 0 };
-	struct chain c;
 	uint16_t avail, taken = 0, got = 0, nfresh = 0, used_fresh = 0;
 	struct vhost_pktbuf *fresh[64];
 	bool bulk_failed = false;
 
 	if (!vq || !pool || !n || !vring_trylock(vq))
 		return 0;
-	if (!vq->access_ok)
+	if (!ring_usable(vq))
 		goto out;
 	if (split_avail_count(vq, &avail)) {
-		mark_broken(vq);
+		mark_broken(vq, "avail index moved too far");
 		goto out;
 	}
 	/* After a migration (SEND_RARP) the guest's announcement comes
@@ -658,15 +794,15 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		n = avail;
 	while (taken < n) {
 		uint16_t head = split_avail_head(vq, taken);
-		uint32_t hdr_len = vq->hdr_len;
-		struct virtio_net_hdr_mrg_rxbuf h;
-		struct chain_writer r = { .c = &c };
-		struct vhost_pktbuf *pkt;
-		enum chain_status st;
-		uint32_t len;
+		struct vhost_pktbuf *pkt, *cand;
+		enum slow_result res;
 
+		if (head >= vq->size) {
+			b.broken = true;
+			break;
+		}
 		/* Buffers come in bulk, a burst's worth at a time; when the
-		 * pool cannot give a whole bulk, one at a time (below). */
+		 * pool cannot give a whole bulk, one at a time (slow path). */
 		if (used_fresh == nfresh && !bulk_failed) {
 			uint16_t want = (uint16_t)(n - taken) > 64 ?
 					64 : (uint16_t)(n - taken);
@@ -677,55 +813,32 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 			else
 				bulk_failed = true;
 		}
-		if (used_fresh < nfresh &&
-		    dequeue_fast(vq, head, fresh[used_fresh])) {
-			pkt = fresh[used_fresh++];
-			pkt->queue = queue;
-			pkts[got++] = pkt;
-			split_used_write(vq, vq->last_used_idx + taken, head, 0);
-			taken++;
-			count_packet(&b, pkt->pkt_len);
-			continue;
-		}
-		st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
-		if (st == CHAIN_OK && c.len <= hdr_len)
-			st = CHAIN_BAD_DESC; /* no room for header + data */
-		if (st != CHAIN_OK) {
-			count_bad_chain(vq, &b, st, head);
-			split_used_write(vq, vq->last_used_idx + taken, head, 0);
-			taken++;
-			continue;
-		}
-		pkt = used_fresh < nfresh ? fresh[used_fresh++] :
-		      vhost_pktbuf_alloc(pool);
-		if (!pkt) {
-			b.drops[VHOST_DROP_NO_PKTBUF]++;
-			break; /* leave it in the ring for the next burst */
-		}
-		/* Read the header once, into our memory, then check it. */
-		memset(&h, 0, sizeof(h));
-		cr_read(&r, (uint8_t *)&h, hdr_len);
-		len = c.len - hdr_len;
-		if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
-			vhost_pktbuf_free(pkt);
-			b.drops[VHOST_DROP_BAD_HDR]++;
-			LOG_RATELIMIT(VHOST_LOG_WARNING,
-				      "%s: vring %u: bad virtio-net header",
-				      vhost_dev_path(vq->dev), vq->index);
-			split_used_write(vq, vq->last_used_idx + taken, head, 0);
-			taken++;
-			continue;
-		}
-		if (!copy_chain_in(&r, pkt, len)) {
-			vhost_pktbuf_free(pkt);
-			b.drops[VHOST_DROP_NO_PKTBUF]++;
-			break;
+		cand = used_fresh < nfresh ? fresh[used_fresh] : NULL;
+		if (cand && dequeue_fast(vq, head, cand)) {
+			used_fresh++;
+			pkt = cand;
+		} else {
+			res = dequeue_slow(vq, head, pool, cand, &b, &pkt);
+			if (res != SLOW_BAD && cand)
+				used_fresh++; /* used up */
+			if (res == SLOW_RETRY)
+				break; /* leave it in the ring for the next burst */
+			if (res != SLOW_PKT) {
+				/* Returned unread; it counts against the
+				 * burst's budget of chains without progress. */
+				split_used_write(vq, vq->last_used_idx + taken,
+						 head, 0);
+				taken++;
+				if (++b.bad_chains > BAD_CHAINS_PER_BURST)
+					break;
+				continue;
+			}
 		}
 		pkt->queue = queue;
 		pkts[got++] = pkt;
 		split_used_write(vq, vq->last_used_idx + taken, head, 0);
 		taken++;
-		count_packet(&b, len);
+		count_packet(&b, pkt->pkt_len);
 	}
 	if (used_fresh < nfresh)
 		vhost_pktbuf_free_bulk(fresh + used_fresh, nfresh - used_fresh);
@@ -740,6 +853,9 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		notify_guest(vq, old, vq->last_used_idx);
 	}
 	stats_commit(vq, &b);
+	/* What came before the bad head was done and is published. */
+	if (b.broken)
+		mark_broken(vq, "available head out of range");
 	if (vq->log_bits)
 		vring_log_flush(vq);
 out:
@@ -770,7 +886,7 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 		return -EINVAL;
 	vring_lock(vq);
 	vq->notify_wanted = enable;
-	if (vq->access_ok) {
+	if (ring_usable(vq)) {
 		split_set_kick_wanted(vq, enable);
 		if (vq->log_bits)
 			vring_log_used_flags(vq);
@@ -786,7 +902,7 @@ uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
 
 	if (!vq || !vring_trylock(vq))
 		return 0;
-	if (vq->access_ok && split_avail_count(vq, &n))
+	if (ring_usable(vq) && split_avail_count(vq, &n))
 		n = 0;
 	vring_unlock(vq);
 	return n;

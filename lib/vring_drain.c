@@ -19,6 +19,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "ring_error.h"
 #include "socket.h"
 #include "vring_drain.h"
 #include "vring_split.h"
@@ -32,15 +33,16 @@ static bool vring_drain_wanted(const struct vhost_dev *dev,
 {
 	return !dev->closing && (vq->index & 1) && vq->started &&
 	       !vq->enabled && vq->desc != NULL &&
-	       !__atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE);
+	       !atomic_load_explicit(&vq->broken, memory_order_acquire);
 }
 
+/* The same report as the data path's: error eventfd, application. */
 static void drain_mark_broken(struct vhost_vring *vq, const char *why)
 {
-	__atomic_store_n(&vq->broken, true, __ATOMIC_RELEASE);
 	STAT_ADD(vq->stats.drops[VHOST_DROP_BAD_DESC], 1);
 	LOG_RATELIMIT(VHOST_LOG_ERR, "%s: disabled vring %u: %s; ring stopped",
 		      vhost_dev_path(vq->dev), vq->index, why);
+	ring_error_mark_broken(vq);
 }
 
 /* Return up to DRAIN_BUDGET available chains with length 0. Caller holds
@@ -80,7 +82,7 @@ static bool drain_locked(struct vhost_vring *vq)
 		vq->last_used_idx = used;
 		STAT_ADD(vq->stats.drops[VHOST_DROP_DISABLED], i);
 	}
-	if (more || __atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE))
+	if (more || atomic_load_explicit(&vq->broken, memory_order_relaxed))
 		return more;
 	/* Ask for a kick past what we took (avail_event with EVENT_IDX),
 	 * then look once more: the guest may have added one in between. */

@@ -36,6 +36,7 @@ struct buf_vec {
 struct chain {
 	uint16_t head;
 	uint16_t nvec;
+	uint16_t ndesc;           /* descriptors walked (CHAIN_OK) */
 	uint32_t len;             /* bytes in vec */
 	struct buf_vec vec[BUF_VEC_MAX];
 };
@@ -158,8 +159,10 @@ static inline enum chain_status split_walk_chain(const struct vhost_vring *vq,
 		st = chain_add(c, vq->mem, addr, len);
 		if (st != CHAIN_OK)
 			return st;
-		if (!(flags & VRING_DESC_F_NEXT))
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			c->ndesc = (uint16_t)total;
 			return CHAIN_OK;
+		}
 		if (next >= table_size)
 			return CHAIN_BAD_DESC;
 		idx = next;

@@ -62,6 +62,9 @@ extern "C" {
 #define VHOST_PKTBUF_CACHE_MAX  1024u
 /* Largest data_room: buf_len (headroom + data_room) must fit 16 bits. */
 #define VHOST_PKTBUF_DATA_ROOM_MAX (UINT16_MAX - VHOST_PKTBUF_HEADROOM)
+/* Smallest data_room: the largest packet must fit in the most segments. */
+#define VHOST_PKTBUF_DATA_ROOM_MIN \
+	((VHOST_PKTBUF_MAX_PKT_LEN + VHOST_PKTBUF_MAX_SEGS - 1) / VHOST_PKTBUF_MAX_SEGS)
 
 /* ol_flags */
 #define VHOST_PKT_F_CSUM_PARTIAL (1u << 0) /* L4 checksum not computed: fill it in at csum_start + csum_offset (virtio NEEDS_CSUM) */
@@ -115,7 +118,9 @@ struct vhost_pktbuf {
  * headroom, and per-thread caches of up to cache_size buffers (0: no cache;
  * every alloc/free then takes the pool's mutex). name is copied (truncated
  * to 31 chars) and may be NULL.
- * Returns NULL with errno set: EINVAL (count 0, data_room 0 or above
+ * Returns NULL with errno set: EINVAL (count 0, data_room below
+ * VHOST_PKTBUF_DATA_ROOM_MIN (256: a VHOST_PKTBUF_MAX_PKT_LEN packet must fit
+ * in VHOST_PKTBUF_MAX_SEGS buffers) or above
  * VHOST_PKTBUF_DATA_ROOM_MAX, cache_size above count or
  * VHOST_PKTBUF_CACHE_MAX), ENOMEM, EAGAIN (out of pthread keys: each pool
  * with a cache uses one key).

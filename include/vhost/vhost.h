@@ -131,9 +131,13 @@ struct vhost_device_ops {
 	/* A virtqueue became usable or unusable while the device runs. Right
 	 * after new_device returns, it is called once for every usable ring;
 	 * after that, after each message that changed a ring's state
-	 * (enabled, stopped, started, memory or addresses changed), and on
-	 * the next message after the guest broke a ring. destroy_device
-	 * implies every ring is off. */
+	 * (enabled, stopped, started, memory or addresses changed), and
+	 * promptly (without waiting for a message) when the guest broke a
+	 * ring: moved avail->idx more than the ring size, or made available
+	 * a head that is not a descriptor. The front-end hears of a broken
+	 * ring on its error eventfd (SET_VRING_ERR); the ring comes back when
+	 * the front-end sets it up again. destroy_device implies every ring
+	 * is off. */
 	void (*vring_state_changed)(struct vhost_dev *dev, uint16_t queue,
 				    bool enabled);
 	/* Negotiated features changed while the device runs (LOG_ALL). */
@@ -223,14 +227,19 @@ enum vhost_enqueue_status {
 	VHOST_ENQUEUE_NO_ROOM,    /* the guest posted too few buffers: the
 				   * rest may be retried later */
 	VHOST_ENQUEUE_BUSY,       /* the control thread holds the ring (or the
-				   * per-burst work budget ran out on bad
-				   * chains): retry soon */
+				   * per-burst budget of chains without
+				   * progress ran out on the guest's junk
+				   * buffers): retry soon */
 	VHOST_ENQUEUE_UNPLACEABLE,/* pkts[returned] can never be placed (larger
-				   * than the guest's buffers or any packet
-				   * buffer, an offload the guest refused):
-				   * drop it and go on with the next */
+				   * than the guest's buffer without
+				   * MRG_RXBUF, or with it than the whole
+				   * ring's buffers or 1024 descriptors; an
+				   * offload the guest refused): drop it and
+				   * go on with the next */
 	VHOST_ENQUEUE_STOPPED,    /* the queue is not running (not set up,
-				   * disabled, broken, bad queue index) */
+				   * disabled, bad queue index) or the guest
+				   * broke it during this burst (the packets
+				   * before were placed) */
 };
 
 /* vhost_enqueue_burst, also telling why it stopped (status may be NULL). */
@@ -259,10 +268,14 @@ uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue);
 
 /* Drop reasons counted per virtqueue. */
 enum vhost_drop_reason {
-	VHOST_DROP_BAD_DESC,    /* descriptor chain violated the rules */
+	VHOST_DROP_BAD_DESC,    /* descriptor chain violated the rules (also:
+				 * a receive buffer that holds nothing, and
+				 * once per broken ring) */
 	VHOST_DROP_BAD_ADDR,    /* buffer outside guest memory */
 	VHOST_DROP_BAD_HDR,     /* virtio-net header values invalid */
-	VHOST_DROP_TOO_BIG,     /* packet larger than the buffers offered */
+	VHOST_DROP_TOO_BIG,     /* packet larger than the buffers offered
+				 * (dequeue: than the pool's buffers can ever
+				 * hold; the chain is returned) */
 	VHOST_DROP_NO_PKTBUF,   /* pool empty (dequeue) */
 	VHOST_DROP_NO_ROOM,     /* ring full (enqueue): not dropped, returned */
 	VHOST_DROP_DISABLED,    /* sent on a started but disabled TX ring */

@@ -119,6 +119,19 @@ static void reset_vring(struct vhost_vring *vq, uint8_t flags, uint16_t base)
 	vring_unlock(vq);
 }
 
+/* Only heads the guest made available reach the used ring: never one at
+ * or beyond the ring size (such a head breaks the ring instead). Valid
+ * only when the back-end wrote no packet into guest memory: a receive
+ * buffer may overlap the guest's own used rings. */
+static void check_used(const struct fe_vring *vr, uint16_t base)
+{
+	uint16_t end = __atomic_load_n(&vr->used->idx, __ATOMIC_ACQUIRE);
+
+	for (uint16_t i = base; i != end; i++)
+		if (vr->used->ring[i & (RING - 1)].id >= RING)
+			abort();
+}
+
 static void check_pkt(const struct vhost_pktbuf *p)
 {
 	uint32_t sum = 0;
@@ -168,6 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fold_descs((struct vring_desc *)bufs, BUF_AREA / 16);
 	reset_vring(&dev->vrings[0], ctl[0], base_rx);
 	reset_vring(&dev->vrings[1], ctl[0], base_tx);
+	fe.vr[0].used->idx = base_rx;
+	fe.vr[1].used->idx = base_tx;
 
 	/* Host packets for the RX queue, metadata from the input. */
 	for (uint16_t i = 0; i < npkts; i++) {
@@ -213,6 +228,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vhost_pktbuf_free_bulk(out, n);
 	}
 	vhost_pktbuf_free_bulk(pkts, npkts);
+	if (!npkts)
+		check_used(&fe.vr[1], base_tx);
 	/* Every buffer went back. */
 	if (vhost_pktbuf_pool_avail(pool) != vhost_pktbuf_pool_count(pool))
 		abort();

@@ -125,11 +125,14 @@ static struct tdev T;
 
 static void teardown(void)
 {
-	/* Through the event thread first: what this thread did with the
-	 * device happens-before its teardown for TSan, which does not see
-	 * the order the socket gives. (-EBUSY: the socket is started.) */
-	if (T.s)
-		CHECK_EQ(vhost_socket_set_features(T.s, 0), -EBUSY);
+	uint64_t f;
+
+	/* One round trip first: what this thread read of the device (stats,
+	 * fds) is then ordered before the event thread frees it after the
+	 * hang-up (ThreadSanitizer sees socket reads and writes as
+	 * synchronisation, not a close). */
+	if (T.s && T.fe.fd >= 0)
+		fe_get_u64(&T.fe, VHOST_USER_GET_FEATURES, &f);
 	fe_close(&T.fe);
 	if (T.s) {
 		CHECK(wait_for(&n_destroy_conn, 1));
@@ -1374,7 +1377,12 @@ static void test_notify_no_event_idx(void)
 	CHECK_EQ(s.notify_suppressed, 1);
 	/* A bad chain alone still returns a used entry: it notifies. */
 	VR(TXQ)->avail->flags = 0;
-	avail_add(TXQ, 999);
+	{
+		uint16_t h = new_desc(TXQ);
+
+		set_desc(D(TXQ, h), gpa(galloc(64, 8)), 64, VRING_DESC_F_WRITE, 0);
+		avail_add(TXQ, h);
+	}
 	publish(TXQ);
 	CHECK_EQ(DEQ(TXQ, pk, 4), 0);
 	CHECK_EQ(used_idx(TXQ), 6);
@@ -1646,6 +1654,9 @@ static void test_malicious_tx(void)
 		uint16_t u0 = used_idx(TXQ), bad, good;
 		int before = check_failed;
 
+		/* A head out of range breaks the ring: test_ring_hardening. */
+		if (k == BAD_HEAD_RANGE)
+			continue;
 		bad = post_bad(TXQ, (enum bad_kind)k, false, &r);
 		good = tx_post(TXQ, &hdr0, d, 100u + (uint32_t)k, NULL, 0,
 			       false);
@@ -1748,8 +1759,9 @@ static void test_malicious_rx(void)
 			int before = check_failed, errs;
 
 			/* A 300-entry table is fine for a receive walk that
-			 * needs fewer pieces (it stops there). */
-			if (k == BAD_IND_TOO_MANY) {
+			 * needs fewer pieces (it stops there). A head out of
+			 * range breaks the ring: test_ring_hardening. */
+			if (k == BAD_IND_TOO_MANY || k == BAD_HEAD_RANGE) {
 				vhost_pktbuf_free(pk);
 				continue;
 			}

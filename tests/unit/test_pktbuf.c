@@ -77,8 +77,12 @@ static void test_create_args(void)
 	check_einval(0, 2048, 0);
 	check_einval(8, 0, 0);
 	check_einval(8, VHOST_PKTBUF_DATA_ROOM_MAX + 1, 0);
-	check_einval(8, 64, 9);
-	check_einval(4096, 64, VHOST_PKTBUF_CACHE_MAX + 1);
+	check_einval(8, 256, 9);
+	check_einval(4096, 256, VHOST_PKTBUF_CACHE_MAX + 1);
+	/* Too small for the largest packet in the most segments. */
+	CHECK(VHOST_PKTBUF_DATA_ROOM_MIN == 256);
+	check_einval(8, 1, 0);
+	check_einval(8, VHOST_PKTBUF_DATA_ROOM_MIN - 1, 0);
 	vhost_pktbuf_pool_destroy(NULL);
 
 	/* Largest data room, NULL name, a name longer than 31 chars. */
@@ -92,8 +96,10 @@ static void test_create_args(void)
 		vhost_pktbuf_free(m);
 		vhost_pktbuf_pool_destroy(p);
 	}
-	p = vhost_pktbuf_pool_create("a-name-that-is-much-longer-than-31-chars", 1, 1, 0);
-	CHECK(p && vhost_pktbuf_pool_count(p) == 1 && vhost_pktbuf_pool_data_room(p) == 1);
+	p = vhost_pktbuf_pool_create("a-name-that-is-much-longer-than-31-chars", 1,
+				     VHOST_PKTBUF_DATA_ROOM_MIN, 0);
+	CHECK(p && vhost_pktbuf_pool_count(p) == 1 &&
+	      vhost_pktbuf_pool_data_room(p) == VHOST_PKTBUF_DATA_ROOM_MIN);
 	vhost_pktbuf_pool_destroy(p);
 }
 
@@ -163,7 +169,7 @@ static void test_exhaustion(uint32_t cache_size)
 	struct vhost_pktbuf *all[N + 1], *extra[8];
 	unsigned i, got = 0;
 
-	p = mkpool("exh", N, 64, cache_size < N ? cache_size : N);
+	p = mkpool("exh", N, 256, cache_size < N ? cache_size : N);
 	while (got <= N && (all[got] = vhost_pktbuf_alloc(p)) != NULL)
 		got++;
 	CHECK(got == N && vhost_pktbuf_pool_avail(p) == 0);
@@ -197,7 +203,7 @@ static void test_exhaustion(uint32_t cache_size)
 
 static void test_destroy_busy(void)
 {
-	struct vhost_pktbuf_pool *p = mkpool("busy", 4, 64, 2);
+	struct vhost_pktbuf_pool *p = mkpool("busy", 4, 256, 2);
 	struct vhost_pktbuf *m = vhost_pktbuf_alloc(p);
 
 	CHECK(m != NULL);
@@ -210,7 +216,7 @@ static void test_destroy_busy(void)
 
 static void test_refcnt(void)
 {
-	struct vhost_pktbuf_pool *p = mkpool("ref", 8, 64, 0);
+	struct vhost_pktbuf_pool *p = mkpool("ref", 8, 256, 0);
 	struct vhost_pktbuf *m, *s[3];
 
 	m = vhost_pktbuf_alloc(p);
@@ -250,7 +256,7 @@ static void test_multiseg(void)
 {
 	enum { BIG = 65536 };
 	struct vhost_pktbuf_pool *p = mkpool("seg", 64, 2048, 8);
-	struct vhost_pktbuf_pool *q = mkpool("other", 4, 100, 0);
+	struct vhost_pktbuf_pool *q = mkpool("other", 4, 256, 0);
 	struct vhost_pktbuf *h, *t, *x[4];
 	static uint8_t src[BIG], dst[BIG + 16];
 	uint32_t offs[] = { 0, 1, 2047, 2048, 2049, 4095, 30000, 65535 };
@@ -295,15 +301,15 @@ static void test_multiseg(void)
 	CHECK(vhost_pktbuf_pool_avail(p) == 64 && vhost_pktbuf_pool_avail(q) == 4);
 
 	/* Pool runs dry in the middle: -ENOBUFS, packet and pool unchanged.
-	 * q: 100-byte segments, 4 buffers. */
+	 * q: 256-byte segments (the smallest data room), 4 buffers. */
 	h = vhost_pktbuf_alloc(q);
-	CHECK(vhost_pktbuf_append_data(h, src, 150) == 0 && h->nb_segs == 2);
-	CHECK(vhost_pktbuf_append_data(h, src + 150, 251) == -ENOBUFS);
-	CHECK(h->pkt_len == 150 && h->nb_segs == 2 && vhost_pktbuf_lastseg(h)->data_len == 50);
+	CHECK(vhost_pktbuf_append_data(h, src, 384) == 0 && h->nb_segs == 2);
+	CHECK(vhost_pktbuf_append_data(h, src + 384, 641) == -ENOBUFS);
+	CHECK(h->pkt_len == 384 && h->nb_segs == 2 && vhost_pktbuf_lastseg(h)->data_len == 128);
 	CHECK(vhost_pktbuf_pool_avail(q) == 2);
-	CHECK(vhost_pktbuf_append_data(h, src + 150, 250) == 0);
-	CHECK(h->pkt_len == 400 && h->nb_segs == 4 && vhost_pktbuf_pool_avail(q) == 0);
-	CHECK(vhost_pktbuf_read(h, 0, 400, dst) == 400 && memcmp(src, dst, 400) == 0);
+	CHECK(vhost_pktbuf_append_data(h, src + 384, 640) == 0);
+	CHECK(h->pkt_len == 1024 && h->nb_segs == 4 && vhost_pktbuf_pool_avail(q) == 0);
+	CHECK(vhost_pktbuf_read(h, 0, 1024, dst) == 1024 && memcmp(src, dst, 1024) == 0);
 	vhost_pktbuf_free(h);
 
 	/* Segment limit: chains of 1-byte packets. */
@@ -312,7 +318,7 @@ static void test_multiseg(void)
 	CHECK(vhost_pktbuf_chain(x[0], x[1]) == -EOVERFLOW && x[0]->next == NULL);
 	x[0]->nb_segs = VHOST_PKTBUF_MAX_SEGS - 1;
 	CHECK(vhost_pktbuf_chain(x[0], x[1]) == 0 && x[0]->nb_segs == VHOST_PKTBUF_MAX_SEGS);
-	CHECK(vhost_pktbuf_append_data(x[0], src, 200) == -EOVERFLOW);
+	CHECK(vhost_pktbuf_append_data(x[0], src, 300) == -EOVERFLOW);
 	vhost_pktbuf_free(x[0]);
 	CHECK(vhost_pktbuf_pool_avail(q) == 4);
 	vhost_pktbuf_pool_destroy(q);
@@ -396,7 +402,7 @@ static void test_refcnt_race(void)
 	struct vhost_pktbuf *m;
 	pthread_t t;
 
-	r.pool = mkpool("race", 64, 64, 8);
+	r.pool = mkpool("race", 64, 256, 8);
 	CHECK(pthread_create(&t, NULL, race_peer, &r) == 0);
 	for (unsigned i = 1; i <= 100000; i++) {
 		while (!(m = vhost_pktbuf_alloc(r.pool))) /* peer's cache */
@@ -494,7 +500,7 @@ static void test_producer_consumer(void)
 	static struct pc_arg a = { .total = 50000 };
 	pthread_t t1, t2;
 
-	a.pool = mkpool("pc", 512, 64, 64);
+	a.pool = mkpool("pc", 512, 256, 64);
 	CHECK(pthread_create(&t1, NULL, producer, &a) == 0);
 	CHECK(pthread_create(&t2, NULL, consumer, &a) == 0);
 	pthread_join(t1, NULL);
@@ -532,7 +538,7 @@ static void *use_pool(void *arg)
 
 static void test_destroy_threads(void)
 {
-	struct vhost_pktbuf_pool *p = mkpool("d1", 64, 64, 32);
+	struct vhost_pktbuf_pool *p = mkpool("d1", 64, 256, 32);
 	struct vhost_pktbuf *all[64];
 	pthread_barrier_t bar;
 	struct user u = { .pool = p };
@@ -547,14 +553,14 @@ static void test_destroy_threads(void)
 
 	/* 2: the thread is alive with a full cache while the pool goes. */
 	pthread_barrier_init(&bar, NULL, 2);
-	u.pool = mkpool("d2", 64, 64, 32);
+	u.pool = mkpool("d2", 64, 256, 32);
 	u.bar = &bar;
 	CHECK(pthread_create(&t, NULL, use_pool, &u) == 0);
 	pthread_barrier_wait(&bar);
 	CHECK(vhost_pktbuf_pool_avail(u.pool) == 64);
 	CHECK(vhost_pktbuf_alloc_bulk(u.pool, all, 64) == -ENOBUFS); /* its cache */
 	vhost_pktbuf_pool_destroy(u.pool);
-	u.pool = mkpool("d3", 64, 64, 32);
+	u.pool = mkpool("d3", 64, 256, 32);
 	pthread_barrier_wait(&bar);
 	pthread_barrier_wait(&bar);
 	CHECK(vhost_pktbuf_pool_avail(u.pool) == 64);
