@@ -234,8 +234,10 @@ static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
  * guest can see: the general path then walks the same head from scratch
  * (reading the descriptor again, so nothing read here is trusted there).
  */
-static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
-				const struct vhost_pktbuf *pkt, uint32_t *used_len)
+static inline __attribute__((always_inline)) bool
+enqueue_fast(struct vhost_vring *vq, uint16_t head,
+	     const struct vhost_pktbuf *pkt, uint32_t *used_len,
+	     const bool logging)
 {
 	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
 	const struct vring_desc *d;
@@ -257,7 +259,7 @@ static inline bool enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
 	memcpy(p, &plain, vq->hdr_len);
 	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
-	if (vq->log_bits)
+	if (logging)
 		vring_log_gpa(vq, addr, need);
 	*used_len = need;
 	return true;
@@ -315,12 +317,21 @@ static inline void fast_done(struct vhost_vring *vq, struct burst_stats *b,
 	count_packet(b, pkt->pkt_len);
 }
 
+/*
+ * The enqueue bodies are instantiated twice from one source (constant
+ * `logging`): while no migration runs, no dirty-log code is in the loop;
+ * the choice is one branch per burst (vhost_enqueue_burst_status).
+ */
+#define ENQUEUE_ARGS                                                         \
+	struct vhost_vring *vq, uint16_t avail,                              \
+	struct vhost_pktbuf *const *pkts, uint16_t n, struct burst_stats *b, \
+	uint16_t *used_out, uint16_t *taken_out,                             \
+	enum vhost_enqueue_status *why
+#define ENQUEUE_PASS vq, avail, pkts, n, b, used_out, taken_out, why
+
 /* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
-static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
-			       struct vhost_pktbuf *const *pkts, uint16_t n,
-			       struct burst_stats *b, uint16_t *used_out,
-			       uint16_t *taken_out,
-			       enum vhost_enqueue_status *why)
+static inline __attribute__((always_inline)) uint16_t
+enqueue_simple(ENQUEUE_ARGS, const bool logging)
 {
 	struct chain c;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -341,7 +352,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
 			break;
 		}
-		if (enqueue_fast(vq, head, pkt, &used_len)) {
+		if (enqueue_fast(vq, head, pkt, &used_len, logging)) {
 			fast_done(vq, b, head, used_len, pkt, &taken, &used);
 			i++;
 			continue;
@@ -378,7 +389,7 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 			h.num_buffers = 1;
 		cw_write(&w, (const uint8_t *)&h, hdr_len);
 		copy_pkt_out(&w, &pc, pkt->pkt_len, &fix);
-		if (vq->log_bits)
+		if (logging)
 			vring_log_chain(vq, &c, need);
 		split_used_write(vq, vq->last_used_idx + used++, head, need);
 		taken++;
@@ -395,11 +406,8 @@ static uint16_t enqueue_simple(struct vhost_vring *vq, uint16_t avail,
 /* With MRG_RXBUF: a packet spreads over as many buffers as it needs; the
  * header (written last) says how many. A packet that does not fit in what
  * the guest posted now is not started: its buffers stay available. */
-static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
-				  struct vhost_pktbuf *const *pkts, uint16_t n,
-				  struct burst_stats *b, uint16_t *used_out,
-				  uint16_t *taken_out,
-				  enum vhost_enqueue_status *why)
+static inline __attribute__((always_inline)) uint16_t
+enqueue_mergeable(ENQUEUE_ARGS, const bool logging)
 {
 	struct chain first, cur;
 	uint16_t taken = 0, used = 0, i = 0;
@@ -425,7 +433,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
 			break;
 		}
-		if (enqueue_fast(vq, head0, pkt, &used_len)) {
+		if (enqueue_fast(vq, head0, pkt, &used_len, logging)) {
 			fast_done(vq, b, head0, used_len, pkt, &taken, &used);
 			i++;
 			continue;
@@ -510,7 +518,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 			copy_pkt_out(&w, &pc, n_data, &fix);
 			/* Logged as written: a packet that starts over after a
 			 * bad chain leaves these bytes in the guest too. */
-			if (vq->log_bits)
+			if (logging)
 				vring_log_chain(vq, c, c->len);
 			left -= n_data;
 			split_used_write(vq, vq->last_used_idx + u++, head,
@@ -543,7 +551,7 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 
 			h.num_buffers = nbufs;
 			cw_write(&w, (const uint8_t *)&h, hdr_len);
-			if (vq->log_bits)
+			if (logging)
 				vring_log_chain(vq, &first, hdr_len);
 		}
 		taken = t;
@@ -557,6 +565,26 @@ static uint16_t enqueue_mergeable(struct vhost_vring *vq, uint16_t avail,
 	    *why != VHOST_ENQUEUE_UNPLACEABLE)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
+}
+
+static uint16_t enqueue_simple_plain(ENQUEUE_ARGS)
+{
+	return enqueue_simple(ENQUEUE_PASS, false);
+}
+
+static uint16_t enqueue_simple_logged(ENQUEUE_ARGS)
+{
+	return enqueue_simple(ENQUEUE_PASS, true);
+}
+
+static uint16_t enqueue_mergeable_plain(ENQUEUE_ARGS)
+{
+	return enqueue_mergeable(ENQUEUE_PASS, false);
+}
+
+static uint16_t enqueue_mergeable_logged(ENQUEUE_ARGS)
+{
+	return enqueue_mergeable(ENQUEUE_PASS, true);
 }
 
 uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
@@ -593,11 +621,13 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 		goto out;
 	}
 	if (vq->mrg_rxbuf)
-		done = enqueue_mergeable(vq, avail, pkts, n, &b, &used, &taken,
-					 &why);
+		done = (vq->log_bits ? enqueue_mergeable_logged :
+			enqueue_mergeable_plain)(vq, avail, pkts, n, &b, &used,
+						 &taken, &why);
 	else
-		done = enqueue_simple(vq, avail, pkts, n, &b, &used, &taken,
-				      &why);
+		done = (vq->log_bits ? enqueue_simple_logged :
+			enqueue_simple_plain)(vq, avail, pkts, n, &b, &used,
+					      &taken, &why);
 	if (done < n && why == VHOST_ENQUEUE_DONE)
 		why = VHOST_ENQUEUE_NO_ROOM; /* the guest posted no buffer */
 	if (why == VHOST_ENQUEUE_NO_ROOM)
