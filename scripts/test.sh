@@ -9,6 +9,9 @@
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
+#   5b. live migration of a Linux guest between two QEMU processes on the
+#      switch (RAM compared page by page, a run without logging that must
+#      differ, cancel, announce_self, memory hot-plug; tests/vm/test-migrate.sh)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
@@ -17,7 +20,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer valgrind vm migrate fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +28,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -44,7 +47,7 @@ count() { # count LOGFILE : add its PASS/FAIL lines to the totals, echo them
 want() { [[ " $STEPS " == *" $1 "* ]]; }
 
 need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
-    qemu-system-x86 busybox-static cpio gzip iproute2 procps ||
+    qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
 
 BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
@@ -53,7 +56,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want valgrind || want vm; then
+if want build || want unit || want peer || want valgrind || want vm || want migrate; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -124,6 +127,19 @@ if want vm; then
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
+fi
+
+if want migrate; then
+    note "live migration and memory hot-plug (QEMU, Linux guests; ASan switch)"
+    if [[ $(id -u) != 0 ]]; then
+        echo "FAIL migrate: needs root (QEMU)" >"$LOGDIR/migrate.log"
+    else
+        VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
+            timeout 1500 tests/vm/test-migrate.sh >"$LOGDIR/migrate.log" 2>&1
+        grep -q '^test-migrate:' "$LOGDIR/migrate.log" || echo "FAIL migrate: did not finish" >>"$LOGDIR/migrate.log"
+    fi
+    sed -E 's/^(PASS|FAIL) /\1 migrate /' "$LOGDIR/migrate.log" >"$LOGDIR/migrate.res"
+    count "$LOGDIR/migrate.res"
 fi
 
 if want fuzz; then

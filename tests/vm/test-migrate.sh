@@ -358,6 +358,11 @@ for c in $CASES; do
     rc=0; run_case "$c" || rc=$?
     for pf in $VMPIDS; do "$RUNVM" kill --pidfile "$pf" || true; done
     VMPIDS=""; sw_stop
+    # A sanitizer report from the switch (ASan/UBSan builds) fails the case.
+    if [ $rc -eq 0 ] && grep -aqE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' \
+        "$WORK/$c/sw.err" 2>/dev/null; then
+        rc=1; REASON="sanitizer report in $WORK/$c/sw.err"
+    fi
     if [ $rc -eq 0 ]; then
         echo "PASS $c $DETAIL"; PASSED=$((PASSED + 1))
     else
