@@ -90,7 +90,7 @@ set_slow() {
 start_fwd() {
     local name=$1; shift
     rm -f "$TP_DIR/$name.stats"
-    timeout -k 2 "$(tp_secs 180)" "${WRAP[@]}" "$FWD" --cpu 1 --json \
+    timeout -k 2 "$(tp_life 180)" "${WRAP[@]}" "$FWD" --cpu 1 --json \
         --stats-file "$TP_DIR/$name.stats" "$@" \
         >"$TP_DIR/$name.json" 2>"$TP_DIR/$name.err" &
     FWD_PID[$name]=$!
@@ -115,8 +115,9 @@ stop_fwd() {
     local name=$1 pid=${FWD_PID[$1]:-}
     [[ -n $pid ]] || return 0
     fwd_signal "$name" INT 2>/dev/null
+    # timeout(1) leads its own process group: KILL takes vhost-fwd with it.
     tp_wait_until 30 "vhost-fwd to exit after SIGINT" fwd_gone "$name" ||
-        kill -KILL "$pid" 2>/dev/null
+        kill -KILL -- "-$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     FWD_RC=$?
     unset "FWD_PID[$name]"

@@ -57,6 +57,15 @@ tp_secs() {
         printf "%d\n", (t == int(t)) ? t : int(t) + 1 }'
 }
 
+# tp_life SEC : a process's hard life time: SEC scaled like a deadline, but
+# never past max(SEC, 600 s), so that what a killed script leaves behind
+# still dies soon.
+tp_life() {
+    local t
+    t=$(tp_secs "$1")
+    ((t <= $1 || t <= 600)) && echo "$t" || echo $(($1 > 600 ? $1 : 600))
+}
+
 # tp_wait_until SEC WHAT CMD... : run CMD every 50 ms until it succeeds
 # (return 0) or tp_secs SEC have passed (return 1, and print "tp: timed out
 # after N s waiting for WHAT" on stderr). A condition wait, never a sleep:
@@ -132,7 +141,7 @@ tp_start() {
     # O_RDWR on a FIFO never blocks on Linux, and keeps a writer alive forever.
     exec {fd}<>"$fifo" || return 1
     rm -rf "/var/run/dpdk/$prefix"
-    local -a cmd=(timeout -k 3 "$(tp_secs "$tmo")" stdbuf -oL -eL "$TP_TESTPMD"
+    local -a cmd=(timeout -k 3 "$(tp_life "$tmo")" stdbuf -oL -eL "$TP_TESTPMD"
         -l "$lcores" --main-lcore "$main" --no-pci --no-huge -m "$TP_MEM"
         --file-prefix="$prefix" "${eal[@]}" -- -i "$@")
     tp_log "start $name: ${cmd[*]}"
