@@ -19,6 +19,16 @@
 # Prints "PASS name ..." / "FAIL name reason" per case and
 # "peer: N passed, N failed" at the end. Pinning: testpmd forwards on core 0,
 # vhost-fwd on core 1. Everything started is killed by PID on exit.
+#
+# No fixed sleeps: every step waits on a condition (socket present, prompt,
+# link up, vhost-fwd's counters -- read from its --stats-file -- reaching a
+# value) with a deadline. Deadlines are multiplied by TP_SLOW, set before
+# each case: x4 when vhost-fwd runs under valgrind (PEER_FWD_WRAPPER), x2
+# for a sanitizer build, times the 1-minute load average per CPU (1 to 4);
+# PEER_SLOW=N forces the factor. A traffic window (PEER_RUN_SECS) is a
+# duration, not a wait: it runs at least that long, and on until the
+# counters have moved enough. The only retries are for what is racy by
+# nature, each printed with its reason ("retry: ...").
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -54,26 +64,60 @@ FAIL=0
 read -r -a WRAP <<<"${PEER_FWD_WRAPPER:-}"
 FWD_RC=0
 
-# start_fwd NAME ARGS... : vhost-fwd on core 1, bounded to 180 s, --json.
+# Deadline factor (see the header). BASE_SLOW: what the run itself costs.
+if [[ -n ${PEER_SLOW:-} ]]; then
+    BASE_SLOW=$PEER_SLOW WHY_SLOW="PEER_SLOW"
+elif [[ ${PEER_FWD_WRAPPER:-} == *valgrind* ]]; then
+    BASE_SLOW=4 WHY_SLOW="valgrind"
+elif grep -qaE '__(a|t|ub)san_init' "$FWD"; then
+    BASE_SLOW=2 WHY_SLOW="sanitizer build"
+else
+    BASE_SLOW=1 WHY_SLOW="plain build"
+fi
+# set_slow NAME : TP_SLOW for the next case, from the load right now.
+set_slow() {
+    local l
+    read -r l _ </proc/loadavg
+    if [[ -n ${PEER_SLOW:-} ]]; then TP_SLOW=$PEER_SLOW; else
+        TP_SLOW=$((BASE_SLOW * $(awk -v l="$l" -v n="$(nproc)" \
+            'BEGIN { f = int(l / n + 0.999); print (f < 1) ? 1 : (f > 4) ? 4 : f }')))
+    fi
+    echo "# $1: deadlines x$TP_SLOW ($WHY_SLOW, load $l on $(nproc) CPUs)"
+}
+
+# start_fwd NAME ARGS... : vhost-fwd on core 1, --json, bounded in time;
+# its port-0 counters go to $TP_DIR/NAME.stats every 20 ms (read by fstat).
 start_fwd() {
     local name=$1; shift
-    timeout -k 2 180 "${WRAP[@]}" "$FWD" --cpu 1 --json "$@" \
+    rm -f "$TP_DIR/$name.stats"
+    timeout -k 2 "$(tp_life 180)" "${WRAP[@]}" "$FWD" --cpu 1 --json \
+        --stats-file "$TP_DIR/$name.stats" "$@" \
         >"$TP_DIR/$name.json" 2>"$TP_DIR/$name.err" &
     FWD_PID[$name]=$!
 }
 
 # The vhost-fwd process itself (not the timeout wrapper, not valgrind's).
 fwd_pid() { pgrep -P "${FWD_PID[$1]}" | head -1; }
+fwd_gone() { ! kill -0 "${FWD_PID[$1]}" 2>/dev/null; }
+# fwd_signal NAME SIG : signal vhost-fwd itself (its handlers are installed
+# before it creates or connects its socket, which every case waits for).
+fwd_signal() {
+    local p
+    p=$(fwd_pid "$1")
+    [[ -n $p ]] && kill -"$2" "$p"
+}
 
-# stop_fwd NAME : SIGINT, then SIGKILL after 30 s; the JSON is then
-# complete. FWD_RC: its exit status (a sanitizer or valgrind error makes it
+# stop_fwd NAME : SIGINT; once it has exited (within 30 s, scaled: valgrind
+# checks for leaks at exit) the JSON is complete, else SIGKILL. FWD_RC: its
+# exit status (a sanitizer or valgrind error, or a hang at exit, makes it
 # non-zero, and the case fails).
 stop_fwd() {
-    local name=$1 pid=${FWD_PID[$1]:-} i
+    local name=$1 pid=${FWD_PID[$1]:-}
     [[ -n $pid ]] || return 0
-    kill -INT "$(fwd_pid "$name")" 2>/dev/null
-    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+    fwd_signal "$name" INT 2>/dev/null
+    # timeout(1) leads its own process group: KILL takes vhost-fwd with it.
+    tp_wait_until 30 "vhost-fwd to exit after SIGINT" fwd_gone "$name" ||
+        kill -KILL -- "-$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     FWD_RC=$?
     unset "FWD_PID[$name]"
@@ -84,21 +128,58 @@ jget() {
     grep -o "\"$2\":[0-9]*" "$TP_DIR/$1.json" | head -1 | cut -d: -f2
 }
 
-wait_for_sock() {
-    local i
-    for ((i = 0; i < 100; i++)); do [[ -S $1 ]] && return 0; sleep 0.05; done
-    return 1
+# fstat NAME : read vhost-fwd's stats file into FS_RX FS_TX FS_T (ns)
+# FS_PASSES (worker passes); false if there is none yet.
+fstat() {
+    local a b c d e
+    read -r a b c d e _ 2>/dev/null <"$TP_DIR/$1.stats" || return 1
+    [[ -n $e ]] || return 1
+    FS_RX=$a FS_TX=$b FS_T=$c FS_PASSES=$d
 }
+# Conditions on vhost-fwd's counters, for tp_wait_until.
+rx_at_least() { fstat "$1" && ((FS_RX >= $2)); }
+tx_at_least() { fstat "$1" && ((FS_TX >= $2)); }
+rx_is() { fstat "$1" && ((FS_RX == $2)); }
+stats_after() { fstat "$1" && ((FS_T > $2)); }
+
+# window T0_NS SECS WHAT CMD... : a traffic window that began at T0_NS:
+# wait until CMD holds (traffic moved), then until SECS have passed.
+window() {
+    local t0=$1 secs=$2 what=$3 rest; shift 3
+    tp_wait_until "$(awk -v s="$secs" 'BEGIN { print s + 10 }')" "$what" "$@" || return 1
+    rest=$(awk -v s="$secs" -v t="$(( ($(tp_now_ns) - t0) / 1000000 ))" 'BEGIN { printf "%d", s * 1000 - t }')
+    # The traffic's duration, not a wait for anything.
+    ((rest <= 0)) || sleep "$(awk -v r="$rest" 'BEGIN { printf "%.3f", r / 1000 }')"
+}
+
+# fwd_settled NAME : true once vhost-fwd's worker has seen everything that
+# came before this call: two stats files written after it (the main loop
+# stores the pause flag, then writes the file; the worker reads the flag on
+# every pass).
+fwd_settled() {
+    local t
+    t=$(tp_now_ns)
+    tp_wait_until 5 "a vhost-fwd stats file" stats_after "$1" "$t" || return 1
+    t=$FS_T
+    tp_wait_until 5 "a second vhost-fwd stats file" stats_after "$1" $((t + 100000000))
+}
+
+wait_for_sock() { tp_wait_until 5 "socket $1" test -S "$1"; }
 
 # virtio-user options and testpmd arguments for a packet size.
 # VDEV_EXTRA: more virtio-user options for every testpmd of a case.
 VDEV_EXTRA=""
 vdev() { echo "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=$2${3:+,$3}${VDEV_EXTRA:+,$VDEV_EXTRA}"; }
+# A small mbuf pool and EAL memory: testpmd's start-up work (touching its
+# memory, initialising every mbuf) runs on its main lcore, which shares
+# core 1 with vhost-fwd's spinning worker; with the defaults (155456 mbufs,
+# -m 1024) a loaded machine took 20-70 s to reach the prompt.
+TP_MEM=256
 tp_size_args() {
     if (($1 > 1518)); then
-        echo "--mbuf-size=10240 --total-num-mbufs=16384 --max-pkt-len=9728 --txpkts=$1"
+        echo "--mbuf-size=10240 --total-num-mbufs=4096 --max-pkt-len=9728 --txpkts=$1"
     else
-        echo "--txpkts=$1"
+        echo "--total-num-mbufs=8192 --txpkts=$1"
     fi
 }
 
@@ -117,20 +198,27 @@ result() { # result NAME OK DETAIL
     fi
 }
 
-# PEER_START_TRIES: attempts to bring testpmd up (valgrind runs: DPDK's
-# virtio-user gives up on a reply that takes long, as the first ones do
-# while valgrind translates new code).
-start_testpmd() { # start_testpmd SOCK MRG SIZE [VDEV_EXTRA] [--no-wait]
+# start_testpmd SOCK MRG SIZE [VDEV_EXTRA] : testpmd (virtio-user client)
+# up, its link up. PEER_START_TRIES (default 1): attempts; a retry is
+# printed with the reason the attempt failed (testpmd's own log tail is on
+# stderr). Deadlines are scaled, so a retry is only for what the deadline
+# cannot cover.
+start_testpmd() {
     local try
     for ((try = 1; try <= ${PEER_START_TRIES:-1}; try++)); do
         # shellcheck disable=SC2046
-        tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 ${5:-} \
+        tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 \
             --vdev "$(vdev "$1" "$2" "${4:-}")" -- --nb-cores=1 $(tp_size_args "$3") &&
-            { [[ -n ${5:-} ]] || tp_wait_link fe 10; } && return 0
+            tp_wait_link fe 10 && return 0
         tp_stop fe 1
+        ((try < ${PEER_START_TRIES:-1})) &&
+            echo "  retry: testpmd did not come up (attempt $try; see above), starting it again"
     done
     return 1
 }
+
+# stop_traffic NAME : `stop` testpmd's forwarding; TP_FWD holds its totals.
+stop_traffic() { tp_fwd_stop fe >/dev/null || echo "  ($1: no reply to stop)"; }
 
 case_g2h() { # case_g2h NAME SIZE MRG [FWD_ARGS...]
     local name=$1 size=$2 mrg=$3; shift 3
@@ -140,11 +228,14 @@ case_g2h() { # case_g2h NAME SIZE MRG [FWD_ARGS...]
     if ! start_testpmd "$sock" "$mrg" "$size" || ! tp_wait_link fe 10; then
         result "$name" 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
     fi
-    tp_cmd fe "set fwd txonly"; tp_cmd fe "start"
-    sleep "$RUN_SECS"
-    tp_fwd_stop fe >/dev/null
+    tp_cmd fe "set fwd txonly"
+    local t0; t0=$(tp_now_ns)
+    tp_cmd_wait fe "start" 'testpmd> ' 5
+    window "$t0" "$RUN_SECS" "vhost-fwd to receive 2000 packets" rx_at_least fwd 2000 || why="traffic did not flow;"
+    stop_traffic "$name"
     local sent=${TP_FWD[tx_packets]:-0}
-    sleep 0.5 # let vhost-fwd drain the ring
+    # vhost-fwd drains the ring before testpmd goes
+    tp_wait_until 10 "vhost-fwd to receive all $sent packets" rx_is fwd "$sent"
     tp_stop fe
     stop_fwd fwd
     local got invalid
@@ -155,6 +246,8 @@ case_g2h() { # case_g2h NAME SIZE MRG [FWD_ARGS...]
     result "$name" $ok "testpmd sent $sent, vhost-fwd received ${got:-?} (${invalid:-?} invalid) $why"
 }
 
+testpmd_rx_is() { tp_port_stats fe >/dev/null && [[ ${TP_STATS[rx_packets]:-} == "$1" ]]; }
+
 case_h2g() { # case_h2g NAME SIZE MRG
     local name=$1 size=$2 mrg=$3
     local sock=$TP_DIR/$name.sock ok=1 why=""
@@ -164,17 +257,14 @@ case_h2g() { # case_h2g NAME SIZE MRG
         result "$name" 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
     fi
     tp_cmd fe "set fwd rxonly"; tp_cmd_wait fe "start" 'testpmd> ' 5
-    kill -USR1 "$(fwd_pid fwd)" # go
-    sleep "$RUN_SECS"
+    local t0; t0=$(tp_now_ns)
+    fwd_signal fwd USR1 # go
+    window "$t0" "$RUN_SECS" "vhost-fwd to send 2000 packets" tx_at_least fwd 2000 || why="traffic did not flow;"
     # Pause our traffic, still connected: testpmd drains what we placed.
-    kill -USR1 "$(fwd_pid fwd)"
-    local prev=-1 i
-    for ((i = 0; i < 50; i++)); do
-        sleep 0.2
-        tp_port_stats fe >/dev/null
-        [[ ${TP_STATS[rx_packets]:-0} == "$prev" ]] && break
-        prev=${TP_STATS[rx_packets]:-0}
-    done
+    fwd_signal fwd USR1
+    fwd_settled fwd; fstat fwd
+    local placed=${FS_TX:-x}
+    tp_wait_until 10 "testpmd to receive all $placed packets" testpmd_rx_is "$placed"
     stop_fwd fwd
     local errors=${TP_STATS[rx_errors]:-x}
     tp_fwd_stop fe >/dev/null
@@ -195,10 +285,36 @@ case_loop() { # case_loop NAME MRG
     if ! start_testpmd "$sock" "$mrg" 64 || ! tp_wait_link fe 10; then
         result "$name" 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
     fi
-    tp_cmd fe "set fwd mac"; tp_cmd fe "start tx_first 32"
-    sleep "$RUN_SECS"
-    tp_fwd_stop fe >/dev/null
-    local trx=${TP_FWD[rx_packets]:-0} ttx=${TP_FWD[tx_packets]:-0}
+    tp_cmd fe "set fwd mac"
+    local t0 now last=-1 tlast stall inject=1 trx=0 ttx=0 end rest
+    t0=$(tp_now_ns); tlast=$t0
+    stall=$(( $(tp_secs 2) * 1000000000 ))
+    end=$(( t0 + $(tp_secs $((RUN_SECS + 10))) * 1000000000 ))
+    tp_cmd_wait fe "start tx_first 32" 'testpmd> ' 5
+    # Until both directions have moved 10000 packets (testpmd received
+    # what we sent, less what sits in its ring). A loop's population only
+    # shrinks: a packet dropped on a full ring is gone. If vhost-fwd's
+    # receive counter stops while testpmd runs, the population is gone:
+    # inject again (at most twice), and say so.
+    until fstat fwd && ((FS_RX >= 10000 && FS_TX >= 10600)); do
+        now=$(tp_now_ns)
+        if [[ ${FS_RX:-0} != "$last" ]]; then
+            last=${FS_RX:-0}; tlast=$now
+        elif ((now - tlast > stall && inject < 3)); then
+            stop_traffic "$name"
+            trx=$((trx + ${TP_FWD[rx_packets]:-0})); ttx=$((ttx + ${TP_FWD[tx_packets]:-0}))
+            echo "  retry: the loop stopped at vhost-fwd rx $last (its packets were dropped on full rings); injecting 32 bursts again"
+            tp_cmd_wait fe "start tx_first 32" 'testpmd> ' 5
+            inject=$((inject + 1)); tlast=$(tp_now_ns)
+        fi
+        ((now < end)) || { why="loop moved too little in $(tp_secs $((RUN_SECS + 10))) s;"; break; }
+        sleep 0.05
+    done
+    rest=$(( RUN_SECS * 1000 - ($(tp_now_ns) - t0) / 1000000 ))
+    # The traffic's duration, not a wait for anything.
+    ((rest <= 0)) || sleep "$(awk -v r="$rest" 'BEGIN { printf "%.3f", r / 1000 }')"
+    stop_traffic "$name"
+    trx=$((trx + ${TP_FWD[rx_packets]:-0})); ttx=$((ttx + ${TP_FWD[tx_packets]:-0}))
     tp_stop fe
     stop_fwd fwd
     local rx tx invalid
@@ -208,6 +324,18 @@ case_loop() { # case_loop NAME MRG
     # Everything testpmd received came from us, and we received what it sent.
     [[ $trx -le ${tx:-0} && ${rx:-0} -le $ttx ]] || { ok=0; why="$why counts inconsistent"; }
     result "$name" $ok "testpmd rx $trx tx $ttx; vhost-fwd rx ${rx:-?} tx ${tx:-?} (${invalid:-?} invalid) $why"
+}
+
+# fwd_asleep NAME : vhost-fwd's worker sleeps in poll() on the kick fds
+# (the only poll() in vhost-fwd: the event thread uses epoll, the main
+# thread usleep). Its kernel wait channel says so, under valgrind too.
+fwd_asleep() {
+    local p t
+    p=$(fwd_pid "$1") && [[ -n $p ]] || return 1
+    for t in /proc/"$p"/task/*; do
+        [[ $(cat "$t/wchan" 2>/dev/null) == @(do_sys_poll|poll_schedule_timeout)* ]] && return 0
+    done
+    return 1
 }
 
 case_interrupt() {
@@ -220,14 +348,18 @@ case_interrupt() {
     tp_cmd fe "set fwd txonly"
     # Idle, burst, idle, burst: vhost-fwd falls asleep in between and the
     # guest's kick must wake it.
-    local round
+    local round t0
     for round in 1 2 3; do
-        sleep 1
-        tp_cmd fe "start"; sleep 0.5
-        tp_fwd_stop fe >/dev/null
+        tp_wait_until 10 "vhost-fwd to fall asleep (round $round)" fwd_asleep fwd ||
+            { ok=0; why="$why never asleep;"; }
+        fstat fwd
+        t0=$(tp_now_ns)
+        tp_cmd_wait fe "start" 'testpmd> ' 5
+        window "$t0" 0.5 "vhost-fwd to wake up and receive (round $round)" rx_at_least fwd $((FS_RX + 1))
+        stop_traffic $name
         sent=$((sent + ${TP_FWD[tx_packets]:-0}))
+        tp_wait_until 10 "vhost-fwd to receive all $sent packets" rx_is fwd "$sent"
     done
-    sleep 1
     tp_stop fe
     stop_fwd fwd
     local got wakeups invalid
@@ -239,27 +371,44 @@ case_interrupt() {
     result $name $ok "sent $sent, received ${got:-?}, woken by kicks ${wakeups:-?} times $why"
 }
 
-# One testpmd session of txonly traffic; adds what it sent to SENT.
-session() { # session SOCK [VDEV_EXTRA] [--no-wait-then-fwd-args...]
-    tp_cmd fe "set fwd txonly"; tp_cmd fe "start"
-    sleep 1.5
-    tp_fwd_stop fe >/dev/null
+# One testpmd session of txonly traffic (1.5 s, and at least 1000 packets
+# received); adds what it sent to SENT, and quits once vhost-fwd has
+# received all of it.
+session() { # session NAME
+    local t0
+    tp_cmd fe "set fwd txonly"
+    t0=$(tp_now_ns)
+    tp_cmd_wait fe "start" 'testpmd> ' 5
+    window "$t0" 1.5 "vhost-fwd to receive 1000 packets" rx_at_least fwd $((SENT + 1000))
+    stop_traffic "$1"
     SENT=$((SENT + ${TP_FWD[tx_packets]:-0}))
-    sleep 0.3
+    tp_wait_until 10 "vhost-fwd to receive all $SENT packets" rx_is fwd "$SENT"
     tp_stop fe
 }
 
+# fwd_lines NAME REGEX N : vhost-fwd's stderr has at least N lines matching.
+fwd_lines() { (($(grep -cE -- "$2" "$TP_DIR/$1.err" 2>/dev/null) >= $3)); }
+# session_gone I : vhost-fwd has seen session I end (its device stopped),
+# so the next session is a new connection, not one it must refuse.
+session_gone() {
+    tp_wait_until 10 "vhost-fwd to see session $1 end" fwd_lines fwd '^port 0: device [0-9]+ stopped' "$1"
+}
+ms_since() { echo $(( ($(tp_now_ns) - $1) / 1000000 )); }
+
 case_reconnect_server() {
-    local name=reconnect-server sock=$TP_DIR/rs.sock ok=1 why=""
+    local name=reconnect-server sock=$TP_DIR/rs.sock ok=1 why="" t0
     SENT=0
     start_fwd fwd --socket "$sock" --mode rxonly --validate
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
     local i
     for i in 1 2; do
-        if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
+        t0=$(tp_now_ns)
+        if ! start_testpmd "$sock" 1 64; then
             ok=0; why="testpmd session $i did not come up"; tp_stop fe; break
         fi
-        session
+        echo "  session $i: up after $(ms_since "$t0") ms"
+        session $name
+        session_gone "$i"
     done
     stop_fwd fwd
     local got connects
@@ -273,14 +422,27 @@ case_reconnect_client() {
     local name=reconnect-client sock=$TP_DIR/rc.sock ok=1 why=""
     SENT=0
     local i
+    local t0 stage
     for i in 1 2; do
-        # virtio-user server=1 blocks in its probe until we connect.
-        start_testpmd "$sock" 1 64 server=1 --no-wait
+        t0=$(tp_now_ns)
+        # virtio-user server=1 blocks in its probe until we connect: each
+        # stage is waited for on its own, and a failure names it.
+        # shellcheck disable=SC2046
+        tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 --no-wait \
+            --vdev "$(vdev "$sock" 1 server=1)" -- --nb-cores=1 $(tp_size_args 64)
         [[ $i == 1 ]] && start_fwd fwd --client --socket "$sock" --mode rxonly --validate
-        if ! tp_wait_prompt fe 20 || ! tp_wait_link fe 10; then
-            ok=0; why="testpmd session $i did not come up"; tp_stop fe; break
+        stage="testpmd's socket"
+        tp_wait_until 20 "$stage" test -S "$sock" &&
+            { stage="vhost-fwd's device $i"; tp_wait_until 20 "$stage" fwd_lines fwd ' ready on ' "$i"; } &&
+            { stage="testpmd's prompt"; tp_wait_prompt fe 20; } &&
+            { stage="testpmd's link"; tp_wait_link fe 10; } && stage=""
+        if [[ -n $stage ]]; then
+            ok=0; why="testpmd session $i did not come up: no $stage after $(ms_since "$t0") ms"
+            tp_stop fe; break
         fi
-        session
+        echo "  session $i: up after $(ms_since "$t0") ms"
+        session $name
+        session_gone "$i"
         rm -f "$sock"
     done
     stop_fwd fwd
@@ -319,6 +481,7 @@ ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
+    set_slow "$c"
     case $c in
         g2h-*-mrg*) s=${c#g2h-}; case_g2h "$c" "${s%-mrg*}" "${c##*mrg}" ;;
         h2g-*-mrg*) s=${c#h2g-}; case_h2g "$c" "${s%-mrg*}" "${c##*mrg}" ;;
@@ -333,5 +496,6 @@ for c in "${CASES[@]}"; do
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done
+((PASS + FAIL)) || { echo "FAIL peer: no case ran"; FAIL=1; }
 echo "peer: $PASS passed, $FAIL failed"
 ((FAIL == 0))

@@ -31,8 +31,10 @@
 #   --cpu N            pin QEMU to host CPU N with taskset (default: no pinning)
 #   --mem SIZE         guest memory (default 256M), memfd shared with the back-end
 #   --extra 'ARGS'     extra QEMU args (word-split)
-# Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci,
-#   VMTEST_KARGS=args appended to the kernel command line
+# Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci;
+#   VMTEST_KARGS=args appended to the kernel command line;
+#   VMTEST_SLOW=N multiplies start's 30 s deadline for QEMU's pidfile (a
+#   loaded machine).
 #
 # QEMU command line essentials (see README.md for why):
 #   -accel tcg -smp 1 -no-reboot
@@ -198,13 +200,14 @@ nohup timeout -k 10 $((T + 180)) $PIN qemu-system-x86_64 "$@" \
     </dev/null >"$ERR" 2>&1 &
 wrapper=$!
 # Wait for QEMU's own pidfile (written once it is initialised).
-i=0
+t=$((30 * ${VMTEST_SLOW:-1}))
+end=$(( $(date +%s) + t ))
 while [ ! -s "$PIDFILE" ]; do
     if ! kill -0 "$wrapper" 2>/dev/null; then
         cat "$ERR" >&2
         die "qemu failed to start"
     fi
-    [ $i -ge 300 ] && { kill "$wrapper" 2>/dev/null || true; die "qemu did not write $PIDFILE in 30 s"; }
-    sleep 0.1; i=$((i + 1))
+    [ "$(date +%s)" -ge "$end" ] && { kill "$wrapper" 2>/dev/null || true; die "qemu did not write $PIDFILE in $t s"; }
+    sleep 0.1
 done
 echo "run-vm: started pid $(cat "$PIDFILE") log $LOG${SOCK:+ sock $SOCK ($ROLE, mrg_rxbuf=$MRG)}" >&2

@@ -28,6 +28,7 @@
 #       listens and QEMU connects (reconnect=1); server: QEMU listens
 #       (server=on,wait=off) and net_vhost connects with client=1
 #   VMTEST_KEEP=1                   keep the work dir (logs) on success
+#   VMTEST_SLOW=N                   multiply the testpmd start-up deadline
 # Exit status 0 when every mode passed. Logs: $WORK (printed), kept on failure.
 set -eu
 
@@ -63,7 +64,8 @@ stop_testpmd() {
         kill -KILL "$TP_PID" 2>/dev/null || true
     fi
     if [ -n "$TP_WRAP" ]; then
-        kill -KILL "$TP_WRAP" 2>/dev/null || true
+        # timeout(1) leads its own process group: testpmd goes with it.
+        kill -KILL -- "-$TP_WRAP" 2>/dev/null || kill -KILL "$TP_WRAP" 2>/dev/null || true
         wait "$TP_WRAP" 2>/dev/null || true
     fi
     exec 9>&-   # (no '2>/dev/null' here: with exec it would stick)
@@ -122,7 +124,8 @@ run_mode() {
         --vdev "net_vhost1,iface=$d/vm1.sock,queues=1$VHOPT" \
         -- -i --nb-cores=1 <"$d/tp.fifo" >"$d/testpmd.log" 2>&1 &
     TP_WRAP=$!
-    for _ in $(seq 300); do
+    _end=$(( $(date +%s) + 30 * ${VMTEST_SLOW:-1} ))
+    while [ "$(date +%s)" -lt "$_end" ]; do
         TP_PID=$(pgrep -P "$TP_WRAP" -x dpdk-testpmd || true)
         if [ -n "$TP_PID" ]; then
             # client role: QEMU creates the sockets; wait for testpmd's prompt
@@ -165,8 +168,14 @@ run_mode() {
     res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
     VMPIDS=""
 
+    # Wait (bounded) for stop's "Done." so the statistics are in the log.
+    _off=$(stat -c %s "$d/testpmd.log")
     printf 'show port stats all\nstop\n' >&9
-    sleep 1
+    _end=$(( $(date +%s) + 10 ))
+    until tail -c +"$((_off + 1))" "$d/testpmd.log" | grep -q '^Done\.'; do
+        [ "$(date +%s)" -lt "$_end" ] || { log "testpmd did not answer 'stop'"; break; }
+        sleep 0.1
+    done
     stop_testpmd
 
     echo "[mrg_rxbuf=$mrg] VM A: $res_a"

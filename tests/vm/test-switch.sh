@@ -43,6 +43,11 @@
 #   VMTEST_MIB=20 VMTEST_PINGS=10    payload size, ping count
 #   VMTEST_WINDOW=15                 restart cases: guest ping window (s)
 #   VMTEST_KEEP=1                    keep the work dir (logs) on success
+#   VMTEST_SLOW=N                    deadline factor (default: the 1-minute
+#                                    load average per CPU, 1 to 4)
+# Waits are on conditions (the switch's start-up line, guest events in the
+# serial log, ports reconnected) with deadlines multiplied by the factor;
+# the guests' own bounds (VMTEST_VM_TIMEOUT, the restart ping window) too.
 # CPU placement (2 cores): the switch's worker spins on core 1 at nice 19,
 # VM A on core 0, VM B on core 1 (the VM wins the core whenever it has work).
 # Every process started here (switch, QEMUs, host-side nc/ping) is bounded
@@ -56,8 +61,13 @@ GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
 CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
-WINDOW=${VMTEST_WINDOW:-15}
-VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-150}
+# Deadline factor, from the load when the run starts (QEMU under TCG is
+# CPU-bound: a loaded machine slows the guests as much as the host side).
+SLOW=${VMTEST_SLOW:-$(awk -v n="$(nproc)" '{ f = int($1 / n + 0.999)
+    print (f < 1) ? 1 : (f > 4) ? 4 : f }' /proc/loadavg)}
+export VMTEST_SLOW=$SLOW   # run-vm.sh scales its own deadlines by it
+WINDOW=${VMTEST_WINDOW:-$((15 * SLOW))}
+VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-$((150 * SLOW))}
 SW_DURATION=$((VM_TIMEOUT + 120))   # the switch's own bound (--duration)
 RUNVM=$HERE/run-vm.sh
 SW=${VMTEST_SWITCH:-$ROOT/build/apps/vhost-switch/vhost-switch}
@@ -70,6 +80,8 @@ FAILED=0
 
 log() { echo "test-switch: $*" >&2; }
 ts() { date +%s.%N; }
+# until_deadline END_S : true while $(date +%s) < END_S (for bounded polls).
+until_deadline() { [ "$(date +%s)" -lt "$1" ]; }
 el() { awk -v a="$1" -v b="$(ts)" 'BEGIN { printf "%.1f", b - a }'; }
 field() { # field LINE KEY
     echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
@@ -88,7 +100,8 @@ sw_start() {
     timeout -k 5 $((SW_DURATION + 30)) nice -n 19 "$SW" --cpu 1 \
         --duration "$SW_DURATION" "$@" ${SW_EXTRA:-} >"$_d/sw.$_tag.out" 2>"$_d/sw.$_tag.err" &
     SW_WRAP=$!; SW_PID=""
-    for _ in $(seq 100); do
+    _end=$(( $(date +%s) + 10 * SLOW ))
+    while until_deadline "$_end"; do
         if [ -z "$SW_PID" ]; then
             _p=$(pgrep -P "$SW_WRAP" || true)
             [ -n "$_p" ] && [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = vhost-switch ] &&
@@ -109,13 +122,16 @@ sw_stop() {
             kill -KILL "$SW_PID" 2>/dev/null || true
         else
             kill -TERM "$SW_PID" 2>/dev/null || true
-            for _ in $(seq 50); do kill -0 "$SW_PID" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$SW_PID" 2>/dev/null && log "vhost-switch ignored SIGTERM for 5 s: SIGKILL"
+            _end=$(( $(date +%s) + 5 * SLOW ))
+            while kill -0 "$SW_PID" 2>/dev/null && until_deadline "$_end"; do sleep 0.1; done
+            kill -0 "$SW_PID" 2>/dev/null && log "vhost-switch ignored SIGTERM for $((5 * SLOW)) s: SIGKILL"
             kill -KILL "$SW_PID" 2>/dev/null || true
         fi
     fi
     if [ -n "$SW_WRAP" ]; then
-        kill -KILL "$SW_WRAP" 2>/dev/null || true
+        # timeout(1) leads its own process group: the switch goes with it
+        # even when its pid was never found.
+        kill -KILL -- "-$SW_WRAP" 2>/dev/null || kill -KILL "$SW_WRAP" 2>/dev/null || true
         wait "$SW_WRAP" 2>/dev/null || true
     fi
     SW_PID=""; SW_WRAP=""
@@ -369,16 +385,18 @@ case_tap() {
     # Upload done when the host's nc exits (or the VM gave up).
     while kill -0 "$hl" 2>/dev/null && kill -0 "$wa" 2>/dev/null; do sleep 0.2; done
     host_ping="" ; host_send=""
-    if wait_event "$d/a.log" listen 60 "$wa"; then
-        timeout 30 ip netns exec "$NETNS" busybox ping -c "$PINGS" -i 0.2 -W 3 10.0.0.1 \
+    if wait_event "$d/a.log" listen $((60 * SLOW)) "$wa"; then
+        timeout $((30 * SLOW)) ip netns exec "$NETNS" busybox ping -c "$PINGS" -i 0.2 -W 3 10.0.0.1 \
             >"$d/host-ping.txt" 2>&1 &
         hp=$!; HOSTJOBS="$hl $hp"; wait "$hp" || true
         host_ping=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' "$d/host-ping.txt")
-        for _ in $(seq 10); do
-            timeout 60 ip netns exec "$NETNS" busybox nc 10.0.0.1 5002 \
+        # Retried: the guest announces 'listen' just before its nc listens.
+        for try in $(seq 10); do
+            timeout $((60 * SLOW)) ip netns exec "$NETNS" busybox nc 10.0.0.1 5002 \
                 <"$d/host-tx.bin" >/dev/null 2>>"$d/host-nc.err" &
             hs=$!; HOSTJOBS="$hl $hs"
             if wait "$hs"; then host_send=ok; break; fi
+            echo "  [$name] retry: host->VM nc attempt $try failed ($(tail -n1 "$d/host-nc.err" 2>/dev/null)); the guest may not listen yet"
             sleep 1
         done
     fi
@@ -433,7 +451,9 @@ case_restart() { # case_restart NAME client|server (the switch's role)
     vm_wait_bg "$d" a; wa=$WAITER
     vm_wait_bg "$d" b; wb=$WAITER
     restarted=""
-    if wait_event "$d/a.log" ping-start 120 "$wa"; then
+    if wait_event "$d/a.log" ping-start $((120 * SLOW)) "$wa"; then
+        # Durations, not waits: pings flow for 3 s before the kill, and the
+        # switch stays down 1 s, so the guest sees an outage under traffic.
         sleep 3
         t_kill=$(ts)
         sw_stop KILL
@@ -441,9 +461,10 @@ case_restart() { # case_restart NAME client|server (the switch's role)
         # shellcheck disable=SC2086
         if sw_start "$d" 2 $swargs; then
             restarted="down $(el "$t_kill")s"
-            # both ports back (new device callbacks of the new instance)
-            for _ in $(seq 100); do
-                [ "$(grep -c 'VM connected' "$d/sw.2.err")" -ge 2 ] && break
+            # both ports back (new device callbacks of the new instance);
+            # QEMU retries its connection every second.
+            _end=$(( $(date +%s) + 30 * SLOW ))
+            while [ "$(grep -c 'VM connected' "$d/sw.2.err")" -lt 2 ] && until_deadline "$_end"; do
                 sleep 0.1
             done
             restarted="$restarted, ports reconnected after $(el "$t_kill")s"
@@ -495,7 +516,7 @@ if [ -z "${VMTEST_SWITCH:-}" ] && [ -d "$ROOT/build" ]; then
 fi
 [ -x "$SW" ] || { log "no $SW (build with meson/ninja)"; exit 2; }
 timeout 900 "$HERE/build-guest.sh" "$GUEST"
-log "work dir $WORK; switch $SW"
+log "work dir $WORK; switch $SW; deadlines x$SLOW (load $(cut -d' ' -f1 /proc/loadavg))"
 
 pass=0; fail=0; T_ALL=$(ts)
 for c in $CASES; do

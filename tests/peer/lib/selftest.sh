@@ -29,6 +29,12 @@ ok()   { echo "PASS $*"; }
 bad()  { echo "FAIL $*"; FAILS=$((FAILS + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# be_rx_above N : the vhost side's rx_packets is above N (a condition for
+# tp_wait_until; leaves the count in RX).
+be_rx_above() { tp_port_stats be >/dev/null && RX=${TP_STATS[rx_packets]:-0} && ((RX > $1)); }
+# Waits are on conditions (tp_wait_until); the remaining sleeps are
+# durations: a counter must stay still for 0.5 s to count as frozen, and a
+# blocked probe must show no prompt for 1 s.
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'; }
 
 lifecycle() {
@@ -54,12 +60,11 @@ lifecycle() {
     check "vhost link up" tp_wait_link be 10
     echo "   both links up $(ms_since "$t") ms after virtio-user start"
     tp_cmd_wait fe start 'testpmd> '
-    sleep 1
-    tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]}
+    RX=0; tp_wait_until 10 "vhost rx" be_rx_above 0; a=$RX
     check "vhost receives (rx_packets=$a)" gt "$a" 0
     echo "== front-end quits first (stop+quit), back-end keeps running"
     tp_stop fe 5
-    sleep 0.5
+    tp_wait_until 10 "vhost link down" eval 'tp_port_info be && grep -q "Link status: down" <<<"$TP_OUT"'
     tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]}
     sleep 0.5
     tp_port_stats be >/dev/null; b=${TP_STATS[rx_packets]}
@@ -69,23 +74,22 @@ lifecycle() {
     check "virtio-user reconnects" tp_start fe --main-lcore 1 --timeout 60 \
         --vdev "net_virtio_user0,path=$S,queues=1" -- --nb-cores=1 --forward-mode=txonly --txpkts=64
     tp_wait_link be 10; tp_cmd_wait fe start 'testpmd> '
-    sleep 1
-    tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]}
+    RX=0; tp_wait_until 10 "vhost rx above $b" be_rx_above "$b"; a=$RX
     check "vhost counts again ($a > $b, counters not reset by reconnect)" gt "$a" "$b"
     echo "== stop: forward statistics vs port counters"
     tp_fwd_stop fe >/dev/null; local fetx=${TP_FWD[tx_packets]:-x}
     tp_port_stats fe >/dev/null
     check "fe: fwd TX-packets ($fetx) == port tx_packets (${TP_STATS[tx_packets]})" test "$fetx" = "${TP_STATS[tx_packets]}"
-    sleep 0.2
     tp_fwd_stop be >/dev/null; local berx=${TP_FWD[rx_packets]:-x}
     tp_port_stats be >/dev/null
     echo "   vhost fwd RX-packets=$berx port rx_packets=${TP_STATS[rx_packets]} (vhost forwarding ran, unstopped, across both connections)"
     check "be: fwd stats parsed" gt "$berx" 0
     echo "== back-end quits first"
+    tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]:-0}
     tp_cmd_wait be start 'testpmd> '; tp_cmd_wait fe start 'testpmd> '
-    sleep 0.5
+    tp_wait_until 10 "traffic before the back-end quits" be_rx_above "$a"
     tp_stop be 5
-    sleep 0.3
+    tp_wait_until 10 "virtio-user link down" eval 'tp_port_info fe && grep -q "Link status: down" <<<"$TP_OUT"'
     tp_port_stats fe >/dev/null; a=${TP_STATS[tx_packets]}
     sleep 0.5
     tp_port_stats fe >/dev/null; b=${TP_STATS[tx_packets]}
@@ -110,8 +114,7 @@ lifecycle() {
     tp_cmd_wait be start 'testpmd> '
     check "link up (server=1/client=1)" tp_wait_link fe 10
     tp_cmd_wait fe start 'testpmd> '
-    sleep 1
-    tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]}
+    RX=0; tp_wait_until 10 "vhost rx" be_rx_above 0; a=$RX
     check "traffic (server=1/client=1): $a" gt "$a" 0
     echo "== vhost client quits and comes back (virtio-user server keeps listening)"
     tp_stop be 5
@@ -119,8 +122,7 @@ lifecycle() {
         --vdev "net_vhost0,iface=$S,queues=1,client=1" -- --nb-cores=1 --forward-mode=rxonly
     tp_cmd_wait be start 'testpmd> '
     tp_wait_link be 10
-    sleep 1
-    tp_port_stats be >/dev/null; a=${TP_STATS[rx_packets]}
+    RX=0; tp_wait_until 10 "vhost rx" be_rx_above 0; a=$RX
     check "traffic after vhost reconnect: $a" gt "$a" 0
     tp_stop fe 5; tp_stop be 5
     rm -f "$S"

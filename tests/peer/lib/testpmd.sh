@@ -35,7 +35,12 @@
 #
 # Environment knobs: TP_DIR (work dir, default /tmp/tp.$$), TP_MEM (EAL -m,
 # default 1024), TP_TIMEOUT (default hard life time in seconds, 600),
-# TP_TESTPMD (binary, default dpdk-testpmd), TP_VERBOSE=1 (trace to stderr).
+# TP_TESTPMD (binary, default dpdk-testpmd), TP_VERBOSE=1 (trace to stderr),
+# TP_SLOW (integer >= 1, default 1): every deadline of this library (prompt,
+# command reply, link, tp_wait_until, stop grace) is multiplied by it, for
+# slow runs (a peer under valgrind or a sanitizer, a loaded machine). Waits
+# end as soon as their condition holds, so a large factor costs nothing when
+# things work; it only delays the verdict when they do not.
 
 declare -gA TP_PID=() TP_TPID=() TP_PREFIX=() TP_FIFO=() TP_FD=() TP_LOG=()
 declare -gA TP_STATS=() TP_FWD=()
@@ -43,6 +48,39 @@ declare -g TP_OUT=""
 : "${TP_TESTPMD:=dpdk-testpmd}"
 : "${TP_MEM:=1024}"
 : "${TP_TIMEOUT:=600}"
+: "${TP_SLOW:=1}"
+
+# tp_secs SEC : print SEC (an integer or decimal number of seconds) times
+# TP_SLOW, rounded up to whole seconds (0 stays 0: "look once").
+tp_secs() {
+    awk -v s="$1" -v k="${TP_SLOW:-1}" 'BEGIN { t = s * (k < 1 ? 1 : k)
+        printf "%d\n", (t == int(t)) ? t : int(t) + 1 }'
+}
+
+# tp_life SEC : a process's hard life time: SEC scaled like a deadline, but
+# never past max(SEC, 600 s), so that what a killed script leaves behind
+# still dies soon.
+tp_life() {
+    local t
+    t=$(tp_secs "$1")
+    ((t <= $1 || t <= 600)) && echo "$t" || echo $(($1 > 600 ? $1 : 600))
+}
+
+# tp_wait_until SEC WHAT CMD... : run CMD every 50 ms until it succeeds
+# (return 0) or tp_secs SEC have passed (return 1, and print "tp: timed out
+# after N s waiting for WHAT" on stderr). A condition wait, never a sleep:
+# it returns as soon as CMD succeeds.
+tp_wait_until() {
+    local tmo t what=$2
+    tmo=$(tp_secs "$1"); t=$(tp_now_ns); shift 2
+    local end=$(( t + tmo * 1000000000 ))
+    while :; do
+        "$@" && return 0
+        (( $(tp_now_ns) < end )) || break
+        sleep 0.05
+    done
+    tp_err "timed out after ${tmo} s waiting for $what"
+}
 
 # tp_log MSG... : trace to stderr when TP_VERBOSE=1.
 tp_log() { [[ "${TP_VERBOSE:-0}" == 1 ]] && echo "[tp $(date +%T.%N | cut -c1-12)] $*" >&2; return 0; }
@@ -103,7 +141,7 @@ tp_start() {
     # O_RDWR on a FIFO never blocks on Linux, and keeps a writer alive forever.
     exec {fd}<>"$fifo" || return 1
     rm -rf "/var/run/dpdk/$prefix"
-    local -a cmd=(timeout -k 3 "$tmo" stdbuf -oL -eL "$TP_TESTPMD"
+    local -a cmd=(timeout -k 3 "$(tp_life "$tmo")" stdbuf -oL -eL "$TP_TESTPMD"
         -l "$lcores" --main-lcore "$main" --no-pci --no-huge -m "$TP_MEM"
         --file-prefix="$prefix" "${eal[@]}" -- -i "$@")
     tp_log "start $name: ${cmd[*]}"
@@ -117,10 +155,13 @@ tp_start() {
     local pid=$!
     TP_PID[$name]=$pid TP_PREFIX[$name]=$prefix TP_FIFO[$name]=$fifo
     TP_FD[$name]=$fd TP_LOG[$name]=$log TP_TPID[$name]=""
-    local i
-    for ((i = 0; i < 50; i++)); do
+    # testpmd's own pid (the wrapper's child): a loaded machine may take a
+    # while to fork and exec; without it tp_stop still kills the group.
+    local end=$(( $(tp_now_ns) + $(tp_secs 5) * 1000000000 ))
+    while :; do
         TP_TPID[$name]=$(pgrep -P "$pid" 2>/dev/null | head -1)
         [[ -n "${TP_TPID[$name]}" ]] && break
+        kill -0 "$pid" 2>/dev/null && (( $(tp_now_ns) < end )) || break
         sleep 0.02
     done
     ((nowait)) && { tp_log "$name started (not waiting): pid ${TP_TPID[$name]}"; return 0; }
@@ -135,7 +176,7 @@ tp_start() {
 tp_wait_prompt() {
     local name=$1 tmo=${2:-30}
     if ! tp_wait_log "$name" 'testpmd> ' "$tmo" 0; then
-        tp_err "$name did not reach its prompt; log tail:"
+        tp_err "$name did not reach its prompt in $(tp_secs "$tmo") s; log tail:"
         tail -20 "${TP_LOG[$name]}" >&2
         return 1
     fi
@@ -168,8 +209,9 @@ tp_cmd() {
 # REGEX (grep -E) matches in NAME's log after byte OFFSET (default 0). Returns 1
 # on timeout or if the instance died.
 tp_wait_log() {
-    local name=$1 re=$2 tmo=$3 off=${4:-0}
-    local end=$(( $(date +%s%N) + ${tmo%.*} * 1000000000 ))
+    local name=$1 re=$2 tmo off=${4:-0}
+    tmo=$(tp_secs "$3")
+    local end=$(( $(date +%s%N) + tmo * 1000000000 ))
     while :; do
         tail -c +"$((off + 1))" "${TP_LOG[$name]}" 2>/dev/null | grep -qE -- "$re" && return 0
         tp_alive "$name" || { tail -c +"$((off + 1))" "${TP_LOG[$name]}" 2>/dev/null | grep -qE -- "$re"; return; }
@@ -183,7 +225,8 @@ tp_wait_log() {
 # echo to now) is left in TP_OUT. Use 'testpmd> ' as REGEX to wait for the
 # next prompt (the echo line "testpmd> CMD" does not count: we look after it).
 tp_cmd_wait() {
-    local name=$1 cmd=$2 re=$3 tmo=${4:-10} off rc=1
+    local name=$1 cmd=$2 re=$3 tmo off rc=1
+    tmo=$(tp_secs "${4:-10}")
     off=$(tp_log_size "$name")
     tp_cmd "$name" "$cmd" || return 1
     local end=$(( $(date +%s%N) + tmo * 1000000000 ))
@@ -232,14 +275,16 @@ tp_port_info() { tp_cmd_wait "$1" "show port info ${2:-0}" 'testpmd> ' 10; }
 # tp_link_up NAME [PORT=0] : true if `show port info` reports "Link status: up".
 tp_link_up() { tp_port_info "$1" "${2:-0}" && grep -q 'Link status: up' <<<"$TP_OUT"; }
 
-# tp_wait_link NAME TIMEOUT_SEC [PORT=0] : poll tp_link_up every 0.2 s.
+# tp_wait_link NAME TIMEOUT_SEC [PORT=0] : poll tp_link_up every 0.2 s; says
+# on stderr why it gave up.
 tp_wait_link() {
-    local name=$1 tmo=$2 port=${3:-0}
+    local name=$1 tmo port=${3:-0}
+    tmo=$(tp_secs "$2")
     local end=$(( $(date +%s%N) + tmo * 1000000000 ))
     while :; do
         tp_link_up "$name" "$port" && return 0
-        tp_alive "$name" || return 1
-        (( $(date +%s%N) < end )) || return 1
+        tp_alive "$name" || { tp_err "$name exited before its link came up"; return 1; }
+        (( $(date +%s%N) < end )) || { tp_err "$name: link not up after $tmo s"; return 1; }
         sleep 0.2
     done
 }
@@ -268,7 +313,8 @@ tp_fwd_stop() {
 # the FIFO fd, removes the FIFO and /var/run/dpdk/PREFIX, and forgets NAME.
 # The log is kept (TP_LOG entry is kept too, so it can still be read).
 tp_stop() {
-    local name=$1 grace=${2:-5}
+    local name=$1 grace
+    grace=$(tp_secs "${2:-5}")
     local pid=${TP_PID[$name]:-} tpid=${TP_TPID[$name]:-}
     [[ -n "$pid" ]] || return 0
     if tp_alive "$name"; then
