@@ -209,6 +209,9 @@ case_pair() { # case_pair NAME MRG
     vm_wait_bg "$d" b; wb=$WAITER
     ra=0; rb=0
     wait "$wa" || ra=$?
+    # B only receives: once A has failed nothing more comes, so do not let
+    # B wait out its whole bound.
+    [ $ra -eq 0 ] || "$RUNVM" kill --pidfile "$d/b.pid"
     wait "$wb" || rb=$?
     WAITERS=""; VMPIDS=""
     sw_stop
@@ -401,6 +404,9 @@ case_restart() { # case_restart NAME client|server (the switch's role)
     fi
     ra=0; rb=0
     wait "$wa" || ra=$?
+    # B only receives: once A has failed nothing more comes, so do not let
+    # B wait out its whole bound.
+    [ $ra -eq 0 ] || "$RUNVM" kill --pidfile "$d/b.pid"
     wait "$wb" || rb=$?
     WAITERS=""; VMPIDS=""
     sw_stop
