@@ -219,13 +219,21 @@ case_pair() { # case_pair NAME MRG
     sw_start "$d" 1 --socket "$d/vm0.sock" --socket "$d/vm1.sock" || return 1
     vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 client "$mrg" 1 \
         bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_wait_bg "$d" b; wb=$WAITER
+    # A gives its peer a fixed 90 tries (guest side) to answer: start A once
+    # B listens, so that B's boot on a loaded machine does not count (seen:
+    # B not booted when A gave up, load 18).
+    wait_event "$d/b.log" listen $((120 * SLOW)) "$wb" ||
+        { REASON="VM B never listened (B: $(events "$d/b.log"))"; return 1; }
     vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 client "$mrg" 0 \
         ping-bulk-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
         --param "pings=$PINGS" || return 1
     vm_wait_bg "$d" a; wa=$WAITER
-    vm_wait_bg "$d" b; wb=$WAITER
     ra=0; rb=0
     wait "$wa" || ra=$?
+    # B only receives: once A has failed nothing more comes, so do not let
+    # B wait out its whole bound.
+    [ $ra -eq 0 ] || "$RUNVM" kill --pidfile "$d/b.pid"
     wait "$wb" || rb=$?
     WAITERS=""; VMPIDS=""
     sw_stop
@@ -443,13 +451,16 @@ case_restart() { # case_restart NAME client|server (the switch's role)
     if [ "$role" = server ]; then sw_start "$d" 1 $swargs || return 1; fi
     vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 "$qrole" on 1 \
         bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_wait_bg "$d" b; wb=$WAITER
+    # A once B listens (see case_pair); B listens with or without a link.
+    wait_event "$d/b.log" listen $((120 * SLOW)) "$wb" ||
+        { REASON="VM B never listened (B: $(events "$d/b.log"))"; return 1; }
     vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 "$qrole" on 0 \
         ping-restart-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
         --param "window=$WINDOW" || return 1
     # shellcheck disable=SC2086
     if [ "$role" = client ]; then sw_start "$d" 1 $swargs || return 1; fi
     vm_wait_bg "$d" a; wa=$WAITER
-    vm_wait_bg "$d" b; wb=$WAITER
     restarted=""
     if wait_event "$d/a.log" ping-start $((120 * SLOW)) "$wa"; then
         # Durations, not waits: pings flow for 3 s before the kill, and the
@@ -472,6 +483,9 @@ case_restart() { # case_restart NAME client|server (the switch's role)
     fi
     ra=0; rb=0
     wait "$wa" || ra=$?
+    # B only receives: once A has failed nothing more comes, so do not let
+    # B wait out its whole bound.
+    [ $ra -eq 0 ] || "$RUNVM" kill --pidfile "$d/b.pid"
     wait "$wb" || rb=$?
     WAITERS=""; VMPIDS=""
     sw_stop
