@@ -56,6 +56,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 static const struct vhost_device_ops ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
+	.vring_state_changed = sw_vring_state_changed,
 };
 
 int sw_port_start(struct sw *sw, struct sw_port *p, bool client)
@@ -64,6 +65,8 @@ int sw_port_start(struct sw *sw, struct sw_port *p, bool client)
 
 	ret = vhost_socket_register(sw->ctx, p->name,
 				    client ? VHOST_SOCKET_CLIENT : 0, &p->sock);
+	if (!ret)
+		ret = sw_port_setup_queues(p);
 	if (!ret)
 		ret = vhost_socket_set_ops(p->sock, &ops, p);
 	/* One VM per port: a second front-end is refused at once. */
