@@ -4,7 +4,7 @@
  *           --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N] [--cpu N]
  *           [--duration S] [--stats-interval S] [--json] [--validate]
  *           [--interrupt] [--no-mrg] [--no-indirect] [--no-event-idx]
- *           [--start-paused] [--stats-file PATH] [--verbose]
+ *           [--start-paused] [--stats-file PATH] [--queues N] [--verbose]
  *
  * Serves vhost-user sockets with libvhost and moves packets in one worker
  * thread. Front-ends may come and go at any time. At exit (SIGINT, SIGTERM
@@ -12,6 +12,8 @@
  * with --json. SIGUSR1 pauses and resumes generated traffic (txonly), so a
  * test can let the peer drain before comparing counts. --stats-file keeps
  * "RX TX T_NS" of port 0 in a file, rewritten every 20 ms, for benchmarks.
+ * --queues N (1..16, default 8): queue pairs offered (MQ); every enabled
+ * queue is polled, and counted per queue pair in the summary.
  * Offloads it cannot deliver are not offered (HOST_TSO4/6: it forwards
  * frames unchanged and segments nothing; see FWD_UNDELIVERABLE_FEATURES).
  */
@@ -115,6 +117,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 	if (atomic_load(&port->dev) != dev)
 		return;
 	atomic_store(&port->dev, NULL);
+	fwd_port_rings_off(port);
 	/* The worker may be mid-burst on dev: wait for it to leave. */
 	fwd_quiesce(f);
 	fprintf(stderr, "port %d: device %" PRIu64 " stopped\n", port->id,
@@ -124,6 +127,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 static const struct vhost_device_ops ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
+	.vring_state_changed = fwd_vring_state_changed,
 };
 
 static void usage(FILE *out)
@@ -134,7 +138,7 @@ static void usage(FILE *out)
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
-		"         [--verbose]\n");
+		"         [--queues N] [--verbose]\n");
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -180,6 +184,43 @@ static void write_stats_file(struct fwd *f)
 
 static const char *const mode_names[] = { "rxonly", "txonly", "mac", "io" };
 
+/* Queue pairs worth showing: up to the last that carried a packet. */
+static unsigned shown_queues(const struct fwd_port *port)
+{
+	unsigned n = 0;
+
+	for (unsigned q = 0; q < FWD_MAX_QP; q++)
+		if (atomic_load(&port->q_rx_packets[q]) ||
+		    atomic_load(&port->q_tx_packets[q]))
+			n = q + 1;
+	return n;
+}
+
+static void print_queues(FILE *o, const struct fwd_port *port, bool json)
+{
+	unsigned n = shown_queues(port);
+
+	if (json)
+		fprintf(o, ",\"queues\":[");
+	else if (n)
+		fprintf(o, "  queues:");
+	for (unsigned q = 0; q < n; q++) {
+		uint64_t rx = atomic_load(&port->q_rx_packets[q]);
+		uint64_t tx = atomic_load(&port->q_tx_packets[q]);
+
+		if (json)
+			fprintf(o, "%s{\"rx_packets\":%" PRIu64
+				",\"tx_packets\":%" PRIu64 "}", q ? "," : "",
+				rx, tx);
+		else
+			fprintf(o, " q%u rx %" PRIu64 " tx %" PRIu64, q, rx, tx);
+	}
+	if (json)
+		fputc(']', o);
+	else if (n)
+		fputc('\n', o);
+}
+
 static void print_summary(struct fwd *f, double elapsed)
 {
 	FILE *o = stdout;
@@ -197,7 +238,7 @@ static void print_summary(struct fwd *f, double elapsed)
 			fprintf(o, "%s{\"path\":\"%s\",\"connects\":%" PRIu64
 				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64,
 				p ? "," : "", port->path,
 				atomic_load(&port->connects),
 				atomic_load(&port->rx_packets),
@@ -206,6 +247,8 @@ static void print_summary(struct fwd *f, double elapsed)
 				atomic_load(&port->tx_packets),
 				atomic_load(&port->tx_bytes),
 				atomic_load(&port->tx_drops));
+			print_queues(o, port, true);
+			fputc('}', o);
 		}
 		fprintf(o, "]}\n");
 		return;
@@ -223,6 +266,7 @@ static void print_summary(struct fwd *f, double elapsed)
 			atomic_load(&port->tx_bytes),
 			atomic_load(&port->tx_drops),
 			atomic_load(&port->connects));
+		print_queues(o, port, false);
 	}
 }
 
@@ -230,6 +274,7 @@ int main(int argc, char **argv)
 {
 	static struct fwd f = {
 		.mode = MODE_IO, .pkt_len = 64, .burst = 32, .cpu = -1,
+		.queues = FWD_DEFAULT_QP,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -249,6 +294,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "start-paused", no_argument, NULL, 'P' },
 		{ "stats-file", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -293,11 +339,13 @@ int main(int argc, char **argv)
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'P': paused = 1; break;
 		case 'S': f.stats_file = optarg; break;
+		case 'q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!f.nports || f.burst == 0 || f.burst > FWD_MAX_BURST ||
+	    f.queues < 1 || f.queues > FWD_MAX_QP ||
 	    f.pkt_len < 60 || f.pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
 	    (f.mode == MODE_IO && f.nports != 2 && f.nports != 1)) {
 		usage(stderr);

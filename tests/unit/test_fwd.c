@@ -56,12 +56,14 @@ static void cb_destroy(struct vhost_dev *dev)
 	struct fwd_port *port = vhost_dev_socket_opaque(dev);
 
 	atomic_store(&port->dev, NULL);
+	fwd_port_rings_off(port);
 	fwd_quiesce(&f);
 }
 
 static const struct vhost_device_ops ops = {
 	.new_device = cb_new,
 	.destroy_device = cb_destroy,
+	.vring_state_changed = fwd_vring_state_changed,
 };
 
 static void fwd_up(void)
