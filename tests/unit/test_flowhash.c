@@ -6,6 +6,7 @@
  *   of a datagram alike), different ports and addresses spread over the
  *   queues, VLAN tags are looked through, short frames are safe;
  * - flow_pick stays in [0, n) and is even; flow_queues lists set bits;
+ * - pinned hash values (the VM test computes the hash in Python);
  * - the plan balances units within one, keeps units where they are when
  *   it can, re-balances when queues are enabled or disabled, and never
  *   gives a unit to two workers.
@@ -114,6 +115,21 @@ static void test_spread(void)
 	}
 	CHECK_EQ(flow_pick(0xffffffffu, 5), 4);
 	CHECK_EQ(flow_pick(0, 5), 0);
+}
+
+/* Pinned values: tests/vm/test-switch.sh (mq_sport) computes the same hash
+ * in Python to pick source ports landing on chosen queues. Change both
+ * together. */
+static void test_known_values(void)
+{
+	uint8_t b[128];
+	uint32_t l = frame4(b, 6, 0x0a000001, 0x0a000002, 40001, 5001, 0);
+
+	CHECK_EQ(flow_hash_buf(b, l), 0x3f284d06u);
+	CHECK_EQ(flow_pick(flow_hash_buf(b, l), 2), 0);
+	l = frame4(b, 6, 0x0a000001, 0x0a000002, 40000, 5003, 0);
+	CHECK_EQ(flow_hash_buf(b, l), 0xf3b45c86u);
+	CHECK_EQ(flow_pick(flow_hash_buf(b, l), 2), 1);
 }
 
 static void test_queue_list(void)
@@ -232,6 +248,7 @@ int main(void)
 	RUN(test_fragments);
 	RUN(test_vlan_and_short);
 	RUN(test_spread);
+	RUN(test_known_values);
 	RUN(test_queue_list);
 	RUN(test_plan_balance);
 	RUN(test_plan_edges);
