@@ -210,13 +210,14 @@ for m in $ORDER; do
 done
 echo "$KVER" >"$STAGE/etc/kernel-version"
 
-# ethtool, dynamically linked: the loader, libc and libmnl beside it.
+# ethtool, dynamically linked: the loader, libc, libm and libmnl beside it
+# (its NEEDED entries).
 UL=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-userland.XXXXXX")
 for d in $USERLAND_DEBS; do dpkg-deb -x "$d" "$UL"; done
 mkdir -p "$STAGE/lib/x86_64-linux-gnu" "$STAGE/lib64" "$STAGE/usr/sbin"
 cp -L "$UL/usr/sbin/ethtool" "$STAGE/usr/sbin/ethtool" 2>/dev/null ||
     cp -L "$UL/sbin/ethtool" "$STAGE/usr/sbin/ethtool" || die "no ethtool in the .deb"
-for l in ld-linux-x86-64.so.2 libc.so.6 libmnl.so.0; do
+for l in ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libmnl.so.0; do
     f=$(find "$UL" -name "$l" | head -n1)
     [ -n "$f" ] || die "no $l in $USERLAND_PKGS"
     cp -L "$f" "$STAGE/lib/x86_64-linux-gnu/$l"

@@ -7,7 +7,9 @@
 #   phase 3: back to two pairs, two streams from $SPORTS[3,4] to $PORT+6,
 #            $PORT+8.
 # The host picks the source ports (vmtest.sports=A,B,C,D,E) so that the
-# flows land on chosen receive queues of the peer. Every stream is
+# flows land on chosen receive queues of the peer. busybox nc ignores -p when
+# it connects: the port is forced by narrowing ip_local_port_range to it,
+# one connection at a time (the next starts once the first is established). Every stream is
 # $VMTEST_MIB MiB, checked by the sha256 the receiver hands back.
 # Params: vmtest.peer=IP, vmtest.sports=A,B,C,D,E, vmtest.mib=N (4),
 #         vmtest.pings=N (10), vmtest.port=N (5001).
@@ -32,11 +34,19 @@ pings() { # pings N : all must be answered
     r=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/ping.txt)
     [ "${r:-0}" = "$1" ] || fail "$2: ping ${r:-0}/$1 answered"
 }
-# send SPORT DPORT : one stream (retried until the peer listens), then its
-# sum from DPORT+1, compared; failures go to /tmp/err.DPORT.
+RANGE=/proc/sys/net/ipv4/ip_local_port_range
+ORIG_RANGE=$(cat "$RANGE")
+# connected SPORT DPORT : an established connection from SPORT to DPORT.
+connected() {
+    awk -v l="$(printf ':%04X' "$1")" -v r="$(printf ':%04X' "$2")" \
+        '$4 == "01" && substr($2, length($2) - 4) == l && substr($3, length($3) - 4) == r { f = 1 }
+         END { exit !f }' /proc/net/tcp
+}
+# send SPORT DPORT : one stream from SPORT (retried until the peer listens),
+# then its sum from DPORT+1, compared; failures go to /tmp/err.DPORT.
 send() {
     i=0
-    until nc -p "$1" "$PEER" "$2" </tmp/tx.bin; do
+    until echo "$1 $1" >"$RANGE" && nc "$PEER" "$2" </tmp/tx.bin; do
         i=$((i + 1)); [ $i -ge 60 ] && { echo "nc to $2 failed" >"/tmp/err.$2"; return 1; }
         sleep 1
     done
@@ -56,9 +66,13 @@ send() {
 streams() {
     pids=""; ports=""
     while [ $# -ge 2 ]; do
-        send "$1" "$2" & pids="$pids $!"; ports="$ports $2"; shift 2
+        send "$1" "$2" & pid=$!; pids="$pids $pid"; ports="$ports $2"
+        # Its port is taken before the next narrows the range.
+        until connected "$1" "$2" || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+        shift 2
     done
     for p in $pids; do wait "$p" || true; done
+    echo "$ORIG_RANGE" >"$RANGE"
     for p in $ports; do [ -s "/tmp/err.$p" ] && fail "$(cat "/tmp/err.$p")"; done
     return 0
 }
