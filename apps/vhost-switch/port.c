@@ -28,9 +28,9 @@ static int on_new_device(struct vhost_dev *dev)
 	atomic_store(&port->up, true);
 	atomic_fetch_add(&port->connects, 1);
 	sw_assign_port(sw_of(port), port);
-	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64
-		", worker %d\n", port->id, port->name, vhost_dev_features(dev),
-		atomic_load(&port->worker));
+	/* Its queues go to workers as their rings come up (sched.c). */
+	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64 "\n",
+		port->id, port->name, vhost_dev_features(dev));
 	return 0;
 }
 

@@ -340,8 +340,8 @@ case_two_workers() {
     [ $r -eq 0 ] || return 1
     out=$WORK/two-workers/sw.1.out
     # Both workers forwarded: the two ports went to different workers.
-    w0=$(sed -n 's/^worker 0 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
-    w1=$(sed -n 's/^worker 1 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
+    w0=$(sed -n 's/^worker 0 .*\(ports\|queues\), \([0-9]*\) packets.*/\2/p' "$out")
+    w1=$(sed -n 's/^worker 1 .*\(ports\|queues\), \([0-9]*\) packets.*/\2/p' "$out")
     if [ "${w0:-0}" -eq 0 ] || [ "${w1:-0}" -eq 0 ]; then
         REASON="worker packets: ${w0:-?} and ${w1:-?} (want both > 0)"; return 1
     fi
