@@ -10,15 +10,21 @@
  * - the guest disables an RX ring: nothing more goes to it; it disables a
  *   TX ring: the unit leaves its worker (three units, loads 2/1) and what
  *   the guest posts there is not forwarded; enabled again, it is polled
- *   and forwarded again.
+ *   and forwarded again;
+ * - units that leave a worker are out of its slots before the quiesce, and
+ *   the call that took them does not return while the worker is still in
+ *   a pass that began before (no threads, no devices: slots and sequence
+ *   counts set by hand).
  */
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vhost/pktbuf.h>
@@ -326,6 +332,71 @@ static void test_mq_spread_and_enable(void)
 	sw_down();
 }
 
+static _Atomic bool unassigned;
+
+static void *unassign_thread(void *arg)
+{
+	sw_unassign_port(&sw, arg);
+	atomic_store(&unassigned, true);
+	return NULL;
+}
+
+static bool is_unassigned(void *arg)
+{
+	(void)arg;
+	return atomic_load(&unassigned);
+}
+
+static unsigned held(int w)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < atomic_load(&sw.workers[w].nslots); i++)
+		if (atomic_load(&sw.workers[w].units[i]))
+			n++;
+	return n;
+}
+
+static void test_leave_then_quiesce(void)
+{
+	struct sw_port *p = &sw.ports[0];
+	pthread_t t;
+	struct timespec ts;
+	uint64_t end;
+
+	memset(&sw, 0, sizeof(sw));
+	pthread_mutex_init(&sw.assign_lock, NULL);
+	sw.nports = 1;
+	sw.nworkers = 2;
+	p->kind = PORT_VHOST;
+	atomic_store(&p->up, true);
+	atomic_store(&p->txq_on, 0x3);
+	sw_assign_port(&sw, p);
+	CHECK_EQ(held(0), 1);
+	CHECK_EQ(held(1), 1);
+	/* Worker 1 is inside a pass: taking the port away must wait for it,
+	 * with the units already out of every slot. */
+	atomic_store(&sw.workers[1].seq, 7);
+	atomic_store(&unassigned, false);
+	CHECK_EQ(pthread_create(&t, NULL, unassign_thread, p), 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 300;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= end ||
+		    atomic_load(&unassigned))
+			break;
+		sched_yield();
+	}
+	CHECK(!atomic_load(&unassigned));
+	CHECK_EQ(held(0) + held(1), 0);
+	atomic_store(&sw.workers[1].seq, 8); /* the pass ends */
+	CHECK(wait_until(is_unassigned, NULL));
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&sw.workers[0].nunits) + atomic_load(&sw.workers[1].nunits), 0);
+	pthread_mutex_destroy(&sw.assign_lock);
+}
+
 int main(void)
 {
 	int fds = fe_count_fds();
@@ -333,6 +404,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	vhost_log_set_level(VHOST_LOG_WARNING);
 	RUN(test_mq_spread_and_enable);
+	RUN(test_leave_then_quiesce);
 	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("switch_mq");
 }
