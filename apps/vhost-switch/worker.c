@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Workers: poll the (port, queue pair) units they own (sched.c), check and learn source MACs (port
- * security, port_sec.c: frames from MACs a port may not use are dropped and
- * counted), and forward each burst by destination: known unicast to its
- * port, broadcast, multicast and unknown unicast to every other port that
- * is up; never back out of the ingress port. Packets are batched per
+ * Workers: poll the (port, queue pair) units they own (sched.c), check and
+ * learn source MACs (port security, port_sec.c: frames from MACs a port may
+ * not use are dropped and counted), and forward each burst by destination:
+ * known unicast to its port, broadcast, multicast and unknown unicast to
+ * every other port that is up; never back out of the ingress port. Packets are batched per
  * destination, one send per destination per burst; into a guest, spread
  * over its enabled RX queues by flow hash (flowhash.h).
  */

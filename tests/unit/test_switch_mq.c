@@ -393,7 +393,8 @@ static void test_leave_then_quiesce(void)
 	atomic_store(&sw.workers[1].seq, 8); /* the pass ends */
 	CHECK(wait_until(is_unassigned, NULL));
 	pthread_join(t, NULL);
-	CHECK_EQ(atomic_load(&sw.workers[0].nunits) + atomic_load(&sw.workers[1].nunits), 0);
+	CHECK_EQ(atomic_load(&sw.workers[0].nunits) +
+		 atomic_load(&sw.workers[1].nunits), 0);
 	pthread_mutex_destroy(&sw.assign_lock);
 }
 
