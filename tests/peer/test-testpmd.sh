@@ -21,6 +21,8 @@
 #                         queue's count on our side (vhost-fwd --json
 #                         "queues") equals testpmd's for its stream, both
 #                         non-zero
+#   mq-interrupt          interrupt with two queue pairs: woken by kicks on
+#                         either TX ring, both queues carry traffic
 # Prints "PASS name ..." / "FAIL name reason" per case and
 # "peer: N passed, N failed" at the end. Pinning: testpmd forwards on core 0,
 # vhost-fwd on core 1. Everything started is killed by PID on exit.
@@ -346,9 +348,9 @@ fwd_asleep() {
     return 1
 }
 
-case_interrupt() {
-    local name=interrupt sock=$TP_DIR/interrupt.sock ok=1 why="" sent=0
-    start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt
+case_interrupt() { # case_interrupt [NAME [VHOST_FWD_ARGS...]]
+    local name=${1:-interrupt} sock=$TP_DIR/${1:-interrupt}.sock ok=1 why="" sent=0
+    start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt "${@:2}"
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
     if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
         result $name 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
@@ -376,7 +378,9 @@ case_interrupt() {
     [[ ${got:-x} == "$sent" && $sent -gt 0 ]] || { ok=0; why="received != sent"; }
     [[ ${wakeups:-0} -ge 2 ]] || { ok=0; why="$why not woken by kicks"; }
     [[ ${invalid:-x} == 0 ]] || { ok=0; why="$why invalid packets"; }
-    result $name $ok "sent $sent, received ${got:-?}, woken by kicks ${wakeups:-?} times $why"
+    INTR_QUEUES=$(fwd_queues fwd rx_packets)
+    [[ -n ${INTR_CHECK:-} ]] && { $INTR_CHECK || { ok=0; why="$why $MQ_WHY"; }; }
+    result $name $ok "sent $sent, received ${got:-?}, woken by kicks ${wakeups:-?} times${INTR_QUEUES:+, per queue ($INTR_QUEUES)} $why"
 }
 
 # One testpmd session of txonly traffic (1.5 s, and at least 1000 packets
@@ -575,9 +579,22 @@ case_mq_h2g() {
     result $name $ok "vhost-fwd sent ${sent:-?} per queue ($ours), testpmd received $got (streams $STREAMS) $why"
 }
 
+# mq-interrupt: the interrupt case with two queue pairs: vhost-fwd sleeps on
+# both TX rings' kick fds; both queues carry traffic.
+mq_both_queues() {
+    local q=($INTR_QUEUES)
+    MQ_WHY="per queue '${INTR_QUEUES}' (want two, both > 0)"
+    ((${#q[@]} == 2 && q[0] > 0 && q[1] > 0))
+}
+case_mq_interrupt() {
+    VDEV_QUEUES=2 VDEV_EXTRA=cq=1 TP_QUEUE_ARGS="--rxq=2 --txq=2" INTR_CHECK=mq_both_queues
+    case_interrupt mq-interrupt --queues 2
+    VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS="" INTR_CHECK=""
+}
+
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
-     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client mq-g2h mq-h2g)
+     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client mq-g2h mq-h2g mq-interrupt)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     set_slow "$c"
@@ -594,6 +611,7 @@ for c in "${CASES[@]}"; do
         features) case_features ;;
         mq-g2h) case_mq_g2h ;;
         mq-h2g) case_mq_h2g ;;
+        mq-interrupt) case_mq_interrupt ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done
