@@ -308,6 +308,7 @@ void fwd_quiesce(struct fwd *f)
 int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		   const struct vhost_device_ops *ops)
 {
+	uint16_t queues = port->queues ? port->queues : f->queues;
 	int ret = vhost_socket_register(f->ctx, port->path,
 					f->client ? VHOST_SOCKET_CLIENT : 0,
 					&port->sock);
@@ -316,11 +317,11 @@ int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		ret = vhost_socket_disable_features(port->sock,
 						    disable |
 						    FWD_UNDELIVERABLE_FEATURES);
-	if (!ret && f->queues > 1)
+	if (!ret && queues > 1)
 		ret = vhost_socket_enable_features(port->sock,
 						   1ull << VIRTIO_NET_F_MQ);
-	if (!ret && f->queues > 1)
-		ret = vhost_socket_set_max_queue_pairs(port->sock, f->queues);
+	if (!ret && queues > 1)
+		ret = vhost_socket_set_max_queue_pairs(port->sock, queues);
 	if (!ret)
 		ret = vhost_socket_set_ops(port->sock, ops, port);
 	if (!ret)

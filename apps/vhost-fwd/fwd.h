@@ -20,6 +20,7 @@ enum fwd_mode { MODE_RXONLY, MODE_TXONLY, MODE_MAC, MODE_IO };
 struct fwd_port {
 	int id;
 	const char *path;
+	uint16_t queues;    /* PATH,queues=N; 0: the default (f->queues) */
 	struct vhost_socket *sock;
 	/* Set by new_device, cleared by destroy_device (event thread); the
 	 * worker reads it once per loop. */
@@ -74,8 +75,8 @@ struct fwd {
 	((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6))
 
 /* Register port's socket (server, or client with f->client), take away
- * disable | FWD_UNDELIVERABLE_FEATURES, offer MQ with f->queues pairs when
- * more than one, set ops (opaque: port), start. */
+ * disable | FWD_UNDELIVERABLE_FEATURES, offer MQ with port->queues (else
+ * f->queues) pairs when more than one, set ops (opaque: port), start. */
 int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		   const struct vhost_device_ops *ops);
 void *fwd_worker(void *arg);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-fwd --socket PATH [--socket PATH2] [--client]
+ * vhost-fwd --socket PATH[,queues=N] [--socket PATH2] [--client]
  *           --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N] [--cpu N]
  *           [--duration S] [--stats-interval S] [--json] [--validate]
  *           [--interrupt] [--no-mrg] [--no-indirect] [--no-event-idx]
@@ -12,8 +12,9 @@
  * with --json. SIGUSR1 pauses and resumes generated traffic (txonly), so a
  * test can let the peer drain before comparing counts. --stats-file keeps
  * "RX TX T_NS" of port 0 in a file, rewritten every 20 ms, for benchmarks.
- * --queues N (1..16, default 8): queue pairs offered (MQ); every enabled
- * queue is polled, and counted per queue pair in the summary.
+ * --queues N (1..16, default 8): queue pairs offered (MQ), for one port
+ * --socket PATH,queues=N; every enabled queue is polled, and counted per
+ * queue pair in the summary.
  * Offloads it cannot deliver are not offered (HOST_TSO4/6: it forwards
  * frames unchanged and segments nothing; see FWD_UNDELIVERABLE_FEATURES).
  */
@@ -133,7 +134,7 @@ static const struct vhost_device_ops ops = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vhost-fwd --socket PATH [--socket PATH2] [--client]\n"
+		"usage: vhost-fwd --socket PATH[,queues=N] [--socket PATH2] [--client]\n"
 		"         --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N]\n"
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
@@ -270,6 +271,29 @@ static void print_summary(struct fwd *f, double elapsed)
 	}
 }
 
+/* PATH[,queues=N] */
+static int parse_socket(struct fwd_port *port, char *arg)
+{
+	char *opt = strchr(arg, ',');
+
+	port->path = arg;
+	if (!opt)
+		return 0;
+	*opt++ = '\0';
+	if (!strncmp(opt, "queues=", 7)) {
+		char *end;
+		unsigned long v = strtoul(opt + 7, &end, 10);
+
+		if (end != opt + 7 && !*end && v >= 1 && v <= FWD_MAX_QP) {
+			port->queues = (uint16_t)v;
+			return 0;
+		}
+	}
+	fprintf(stderr, "bad socket option %s (queues=1..%d)\n", opt,
+		FWD_MAX_QP);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fwd f = {
@@ -313,7 +337,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			f.ports[f.nports].id = f.nports;
-			f.ports[f.nports++].path = optarg;
+			if (parse_socket(&f.ports[f.nports], optarg))
+				return 2;
+			f.nports++;
 			break;
 		case 'c': f.client = true; break;
 		case 'm':

@@ -13,7 +13,7 @@
  *   front-ends never kick);
  * - two queue pairs: frames from TX queue q go to RX queue q of the other
  *   port, or, with that queue disabled, to an enabled one; per-queue
- *   counters agree.
+ *   counters agree; a port's own queue count overrides the default.
  */
 #include <errno.h>
 #include <linux/virtio_config.h>
@@ -73,7 +73,8 @@ static const struct vhost_device_ops ops = {
 	.vring_state_changed = fwd_vring_state_changed,
 };
 
-static void fwd_up(void)
+/* Both ports with f.queues = 2; port 1's own queue count q1 (0: default). */
+static void fwd_up_q(uint16_t q1)
 {
 	memset(&f, 0, sizeof(f));
 	f.mode = MODE_IO;
@@ -91,8 +92,14 @@ static void fwd_up(void)
 		unlink(paths[i]);
 		f.ports[i].id = i;
 		f.ports[i].path = paths[i];
+		f.ports[i].queues = i ? q1 : 0;
 		CHECK_EQ(fwd_port_start(&f, &f.ports[i], 0, &ops), 0);
 	}
+}
+
+static void fwd_up(void)
+{
+	fwd_up_q(0);
 }
 
 static void fwd_down(void)
@@ -404,6 +411,31 @@ static void test_two_queue_pairs(void)
 	fwd_down();
 }
 
+/* --queues 2 for all, --socket PATH,queues=1 for port 1: MQ offered on
+ * port 0 (two pairs), not on port 1. */
+static void test_queues_per_port(void)
+{
+	struct fe a, b;
+	uint64_t fa = 0, fb = 0, pf = 0, qn = 0;
+
+	fwd_up_q(1);
+	fe_init(&a);
+	fe_init(&b);
+	CHECK_EQ(fe_connect(&a, paths[0], WAIT_MS), 0);
+	CHECK_EQ(fe_connect(&b, paths[1], WAIT_MS), 0);
+	CHECK_EQ(fe_get_u64(&a, VHOST_USER_GET_FEATURES, &fa), 0);
+	CHECK_EQ(fe_get_u64(&b, VHOST_USER_GET_FEATURES, &fb), 0);
+	CHECK(fa & F(VIRTIO_NET_F_MQ));
+	CHECK(!(fb & F(VIRTIO_NET_F_MQ)));
+	CHECK_EQ(fe_get_u64(&a, VHOST_USER_GET_PROTOCOL_FEATURES, &pf), 0);
+	CHECK_EQ(fe_set_u64(&a, VHOST_USER_SET_PROTOCOL_FEATURES, pf), 0);
+	CHECK_EQ(fe_get_u64(&a, VHOST_USER_GET_QUEUE_NUM, &qn), 0);
+	CHECK_EQ(qn, 2);
+	fe_close(&a);
+	fe_close(&b);
+	fwd_down();
+}
+
 int main(void)
 {
 	int fds = fe_count_fds();
@@ -414,6 +446,7 @@ int main(void)
 	RUN(test_quiesce_during_stop);
 	RUN(test_reconnect_no_kick);
 	RUN(test_two_queue_pairs);
+	RUN(test_queues_per_port);
 	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("fwd");
 }
