@@ -12,7 +12,8 @@
 # bg% column of the raw lines says how busy it was). Run it on a quiet box:
 #   ninja -C build && bench/compare.sh
 # Env: ROUNDS=3, SIZES, ROWS, WARMUP, WINDOW, FE_VDEV_OPTS (see
-# dpdk_baseline.sh), FWD=path to vhost-fwd (default build/apps/vhost-fwd/vhost-fwd)
+# dpdk_baseline.sh), FWD=path to vhost-fwd (default build/apps/vhost-fwd/vhost-fwd),
+# OURS_QUEUES=N (vhost-fwd --queues)
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -34,6 +35,7 @@ ours_start_backend() {
     rm -f "$BENCH_DIR/ours.stats" "$BENCH_DIR/ours.readings"
     timeout -k 2 "$ROW_TIMEOUT" "$FWD" --socket "$sock" --mode "$mode" \
         --pkt-len "$len" --burst "$BURST" --cpu "$BE_CORE" \
+        ${OURS_QUEUES:+--queues "$OURS_QUEUES"} \
         --stats-file "$BENCH_DIR/ours.stats" \
         >"$BENCH_DIR/ours.out" 2>"$BENCH_DIR/ours.err" &
     OURS_WRAP=$!
@@ -129,4 +131,5 @@ compare_main() {
     done
 }
 
-compare_main "$@"
+# bench/mq.sh sources this file for the ours_* back-end.
+[[ ${BASH_SOURCE[0]} == "$0" ]] && compare_main "$@"

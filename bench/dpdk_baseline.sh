@@ -31,6 +31,7 @@
 #          (virtio-user's and QEMU's default ring size; with 1024, g2h was lower in
 #          the runs here: 64B ~13 vs up to ~34 Mpps, 1518B ~2.5 vs up to ~20 Mpps;
 #          not confirmed on an idle machine)
+#        FE_EXTRA_ARGS="--rxq=2 --txq=2" (more testpmd arguments of the front-end)
 #        BURST=32 LOOP_MODE=io TX_FIRST=32 BE_CORE=1 FE_CORE=0 BENCH_DIR=/tmp/bench.$$
 #        WAIT_IDLE=0 IDLE_PCT=15
 #        TP_VERBOSE=1 (trace every testpmd command)
@@ -99,7 +100,8 @@ start_frontend() {
     local mode=$1 len=$2 sock=$3
     tp_start fe --lcores 0,1 --main-lcore "$(other_core "$FE_CORE")" --timeout "$ROW_TIMEOUT" \
         --vdev "net_virtio_user0,path=$sock,$FE_VDEV_OPTS" -- \
-        --nb-cores=1 --burst="$BURST" --txpkts="$len" --forward-mode="$mode" || return 1
+        --nb-cores=1 --burst="$BURST" --txpkts="$len" --forward-mode="$mode" \
+        ${FE_EXTRA_ARGS:-} || return 1
     tp_wait_link fe 10 || { tp_err "front-end link did not come up"; return 1; }
 }
 # frontend_go [tx_first N] : start forwarding on the front-end
@@ -200,8 +202,10 @@ run_row() {
         tp_cmd_wait fe stop '(Done\.|not started)' 10 >/dev/null
         sleep 0.5
         b=($(backend_counters)) f=($(frontend_counters))
-        local qs d1=0 d2=0
+        local qs nq d1=0 d2=0
         qs=$(sed -n 's/.*queue_size=\([0-9]*\).*/\1/p' <<<"$FE_VDEV_OPTS"); qs=${qs:-256}
+        # every RX queue of the front-end may hold some
+        nq=$(sed -n 's/.*queues=\([0-9]*\).*/\1/p' <<<"$FE_VDEV_OPTS"); qs=$((qs * ${nq:-1}))
         case $row in
             g2h)  d1=$(( f[1] - b[0] )) ;;
             h2g)  d2=$(( b[1] - f[0] )) ;;

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The forwarding loop: one thread, every port, the chosen mode. */
+/* The forwarding loop: one thread, every enabled queue of every port, the
+ * chosen mode. Queue q of a port forwards to queue q of its destination
+ * (as testpmd does), or to one of its enabled queues picked by q when q is
+ * off there: a flow enters on one queue, so it leaves on one, in order. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flowhash.h"
 #include "fwd.h"
 #include "pkt.h"
 
@@ -35,13 +40,36 @@ static uint64_t pkts_bytes(struct vhost_pktbuf **p, uint16_t n)
 	return b;
 }
 
-/* Send n packets to port's RX queue; free all (sent or not). */
-static void send_and_free(struct fwd_port *port, struct vhost_dev *dev,
-			  struct vhost_pktbuf **pkts, uint16_t n)
+static struct fwd *fwd_of(struct fwd_port *port)
 {
-	uint16_t sent = dev ? vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0),
-						  pkts, n) : 0;
+	return (struct fwd *)((char *)(port - port->id) -
+			      offsetof(struct fwd, ports));
+}
 
+/* The RX queue of port that traffic from queue pair q goes to; -1: none. */
+static int out_queue(struct fwd_port *port, unsigned q)
+{
+	uint64_t on = atomic_load_explicit(&port->rxq_on, memory_order_acquire);
+	uint8_t qs[FWD_MAX_QP];
+	unsigned m;
+
+	if (on >> q & 1)
+		return (int)q;
+	m = flow_queues(on, qs, FWD_MAX_QP);
+	return m ? qs[flow_pick(fh_final(q + 1), m)] : -1;
+}
+
+/* Send n packets to port's RX queue for queue pair q; free all (sent or
+ * not). */
+static void send_and_free(struct fwd_port *port, struct vhost_dev *dev,
+			  unsigned q, struct vhost_pktbuf **pkts, uint16_t n)
+{
+	int oq = dev ? out_queue(port, q) : -1;
+	uint16_t sent = oq >= 0 ? vhost_enqueue_burst(dev, VHOST_QUEUE_RX(oq),
+						      pkts, n) : 0;
+
+	if (oq >= 0)
+		add(&port->q_tx_packets[oq], sent);
 	add(&port->tx_packets, sent);
 	add(&port->tx_bytes, pkts_bytes(pkts, sent));
 	if (sent < n)
@@ -50,12 +78,14 @@ static void send_and_free(struct fwd_port *port, struct vhost_dev *dev,
 }
 
 static uint16_t receive(struct fwd *f, struct fwd_port *port,
-			struct vhost_dev *dev, struct vhost_pktbuf **pkts)
+			struct vhost_dev *dev, unsigned q,
+			struct vhost_pktbuf **pkts)
 {
-	uint16_t n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(0), f->pool, pkts,
+	uint16_t n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(q), f->pool, pkts,
 					 f->burst);
 
 	if (n) {
+		add(&port->q_rx_packets[q], n);
 		add(&port->rx_packets, n);
 		add(&port->rx_bytes, pkts_bytes(pkts, n));
 	}
@@ -80,12 +110,12 @@ static int make_tx_packet(struct fwd *f, struct vhost_pktbuf *p)
 }
 
 static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
-			  struct vhost_dev *dev)
+			  struct vhost_dev *dev, unsigned q)
 {
 	struct vhost_pktbuf *pkts[FWD_MAX_BURST];
 	uint16_t n = f->burst, sent;
 	/* Only build what the guest can take now. */
-	uint16_t room = vhost_vring_avail_count(dev, VHOST_QUEUE_RX(0));
+	uint16_t room = vhost_vring_avail_count(dev, VHOST_QUEUE_RX(q));
 
 	if (room < n)
 		n = room;
@@ -99,7 +129,8 @@ static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
 			return 0;
 		}
 	}
-	sent = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(0), pkts, n);
+	sent = vhost_enqueue_burst(dev, VHOST_QUEUE_RX(q), pkts, n);
+	add(&port->q_tx_packets[q], sent);
 	add(&port->tx_packets, sent);
 	add(&port->tx_bytes, pkts_bytes(pkts, sent));
 	/* Not sent: the guest ran out of room; generated traffic is simply
@@ -110,88 +141,112 @@ static uint16_t do_txonly(struct fwd *f, struct fwd_port *port,
 	return sent;
 }
 
-/* One pass over every port; returns packets moved. */
-static uint32_t pass(struct fwd *f)
+/* One queue pair q of one port; returns packets moved. */
+static uint32_t pass_queue(struct fwd *f, struct fwd_port *port,
+			   struct vhost_dev *dev, unsigned q)
 {
 	struct vhost_pktbuf *pkts[FWD_MAX_BURST];
+	uint16_t n;
+
+	switch (f->mode) {
+	case MODE_TXONLY:
+		return 0; /* by RX queue, in pass() */
+	case MODE_RXONLY:
+		n = receive(f, port, dev, q, pkts);
+		if (f->validate)
+			for (uint16_t i = 0; i < n; i++)
+				if (!pkt_validate_udp(pkts[i], false))
+					add(&port->rx_invalid, 1);
+		vhost_pktbuf_free_bulk(pkts, n);
+		return n;
+	case MODE_MAC:
+		n = receive(f, port, dev, q, pkts);
+		for (uint16_t i = 0; i < n; i++)
+			pkt_swap_macs(pkts[i]);
+		if (n)
+			send_and_free(port, dev, q, pkts, n);
+		return n;
+	case MODE_IO: {
+		/* port 0 <-> 1; a single port sends back to itself */
+		struct fwd_port *out = f->nports > 1 ? &f->ports[port->id ^ 1] :
+				       port;
+
+		n = receive(f, port, dev, q, pkts);
+		if (n)
+			send_and_free(out, out == port ? dev :
+				      atomic_load(&out->dev), q, pkts, n);
+		return n;
+	}
+	}
+	return 0;
+}
+
+/* One pass over every enabled queue of every port; returns packets
+ * moved. */
+static uint32_t pass(struct fwd *f)
+{
 	uint32_t moved = 0;
 
 	for (int p = 0; p < f->nports; p++) {
 		struct fwd_port *port = &f->ports[p];
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
-		uint16_t n;
+		uint64_t on;
 
 		if (!dev)
 			continue;
-		switch (f->mode) {
-		case MODE_TXONLY:
-			if (!atomic_load_explicit(&f->paused,
-						  memory_order_relaxed))
-				moved += do_txonly(f, port, dev);
-			break;
-		case MODE_RXONLY:
-			n = receive(f, port, dev, pkts);
-			if (f->validate)
-				for (uint16_t i = 0; i < n; i++)
-					if (!pkt_validate_udp(pkts[i], false))
-						add(&port->rx_invalid, 1);
-			vhost_pktbuf_free_bulk(pkts, n);
-			moved += n;
-			break;
-		case MODE_MAC:
-			n = receive(f, port, dev, pkts);
-			for (uint16_t i = 0; i < n; i++)
-				pkt_swap_macs(pkts[i]);
-			if (n)
-				send_and_free(port, dev, pkts, n);
-			moved += n;
-			break;
-		case MODE_IO: {
-			/* port 0 <-> 1; a single port sends back to itself */
-			struct fwd_port *out = f->nports > 1 ? &f->ports[p ^ 1] :
-					       port;
-
-			n = receive(f, port, dev, pkts);
-			if (n)
-				send_and_free(out, out == port ? dev :
-					      atomic_load(&out->dev), pkts, n);
-			moved += n;
-			break;
+		if (f->mode == MODE_TXONLY) {
+			if (atomic_load_explicit(&f->paused,
+						 memory_order_relaxed))
+				continue;
+			on = atomic_load_explicit(&port->rxq_on,
+						  memory_order_acquire);
+			for (; on; on &= on - 1)
+				moved += do_txonly(f, port, dev,
+						   (unsigned)__builtin_ctzll(on));
+			continue;
 		}
-		}
+		on = atomic_load_explicit(&port->txq_on, memory_order_acquire);
+		for (; on; on &= on - 1)
+			moved += pass_queue(f, port, dev,
+					    (unsigned)__builtin_ctzll(on));
 	}
 	return moved;
 }
 
-/* Interrupt mode: ask for kicks, look once more, then sleep on them. */
+/* Interrupt mode: ask for kicks on every enabled TX ring, look once more,
+ * then sleep on them. */
 static void sleep_on_kicks(struct fwd *f)
 {
-	struct pollfd pfd[FWD_MAX_PORTS];
-	struct vhost_dev *devs[FWD_MAX_PORTS] = { 0 };
-	uint16_t q = VHOST_QUEUE_TX(0);
+	struct pollfd pfd[FWD_MAX_PORTS * FWD_MAX_QP];
+	struct vhost_dev *devs[FWD_MAX_PORTS * FWD_MAX_QP];
+	uint16_t qs[FWD_MAX_PORTS * FWD_MAX_QP];
 	int n = 0;
 	bool pending = false;
 
 	for (int p = 0; p < f->nports; p++) {
 		struct vhost_dev *dev = atomic_load(&f->ports[p].dev);
-		int fd;
+		uint64_t on = atomic_load(&f->ports[p].txq_on);
 
-		if (!dev)
-			continue;
-		fd = vhost_vring_kickfd(dev, q);
-		if (fd < 0)
-			continue;
-		vhost_vring_enable_notify(dev, q, true);
-		devs[n] = dev;
-		pfd[n].fd = fd;
-		pfd[n].events = POLLIN;
-		n++;
-		if (vhost_vring_avail_count(dev, q))
-			pending = true;
+		for (; dev && on; on &= on - 1) {
+			uint16_t q = VHOST_QUEUE_TX(__builtin_ctzll(on));
+			int fd = vhost_vring_kickfd(dev, q);
+
+			if (fd < 0)
+				continue;
+			vhost_vring_enable_notify(dev, q, true);
+			devs[n] = dev;
+			qs[n] = q;
+			pfd[n].fd = fd;
+			pfd[n].events = POLLIN;
+			n++;
+			if (vhost_vring_avail_count(dev, q))
+				pending = true;
+		}
 	}
 	/* Still inside the pass while sleeping (at most SLEEP_MS): a
-	 * destroy_device waits for us, so the kick fds stay open. */
+	 * destroy_device or a ring turned off waits for us, so the kick fds
+	 * stay open. */
 	if (!pending && n && poll(pfd, (nfds_t)n, SLEEP_MS) > 0) {
 		atomic_fetch_add(&f->wakeups, 1);
 		for (int i = 0; i < n; i++) {
@@ -203,11 +258,34 @@ static void sleep_on_kicks(struct fwd *f)
 	} else if (!n) {
 		usleep(SLEEP_MS * 1000);
 	}
-	/* Back to polling, on the devices still there. */
+	/* Back to polling, on the rings still there. */
 	for (int i = 0; i < n; i++)
 		for (int p = 0; p < f->nports; p++)
-			if (atomic_load(&f->ports[p].dev) == devs[i])
-				vhost_vring_enable_notify(devs[i], q, false);
+			if (atomic_load(&f->ports[p].dev) == devs[i] &&
+			    (atomic_load(&f->ports[p].txq_on) >> (qs[i] / 2) & 1))
+				vhost_vring_enable_notify(devs[i], qs[i], false);
+}
+
+void fwd_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on)
+{
+	struct fwd_port *port = vhost_dev_socket_opaque(dev);
+	_Atomic uint64_t *mask = queue & 1 ? &port->txq_on : &port->rxq_on;
+	unsigned qp = queue / 2;
+
+	if (atomic_load(&port->dev) != dev || qp >= FWD_MAX_QP)
+		return;
+	if (on) {
+		atomic_fetch_or(mask, 1ull << qp);
+		return;
+	}
+	atomic_fetch_and(mask, ~(1ull << qp));
+	fwd_quiesce(fwd_of(port));
+}
+
+void fwd_port_rings_off(struct fwd_port *port)
+{
+	atomic_store(&port->txq_on, 0);
+	atomic_store(&port->rxq_on, 0);
 }
 
 void fwd_quiesce(struct fwd *f)
@@ -230,6 +308,7 @@ void fwd_quiesce(struct fwd *f)
 int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		   const struct vhost_device_ops *ops)
 {
+	uint16_t queues = port->queues ? port->queues : f->queues;
 	int ret = vhost_socket_register(f->ctx, port->path,
 					f->client ? VHOST_SOCKET_CLIENT : 0,
 					&port->sock);
@@ -238,6 +317,11 @@ int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		ret = vhost_socket_disable_features(port->sock,
 						    disable |
 						    FWD_UNDELIVERABLE_FEATURES);
+	if (!ret && queues > 1)
+		ret = vhost_socket_enable_features(port->sock,
+						   1ull << VIRTIO_NET_F_MQ);
+	if (!ret && queues > 1)
+		ret = vhost_socket_set_max_queue_pairs(port->sock, queues);
 	if (!ret)
 		ret = vhost_socket_set_ops(port->sock, ops, port);
 	if (!ret)

@@ -12,20 +12,29 @@
 
 #define FWD_MAX_PORTS 2
 #define FWD_MAX_BURST 256
+#define FWD_MAX_QP 16      /* queue pairs a port may offer */
+#define FWD_DEFAULT_QP 8
 
 enum fwd_mode { MODE_RXONLY, MODE_TXONLY, MODE_MAC, MODE_IO };
 
 struct fwd_port {
 	int id;
 	const char *path;
+	uint16_t queues;    /* PATH,queues=N; 0: the default (f->queues) */
 	struct vhost_socket *sock;
 	/* Set by new_device, cleared by destroy_device (event thread); the
 	 * worker reads it once per loop. */
 	struct vhost_dev *_Atomic dev;
+	/* Rings the guest enabled, a bit per queue pair (event thread): its
+	 * TX rings are polled, its RX rings sent to. Cleared when the
+	 * device stops. */
+	_Atomic uint64_t txq_on, rxq_on;
 	/* Counters, written by the worker only. */
 	_Atomic uint64_t rx_packets, rx_bytes, rx_invalid;
 	_Atomic uint64_t tx_packets, tx_bytes, tx_drops;
 	_Atomic uint64_t connects;
+	/* Per queue pair: from the guest's TX ring q, into its RX ring q. */
+	_Atomic uint64_t q_rx_packets[FWD_MAX_QP], q_tx_packets[FWD_MAX_QP];
 };
 
 struct fwd {
@@ -36,6 +45,7 @@ struct fwd {
 	bool interrupt;     /* sleep on kick fds when idle */
 	uint32_t pkt_len;
 	uint16_t burst;
+	uint16_t queues;    /* queue pairs offered per port (<= 1: no MQ) */
 	int cpu;
 	double duration;
 	double stats_interval;
@@ -65,7 +75,8 @@ struct fwd {
 	((1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6))
 
 /* Register port's socket (server, or client with f->client), take away
- * disable | FWD_UNDELIVERABLE_FEATURES, set ops (opaque: port), start. */
+ * disable | FWD_UNDELIVERABLE_FEATURES, offer MQ with port->queues (else
+ * f->queues) pairs when more than one, set ops (opaque: port), start. */
 int fwd_port_start(struct fwd *f, struct fwd_port *port, uint64_t disable,
 		   const struct vhost_device_ops *ops);
 void *fwd_worker(void *arg);
@@ -73,5 +84,10 @@ int fwd_init_template(struct fwd *f);
 /* Wait until the worker is not inside a pass that may use a device it
  * read before the caller cleared it. */
 void fwd_quiesce(struct fwd *f);
+/* vring_state_changed: track the port's enabled rings; a ring turned off
+ * is not used by the worker once this returns. */
+void fwd_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on);
+/* The device stopped: no ring is on (destroy_device, before quiescing). */
+void fwd_port_rings_off(struct fwd_port *port);
 
 #endif

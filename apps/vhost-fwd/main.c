@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-fwd --socket PATH [--socket PATH2] [--client]
+ * vhost-fwd --socket PATH[,queues=N] [--socket PATH2] [--client]
  *           --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N] [--cpu N]
  *           [--duration S] [--stats-interval S] [--json] [--validate]
  *           [--interrupt] [--no-mrg] [--no-indirect] [--no-event-idx]
- *           [--start-paused] [--stats-file PATH] [--verbose]
+ *           [--start-paused] [--stats-file PATH] [--queues N] [--verbose]
  *
  * Serves vhost-user sockets with libvhost and moves packets in one worker
  * thread. Front-ends may come and go at any time. At exit (SIGINT, SIGTERM
@@ -12,6 +12,9 @@
  * with --json. SIGUSR1 pauses and resumes generated traffic (txonly), so a
  * test can let the peer drain before comparing counts. --stats-file keeps
  * "RX TX T_NS" of port 0 in a file, rewritten every 20 ms, for benchmarks.
+ * --queues N (1..16, default 8): queue pairs offered (MQ), for one port
+ * --socket PATH,queues=N; every enabled queue is polled, and counted per
+ * queue pair in the summary.
  * Offloads it cannot deliver are not offered (HOST_TSO4/6: it forwards
  * frames unchanged and segments nothing; see FWD_UNDELIVERABLE_FEATURES).
  */
@@ -115,6 +118,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 	if (atomic_load(&port->dev) != dev)
 		return;
 	atomic_store(&port->dev, NULL);
+	fwd_port_rings_off(port);
 	/* The worker may be mid-burst on dev: wait for it to leave. */
 	fwd_quiesce(f);
 	fprintf(stderr, "port %d: device %" PRIu64 " stopped\n", port->id,
@@ -124,17 +128,18 @@ static void on_destroy_device(struct vhost_dev *dev)
 static const struct vhost_device_ops ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
+	.vring_state_changed = fwd_vring_state_changed,
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: vhost-fwd --socket PATH [--socket PATH2] [--client]\n"
+		"usage: vhost-fwd --socket PATH[,queues=N] [--socket PATH2] [--client]\n"
 		"         --mode rxonly|txonly|mac|io [--pkt-len N] [--burst N]\n"
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
-		"         [--verbose]\n");
+		"         [--queues N] [--verbose]\n");
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -180,6 +185,43 @@ static void write_stats_file(struct fwd *f)
 
 static const char *const mode_names[] = { "rxonly", "txonly", "mac", "io" };
 
+/* Queue pairs worth showing: up to the last that carried a packet. */
+static unsigned shown_queues(const struct fwd_port *port)
+{
+	unsigned n = 0;
+
+	for (unsigned q = 0; q < FWD_MAX_QP; q++)
+		if (atomic_load(&port->q_rx_packets[q]) ||
+		    atomic_load(&port->q_tx_packets[q]))
+			n = q + 1;
+	return n;
+}
+
+static void print_queues(FILE *o, const struct fwd_port *port, bool json)
+{
+	unsigned n = shown_queues(port);
+
+	if (json)
+		fprintf(o, ",\"queues\":[");
+	else if (n)
+		fprintf(o, "  queues:");
+	for (unsigned q = 0; q < n; q++) {
+		uint64_t rx = atomic_load(&port->q_rx_packets[q]);
+		uint64_t tx = atomic_load(&port->q_tx_packets[q]);
+
+		if (json)
+			fprintf(o, "%s{\"rx_packets\":%" PRIu64
+				",\"tx_packets\":%" PRIu64 "}", q ? "," : "",
+				rx, tx);
+		else
+			fprintf(o, " q%u rx %" PRIu64 " tx %" PRIu64, q, rx, tx);
+	}
+	if (json)
+		fputc(']', o);
+	else if (n)
+		fputc('\n', o);
+}
+
 static void print_summary(struct fwd *f, double elapsed)
 {
 	FILE *o = stdout;
@@ -197,7 +239,7 @@ static void print_summary(struct fwd *f, double elapsed)
 			fprintf(o, "%s{\"path\":\"%s\",\"connects\":%" PRIu64
 				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}",
+				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64,
 				p ? "," : "", port->path,
 				atomic_load(&port->connects),
 				atomic_load(&port->rx_packets),
@@ -206,6 +248,8 @@ static void print_summary(struct fwd *f, double elapsed)
 				atomic_load(&port->tx_packets),
 				atomic_load(&port->tx_bytes),
 				atomic_load(&port->tx_drops));
+			print_queues(o, port, true);
+			fputc('}', o);
 		}
 		fprintf(o, "]}\n");
 		return;
@@ -223,13 +267,38 @@ static void print_summary(struct fwd *f, double elapsed)
 			atomic_load(&port->tx_bytes),
 			atomic_load(&port->tx_drops),
 			atomic_load(&port->connects));
+		print_queues(o, port, false);
 	}
+}
+
+/* PATH[,queues=N] */
+static int parse_socket(struct fwd_port *port, char *arg)
+{
+	char *opt = strchr(arg, ',');
+
+	port->path = arg;
+	if (!opt)
+		return 0;
+	*opt++ = '\0';
+	if (!strncmp(opt, "queues=", 7)) {
+		char *end;
+		unsigned long v = strtoul(opt + 7, &end, 10);
+
+		if (end != opt + 7 && !*end && v >= 1 && v <= FWD_MAX_QP) {
+			port->queues = (uint16_t)v;
+			return 0;
+		}
+	}
+	fprintf(stderr, "bad socket option %s (queues=1..%d)\n", opt,
+		FWD_MAX_QP);
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
 	static struct fwd f = {
 		.mode = MODE_IO, .pkt_len = 64, .burst = 32, .cpu = -1,
+		.queues = FWD_DEFAULT_QP,
 	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -249,6 +318,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "start-paused", no_argument, NULL, 'P' },
 		{ "stats-file", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -267,7 +337,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			f.ports[f.nports].id = f.nports;
-			f.ports[f.nports++].path = optarg;
+			if (parse_socket(&f.ports[f.nports], optarg))
+				return 2;
+			f.nports++;
 			break;
 		case 'c': f.client = true; break;
 		case 'm':
@@ -293,11 +365,13 @@ int main(int argc, char **argv)
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'P': paused = 1; break;
 		case 'S': f.stats_file = optarg; break;
+		case 'q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!f.nports || f.burst == 0 || f.burst > FWD_MAX_BURST ||
+	    f.queues < 1 || f.queues > FWD_MAX_QP ||
 	    f.pkt_len < 60 || f.pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
 	    (f.mode == MODE_IO && f.nports != 2 && f.nports != 1)) {
 		usage(stderr);

@@ -3,13 +3,14 @@
  * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client] [--tap NAME]
  *              [--workers N] [--cpu LIST] [--stats-interval S]
  *              [--duration S] [--mac-aging S] [--max-macs N] [--lock-macs]
- *              [--json] [--verbose]
+ *              [--queues N] [--json] [--verbose]
  *
  * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
  * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
  * only source MACs the port may use), lock (the first source MAC seen is
  * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
- * limit). --max-macs and --lock-macs set the default of every vhost port.
+ * limit), queues=N (queue pairs offered, 1..16; 1: no MQ). --max-macs,
+ * --lock-macs and --queues (default 8) set the default of every vhost port.
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json);
  * SIGUSR1 prints the MAC table to stderr ("fdb MAC port N age S").
@@ -67,7 +68,8 @@ static void usage(FILE *o)
 		   "         [--socket ...] [--client] [--tap NAME] [--workers N]\n"
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
 		   "         [--mac-aging S] [--max-macs N] [--lock-macs] [--json]\n"
-		   "         [--verbose]\n");
+		   "         [--queues N] [--verbose]\n"
+		   "  port options: queues=N (1..16)\n");
 }
 
 /* The last w characters of s: socket paths differ at their end. */
@@ -102,14 +104,15 @@ static void print_stats(struct sw *sw, FILE *o)
 			atomic_load(&p->tx_unplaceable),
 			atomic_load(&ps->drop_spoof),
 			atomic_load(&ps->drop_limit), atomic_load(&ps->moves));
+		sw_print_queues(p, o);
 	}
 	for (unsigned i = 0; i < sw->nworkers; i++) {
 		struct sw_worker *w = &sw->workers[i];
 		uint64_t passes = atomic_load(&w->passes);
 
-		fprintf(o, "worker %u (cpu %d): %u ports, %" PRIu64
+		fprintf(o, "worker %u (cpu %d): %u queues, %" PRIu64
 			" packets, %" PRIu64 " flooded, busy %.1f%%\n", i, w->cpu,
-			atomic_load(&w->nports), atomic_load(&w->packets),
+			atomic_load(&w->nunits), atomic_load(&w->packets),
 			atomic_load(&w->floods),
 			passes ? 100.0 * (double)atomic_load(&w->busy_passes) /
 				 (double)passes : 0.0);
@@ -131,7 +134,7 @@ static void print_json(struct sw *sw, double elapsed)
 		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
 		       ",\"tso_cut\":%" PRIu64 ",\"tx_no_room\":%" PRIu64
 		       ",\"tx_unplaceable\":%" PRIu64 ",\"drop_spoofed\":%" PRIu64
-		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64 "}",
+		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64,
 		       i ? "," : "", p->kind == PORT_TAP ? p->ifname : p->name,
 		       p->kind == PORT_TAP ? "tap" : "vhost",
 		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
@@ -142,6 +145,8 @@ static void print_json(struct sw *sw, double elapsed)
 		       atomic_load(&sw->sec[i].drop_spoof),
 		       atomic_load(&sw->sec[i].drop_limit),
 		       atomic_load(&sw->sec[i].moves));
+		sw_json_queues(p, stdout);
+		printf("}");
 	}
 	printf("],\"workers\":[");
 	for (unsigned i = 0; i < sw->nworkers; i++)
@@ -152,8 +157,22 @@ static void print_json(struct sw *sw, double elapsed)
 	printf("]}\n");
 }
 
-/* Port options after the path: mac=MAC, lock, max-macs=N. */
-static int parse_port_opts(struct port_sec *ps, char *opts)
+static int parse_queues(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s || *end || v < 1 || v > SW_MAX_QP) {
+		fprintf(stderr, "queues: 1..%d\n", SW_MAX_QP);
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* Port options after the path: mac=MAC, lock, max-macs=N, queues=N. */
+static int parse_port_opts(struct port_sec *ps, struct sw_port *port,
+			   char *opts)
 {
 	char *save = NULL;
 
@@ -169,6 +188,9 @@ static int parse_port_opts(struct port_sec *ps, char *opts)
 					"unicast MACs): %s\n", PSEC_MAX_ALLOWED, o);
 				return -1;
 			}
+		} else if (!strncmp(o, "queues=", 7)) {
+			if (parse_queues(o + 7, &port->queues))
+				return -1;
 		} else if (!strcmp(o, "lock")) {
 			ps->lock_first = true;
 		} else if (!strncmp(o, "max-macs=", 9)) {
@@ -219,6 +241,7 @@ int main(int argc, char **argv)
 		{ "max-macs", required_argument, NULL, 'm' },
 		{ "lock-macs", no_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "queues", required_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -229,6 +252,7 @@ int main(int argc, char **argv)
 	double interval = 0, duration = 0, start, last;
 	unsigned aging = 300, nworkers = 1, max_macs = PSEC_DEFAULT_MAX_LEARNED;
 	bool lock_macs = false;
+	uint16_t queues = SW_DEFAULT_QP;
 	char *port_opts[SW_MAX_PORTS] = { 0 };
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -272,6 +296,10 @@ int main(int argc, char **argv)
 		}
 		case 'L': lock_macs = true; break;
 		case 'j': json = true; break;
+		case 'q':
+			if (parse_queues(optarg, &queues))
+				return 2;
+			break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -286,7 +314,9 @@ int main(int argc, char **argv)
 		port_sec_init(&sw.sec[i]);
 		sw.sec[i].max_learned = i < sw.nports ? max_macs : 0;
 		sw.sec[i].lock_first = i < sw.nports && lock_macs;
-		if (port_opts[i] && parse_port_opts(&sw.sec[i], port_opts[i]))
+		sw.ports[i].queues = queues;
+		if (port_opts[i] && parse_port_opts(&sw.sec[i], &sw.ports[i],
+						    port_opts[i]))
 			return 2;
 	}
 	signal(SIGINT, on_signal);

@@ -28,9 +28,9 @@ static int on_new_device(struct vhost_dev *dev)
 	atomic_store(&port->up, true);
 	atomic_fetch_add(&port->connects, 1);
 	sw_assign_port(sw_of(port), port);
-	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64
-		", worker %d\n", port->id, port->name, vhost_dev_features(dev),
-		atomic_load(&port->worker));
+	/* Its queues go to workers as their rings come up (sched.c). */
+	fprintf(stderr, "port %u (%s): VM connected, features 0x%" PRIx64 "\n",
+		port->id, port->name, vhost_dev_features(dev));
 	return 0;
 }
 
@@ -56,6 +56,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 static const struct vhost_device_ops ops = {
 	.new_device = on_new_device,
 	.destroy_device = on_destroy_device,
+	.vring_state_changed = sw_vring_state_changed,
 };
 
 int sw_port_start(struct sw *sw, struct sw_port *p, bool client)
@@ -64,6 +65,8 @@ int sw_port_start(struct sw *sw, struct sw_port *p, bool client)
 
 	ret = vhost_socket_register(sw->ctx, p->name,
 				    client ? VHOST_SOCKET_CLIENT : 0, &p->sock);
+	if (!ret)
+		ret = sw_port_setup_queues(p);
 	if (!ret)
 		ret = vhost_socket_set_ops(p->sock, &ops, p);
 	/* One VM per port: a second front-end is refused at once. */

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <vhost/vhost.h>
 
@@ -28,6 +29,13 @@
 #define SW_MAX_WORKERS 16
 #define SW_BURST 32
 #define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
+#define SW_MAX_QP 16       /* queue pairs a port may offer */
+#define SW_DEFAULT_QP 8
+/* Poll units (port, queue pair) a worker may hold: every one of them. */
+#define SW_MAX_UNITS (SW_MAX_PORTS * SW_MAX_QP)
+#define SW_UNIT(port, qp) ((((uint32_t)(port) << 8) | (uint32_t)(qp)) + 1)
+#define SW_UNIT_PORT(u) (((u) - 1) >> 8)
+#define SW_UNIT_QP(u) (((u) - 1) & 0xff)
 
 enum port_kind { PORT_VHOST, PORT_TAP };
 
@@ -40,7 +48,11 @@ struct sw_port {
 	struct vhost_dev *_Atomic dev; /* vhost: set while running */
 	int tap_fd;                    /* tap: -1 if none */
 	_Atomic bool up;               /* may be polled and sent to */
-	_Atomic int worker;            /* polling worker, -1 if none */
+	_Atomic int worker;            /* worker of queue pair 0, -1: none */
+	uint16_t queues;               /* queue pairs offered (1: no MQ) */
+	/* Rings the guest enabled, by queue pair (set on the event thread):
+	 * its TX rings are polled, its RX rings sent to. */
+	_Atomic uint64_t txq_on, rxq_on;
 	_Atomic uint32_t tx_lock;      /* one sender at a time per port */
 	/* rx_* written by the owning worker, tx_* by any worker */
 	_Atomic uint64_t rx_packets, rx_bytes, rx_drops;
@@ -50,6 +62,9 @@ struct sw_port {
 	_Atomic uint64_t tx_no_room, tx_unplaceable;
 	_Atomic uint64_t tx_segmented;  /* TSO packets cut in software */
 	_Atomic uint64_t connects;
+	/* Per queue pair: packets from the guest's TX ring q (written by its
+	 * polling worker) and into its RX ring q (by any worker). */
+	_Atomic uint64_t q_rx_packets[SW_MAX_QP], q_tx_packets[SW_MAX_QP];
 	char ifname[32];               /* tap: actual name */
 };
 
@@ -59,8 +74,10 @@ struct sw_worker {
 	pthread_t thread;
 	struct sw *sw;
 	_Atomic uint64_t seq;          /* odd while inside a pass */
-	struct sw_port *_Atomic ports[SW_MAX_PORTS];
-	_Atomic unsigned nports;       /* assigned (for balancing) */
+	/* Poll units (SW_UNIT, 0: free slot) in slots [0, nslots). */
+	_Atomic uint32_t units[SW_MAX_UNITS];
+	_Atomic unsigned nslots;
+	_Atomic unsigned nunits;       /* units held (for the statistics) */
 	_Atomic uint64_t passes, busy_passes, packets, floods;
 };
 
@@ -76,13 +93,34 @@ struct sw {
 	struct vhost_ctx *ctx;
 	struct vhost_pktbuf_pool *pool;
 	_Atomic bool stop;
-	pthread_mutex_t assign_lock;   /* port <-> worker assignment */
+	pthread_mutex_t assign_lock;   /* unit <-> worker assignment */
+	/* Worker of each unit plus one, 0: none (under assign_lock). */
+	uint8_t owner[SW_MAX_PORTS][SW_MAX_QP];
 };
 
 void *sw_worker_main(void *arg);
-/* Give port to the least loaded worker / take it away (then quiesce). */
+
+/* Scheduling (sched.c). A port's units are its enabled TX rings (a TAP:
+ * one). The event thread re-plans on every change: units leave their
+ * workers first (then a quiesce: a worker never touches a unit after the
+ * call that took it returns), then arrive at their new ones. owner[][]
+ * holds worker + 1, 0 for none. */
+/* The port came up / went down: its units join or leave (then quiesce). */
 void sw_assign_port(struct sw *sw, struct sw_port *port);
 void sw_unassign_port(struct sw *sw, struct sw_port *port);
+/* vring_state_changed of a vhost port's device. */
+void sw_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on);
+/* Offer MQ on the port's socket (before it starts) when queues > 1. */
+int sw_port_setup_queues(struct sw_port *port);
+/* The plan, on owner[][] (pure, for the tests): units not in want[port]
+ * (a bit per queue pair) leave, new ones go to the least loaded worker,
+ * then units move from the most to the least loaded until loads differ by
+ * at most one. Units that need not move stay. */
+void sw_sched_plan(uint8_t owner[][SW_MAX_QP], const uint64_t *want,
+		   unsigned nports, unsigned nworkers);
+/* Per-queue statistics lines / JSON array of a port. */
+void sw_print_queues(const struct sw_port *port, FILE *o);
+void sw_json_queues(const struct sw_port *port, FILE *o);
 /* Wait until no worker is in a pass that began before this call. */
 void sw_quiesce(struct sw *sw);
 

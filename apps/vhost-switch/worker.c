@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Workers: poll the ports they own, check and learn source MACs (port
- * security, port_sec.c: frames from MACs a port may not use are dropped and
- * counted), and forward each burst by destination: known unicast to its
- * port, broadcast, multicast and unknown unicast to every other port that
- * is up; never back out of the ingress port. Packets are batched per destination, one send per
- * destination per burst.
+ * Workers: poll the (port, queue pair) units they own (sched.c), check and
+ * learn source MACs (port security, port_sec.c: frames from MACs a port may
+ * not use are dropped and counted), and forward each burst by destination:
+ * known unicast to its port, broadcast, multicast and unknown unicast to
+ * every other port that is up; never back out of the ingress port. Packets are batched per
+ * destination, one send per destination per burst; into a guest, spread
+ * over its enabled RX queues by flow hash (flowhash.h).
  */
 #include <sched.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include <linux/virtio_net.h>
 
+#include "flowhash.h"
 #include "gso.h"
 #include "switch.h"
 
@@ -137,8 +139,8 @@ static void port_output(struct sw_worker *w, struct sw_port *port,
  * retried (bounded); no room (or a stopped queue) drops the rest. Returns
  * how many were placed; *room: false if the guest ran out of room. */
 static uint16_t vhost_send(struct sw_port *port, struct vhost_dev *dev,
-			   struct vhost_pktbuf *const *pkts, uint16_t n,
-			   bool *room)
+			   unsigned q, struct vhost_pktbuf *const *pkts,
+			   uint16_t n, bool *room)
 {
 	uint16_t off = 0, sent = 0;
 	unsigned busy = 0;
@@ -146,11 +148,12 @@ static uint16_t vhost_send(struct sw_port *port, struct vhost_dev *dev,
 	*room = true;
 	while (off < n) {
 		enum vhost_enqueue_status st = VHOST_ENQUEUE_DONE;
-		uint16_t k = vhost_enqueue_burst_status(dev, VHOST_QUEUE_RX(0),
+		uint16_t k = vhost_enqueue_burst_status(dev, VHOST_QUEUE_RX(q),
 							pkts + off,
 							(uint16_t)(n - off), &st);
 
 		add(&port->tx_bytes, bytes_of(pkts + off, k));
+		add(&port->q_tx_packets[q], k);
 		sent = (uint16_t)(sent + k);
 		off = (uint16_t)(off + k);
 		if (off >= n)
@@ -170,6 +173,52 @@ static uint16_t vhost_send(struct sw_port *port, struct vhost_dev *dev,
 		add(&port->tx_no_room, (uint64_t)(n - off));
 		*room = false;
 		break;
+	}
+	return sent;
+}
+
+/* Into the guest's enabled RX queues, each packet by its flow hash (a flow
+ * stays on one queue, in order); each queue's share in one burst. */
+static uint16_t vhost_spread(struct sw_port *port, struct vhost_dev *dev,
+			     struct vhost_pktbuf *const *pkts, uint16_t n,
+			     bool *room)
+{
+	uint8_t qs[SW_MAX_QP], pick[SW_BURST];
+	struct vhost_pktbuf *batch[SW_BURST];
+	/* A disabled queue is out of this mask before its callback returns
+	 * (it quiesces the workers). */
+	unsigned m = flow_queues(atomic_load_explicit(&port->rxq_on,
+						      memory_order_acquire),
+				 qs, SW_MAX_QP);
+	uint16_t sent = 0;
+
+	*room = true;
+	if (m == 0) {
+		add(&port->tx_no_room, n);
+		*room = false;
+		return 0;
+	}
+	if (m == 1)
+		return vhost_send(port, dev, qs[0], pkts, n, room);
+	for (uint16_t off = 0; off < n; off = (uint16_t)(off + SW_BURST)) {
+		uint16_t k = (uint16_t)(n - off < SW_BURST ? n - off : SW_BURST);
+
+		for (uint16_t i = 0; i < k; i++)
+			pick[i] = (uint8_t)flow_pick(flow_hash(pkts[off + i]), m);
+		for (unsigned j = 0; j < m; j++) {
+			uint16_t c = 0;
+			bool r;
+
+			for (uint16_t i = 0; i < k; i++)
+				if (pick[i] == j)
+					batch[c++] = pkts[off + i];
+			if (!c)
+				continue;
+			sent = (uint16_t)(sent + vhost_send(port, dev, qs[j],
+							    batch, c, &r));
+			if (!r)
+				*room = false;
+		}
 	}
 	return sent;
 }
@@ -198,7 +247,7 @@ static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 							     memory_order_acquire);
 
 		if (dev)
-			sent = vhost_send(port, dev, pkts, n, &room);
+			sent = vhost_spread(port, dev, pkts, n, &room);
 	}
 	port_unlock(port);
 	add(&port->tx_packets, sent);
@@ -208,7 +257,7 @@ static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 }
 
 static uint16_t port_receive(struct sw *sw, struct sw_port *port,
-			     struct vhost_pktbuf **pkts)
+			     unsigned qp, struct vhost_pktbuf **pkts)
 {
 	uint16_t n = 0;
 
@@ -219,8 +268,10 @@ static uint16_t port_receive(struct sw *sw, struct sw_port *port,
 							     memory_order_acquire);
 
 		if (dev)
-			n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(0), sw->pool,
+			n = vhost_dequeue_burst(dev, VHOST_QUEUE_TX(qp), sw->pool,
 						pkts, SW_BURST);
+		if (n)
+			add(&port->q_rx_packets[qp], n);
 	}
 	if (n) {
 		add(&port->rx_packets, n);
@@ -311,14 +362,21 @@ void *sw_worker_main(void *arg)
 		uint64_t moved = 0;
 
 		atomic_fetch_add_explicit(&w->seq, 1, memory_order_seq_cst);
-		for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
-			struct sw_port *port = atomic_load_explicit(
-				&w->ports[i], memory_order_acquire);
+		unsigned nslots = atomic_load_explicit(&w->nslots,
+						       memory_order_acquire);
+
+		for (unsigned i = 0; i < nslots; i++) {
+			uint32_t u = atomic_load_explicit(&w->units[i],
+							  memory_order_acquire);
+			struct sw_port *port;
 			uint16_t n;
 
-			if (!port || !atomic_load(&port->up))
+			if (!u)
 				continue;
-			n = port_receive(sw, port, pkts);
+			port = &sw->ports[SW_UNIT_PORT(u)];
+			if (!atomic_load(&port->up))
+				continue;
+			n = port_receive(sw, port, SW_UNIT_QP(u), pkts);
 			if (n) {
 				forward(w, port, pkts, n);
 				moved += n;
@@ -352,44 +410,4 @@ void sw_quiesce(struct sw *sw)
 		while (atomic_load(&sw->workers[i].seq) == seen[i])
 			sched_yield();
 	}
-}
-
-void sw_assign_port(struct sw *sw, struct sw_port *port)
-{
-	struct sw_worker *best = NULL;
-
-	pthread_mutex_lock(&sw->assign_lock);
-	for (unsigned i = 0; i < sw->nworkers; i++)
-		if (!best || atomic_load(&sw->workers[i].nports) <
-			     atomic_load(&best->nports))
-			best = &sw->workers[i];
-	for (unsigned i = 0; best && i < SW_MAX_PORTS; i++) {
-		if (!atomic_load(&best->ports[i])) {
-			atomic_store(&best->ports[i], port);
-			atomic_fetch_add(&best->nports, 1);
-			atomic_store(&port->worker, best->id);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&sw->assign_lock);
-}
-
-void sw_unassign_port(struct sw *sw, struct sw_port *port)
-{
-	int wid;
-
-	pthread_mutex_lock(&sw->assign_lock);
-	wid = atomic_load(&port->worker);
-	if (wid >= 0) {
-		struct sw_worker *w = &sw->workers[wid];
-
-		for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
-			if (atomic_load(&w->ports[i]) == port) {
-				atomic_store(&w->ports[i], NULL);
-				atomic_fetch_sub(&w->nports, 1);
-			}
-		}
-		atomic_store(&port->worker, -1);
-	}
-	pthread_mutex_unlock(&sw->assign_lock);
 }

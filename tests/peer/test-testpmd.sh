@@ -16,6 +16,13 @@
 #   reconnect-client      vhost-fwd as client, testpmd virtio-user server=1,
 #                         testpmd restarts; vhost-fwd reconnects by itself
 #   features              what new_device reports matches what was offered
+#   mq-g2h / mq-h2g       two queue pairs (virtio-user queues=2,cq=1, testpmd
+#                         --rxq=2 --txq=2): g2h and h2g as above, and each
+#                         queue's count on our side (vhost-fwd --json
+#                         "queues") equals testpmd's for its stream, both
+#                         non-zero
+#   mq-interrupt          interrupt with two queue pairs: woken by kicks on
+#                         either TX ring, both queues carry traffic
 # Prints "PASS name ..." / "FAIL name reason" per case and
 # "peer: N passed, N failed" at the end. Pinning: testpmd forwards on core 0,
 # vhost-fwd on core 1. Everything started is killed by PID on exit.
@@ -169,7 +176,10 @@ wait_for_sock() { tp_wait_until 5 "socket $1" test -S "$1"; }
 # virtio-user options and testpmd arguments for a packet size.
 # VDEV_EXTRA: more virtio-user options for every testpmd of a case.
 VDEV_EXTRA=""
-vdev() { echo "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=$2${3:+,$3}${VDEV_EXTRA:+,$VDEV_EXTRA}"; }
+# VDEV_QUEUES / TP_QUEUE_ARGS: queue pairs of the multiqueue cases.
+VDEV_QUEUES=1
+TP_QUEUE_ARGS=""
+vdev() { echo "net_virtio_user0,path=$1,queues=$VDEV_QUEUES,mrg_rxbuf=$2${3:+,$3}${VDEV_EXTRA:+,$VDEV_EXTRA}"; }
 # A small mbuf pool and EAL memory: testpmd's start-up work (touching its
 # memory, initialising every mbuf) runs on its main lcore, which shares
 # core 1 with vhost-fwd's spinning worker; with the defaults (155456 mbufs,
@@ -208,7 +218,7 @@ start_testpmd() {
     for ((try = 1; try <= ${PEER_START_TRIES:-1}; try++)); do
         # shellcheck disable=SC2046
         tp_start fe --lcores 0,1 --main-lcore 1 --timeout 120 \
-            --vdev "$(vdev "$1" "$2" "${4:-}")" -- --nb-cores=1 $(tp_size_args "$3") &&
+            --vdev "$(vdev "$1" "$2" "${4:-}")" -- --nb-cores=1 $(tp_size_args "$3") $TP_QUEUE_ARGS &&
             tp_wait_link fe 10 && return 0
         tp_stop fe 1
         ((try < ${PEER_START_TRIES:-1})) &&
@@ -338,9 +348,9 @@ fwd_asleep() {
     return 1
 }
 
-case_interrupt() {
-    local name=interrupt sock=$TP_DIR/interrupt.sock ok=1 why="" sent=0
-    start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt
+case_interrupt() { # case_interrupt [NAME [VHOST_FWD_ARGS...]]
+    local name=${1:-interrupt} sock=$TP_DIR/${1:-interrupt}.sock ok=1 why="" sent=0
+    start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt "${@:2}"
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
     if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
         result $name 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
@@ -368,7 +378,9 @@ case_interrupt() {
     [[ ${got:-x} == "$sent" && $sent -gt 0 ]] || { ok=0; why="received != sent"; }
     [[ ${wakeups:-0} -ge 2 ]] || { ok=0; why="$why not woken by kicks"; }
     [[ ${invalid:-x} == 0 ]] || { ok=0; why="$why invalid packets"; }
-    result $name $ok "sent $sent, received ${got:-?}, woken by kicks ${wakeups:-?} times $why"
+    INTR_QUEUES=$(fwd_queues fwd rx_packets)
+    [[ -n ${INTR_CHECK:-} ]] && { $INTR_CHECK || { ok=0; why="$why $MQ_WHY"; }; }
+    result $name $ok "sent $sent, received ${got:-?}, woken by kicks ${wakeups:-?} times${INTR_QUEUES:+, per queue ($INTR_QUEUES)} $why"
 }
 
 # One testpmd session of txonly traffic (1.5 s, and at least 1000 packets
@@ -476,9 +488,113 @@ case_features() {
     result $name $ok "new_device reports the acked features $why"
 }
 
+# ------------------------------------------------------------ multiqueue
+# fwd_queues NAME FIELD : vhost-fwd's per-queue FIELD of port 0, "N0 N1 ...".
+fwd_queues() {
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(str(q[sys.argv[2]]) for q in d["ports"][0].get("queues", [])))' \
+        "$TP_DIR/$1.json" "$2" 2>/dev/null
+}
+# tp_streams : from the `stop` output in TP_OUT, testpmd's per-stream counts
+# "RXQ:RX-packets:TX-packets ..." (one stream per queue pair here).
+tp_streams() {
+    awk '/Forward Stats for RX Port=/ { split($0, a, "Queue="); q = a[2] + 0; next }
+         q != "" && /RX-packets:/ { printf "%s:%s:%s ", q, $2, $4; q = "" }' <<<"$TP_OUT"
+}
+# mq_check WHAT OURS THEIRS_FIELD : ours ("N0 N1") against testpmd's streams
+# (field 2: RX, 3: TX) queue by queue, both queues non-zero. Sets MQ_WHY.
+mq_check() {
+    local ours=($2) s q want i=0
+    MQ_WHY=""
+    ((${#ours[@]} == 2)) || { MQ_WHY="$1: our queues '${2}' (want 2)"; return 1; }
+    for q in 0 1; do
+        want=0
+        for s in $STREAMS; do
+            [[ ${s%%:*} == "$q" ]] && want=$(cut -d: -f"$3" <<<"$s")
+        done
+        [[ ${ours[$q]} == "$want" && $want -gt 0 ]] ||
+            { MQ_WHY="$MQ_WHY $1 queue $q: ours ${ours[$q]}, testpmd $want;"; i=1; }
+    done
+    return $i
+}
+
+case_mq_g2h() {
+    local name=mq-g2h sock=$TP_DIR/mq-g2h.sock ok=1 why=""
+    start_fwd fwd --socket "$sock" --mode rxonly --validate --queues 2
+    wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
+    VDEV_QUEUES=2 VDEV_EXTRA=cq=1 TP_QUEUE_ARGS="--rxq=2 --txq=2"
+    if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
+        VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS=""
+        result $name 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
+    fi
+    VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS=""
+    tp_cmd fe "set fwd txonly"
+    local t0; t0=$(tp_now_ns)
+    tp_cmd_wait fe "start" 'testpmd> ' 5
+    window "$t0" "$RUN_SECS" "vhost-fwd to receive 2000 packets" rx_at_least fwd 2000 || why="traffic did not flow;"
+    stop_traffic $name
+    STREAMS=$(tp_streams)
+    local sent=${TP_FWD[tx_packets]:-0}
+    tp_wait_until 10 "vhost-fwd to receive all $sent packets" rx_is fwd "$sent"
+    tp_stop fe
+    stop_fwd fwd
+    local got invalid ours
+    got=$(jget fwd rx_packets); invalid=$(jget fwd rx_invalid)
+    ours=$(fwd_queues fwd rx_packets)
+    [[ ${got:-0} -gt 1000 && ${got:-x} == "$sent" ]] || { ok=0; why="$why received != sent"; }
+    [[ ${invalid:-x} == 0 ]] || { ok=0; why="$why invalid packets"; }
+    mq_check "testpmd TX -> our RX" "$ours" 3 || { ok=0; why="$why $MQ_WHY"; }
+    result $name $ok "testpmd sent $sent (streams $STREAMS), vhost-fwd received ${got:-?} per queue ($ours) $why"
+}
+
+case_mq_h2g() {
+    local name=mq-h2g sock=$TP_DIR/mq-h2g.sock ok=1 why=""
+    start_fwd fwd --socket "$sock" --mode txonly --pkt-len 64 --start-paused --queues 2
+    wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
+    VDEV_QUEUES=2 VDEV_EXTRA=cq=1 TP_QUEUE_ARGS="--rxq=2 --txq=2"
+    if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
+        VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS=""
+        result $name 0 "testpmd did not come up"; tp_stop fe; stop_fwd fwd; return
+    fi
+    VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS=""
+    tp_cmd fe "set fwd rxonly"; tp_cmd_wait fe "start" 'testpmd> ' 5
+    local t0; t0=$(tp_now_ns)
+    fwd_signal fwd USR1 # go
+    window "$t0" "$RUN_SECS" "vhost-fwd to send 2000 packets" tx_at_least fwd 2000 || why="traffic did not flow;"
+    fwd_signal fwd USR1
+    fwd_settled fwd; fstat fwd
+    local placed=${FS_TX:-x}
+    tp_wait_until 10 "testpmd to receive all $placed packets" testpmd_rx_is "$placed"
+    stop_fwd fwd
+    tp_fwd_stop fe >/dev/null
+    STREAMS=$(tp_streams)
+    local got=${TP_STATS[rx_packets]:-0}
+    tp_stop fe
+    local sent ours
+    sent=$(jget fwd tx_packets)
+    ours=$(fwd_queues fwd tx_packets)
+    [[ $got -gt 1000 && $got == "${sent:-x}" ]] || { ok=0; why="$why received != sent"; }
+    mq_check "our TX -> testpmd RX" "$ours" 2 || { ok=0; why="$why $MQ_WHY"; }
+    result $name $ok "vhost-fwd sent ${sent:-?} per queue ($ours), testpmd received $got (streams $STREAMS) $why"
+}
+
+# mq-interrupt: the interrupt case with two queue pairs: vhost-fwd sleeps on
+# both TX rings' kick fds; both queues carry traffic.
+mq_both_queues() {
+    local q=($INTR_QUEUES)
+    MQ_WHY="per queue '${INTR_QUEUES}' (want two, both > 0)"
+    ((${#q[@]} == 2 && q[0] > 0 && q[1] > 0))
+}
+case_mq_interrupt() {
+    VDEV_QUEUES=2 VDEV_EXTRA=cq=1 TP_QUEUE_ARGS="--rxq=2 --txq=2" INTR_CHECK=mq_both_queues
+    case_interrupt mq-interrupt --queues 2
+    VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS="" INTR_CHECK=""
+}
+
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
-     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client)
+     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client mq-g2h mq-h2g mq-interrupt)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     set_slow "$c"
@@ -493,6 +609,9 @@ for c in "${CASES[@]}"; do
         reconnect-server) case_reconnect_server ;;
         reconnect-client) case_reconnect_client ;;
         features) case_features ;;
+        mq-g2h) case_mq_g2h ;;
+        mq-h2g) case_mq_h2g ;;
+        mq-interrupt) case_mq_interrupt ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done

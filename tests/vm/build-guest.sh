@@ -4,7 +4,10 @@
 # Produces:
 #   OUTDIR/vmlinuz            Debian cloud kernel (linux-image-*-cloud-amd64)
 #   OUTDIR/initramfs.cpio.gz  static busybox + virtio-net module chain +
-#                             qemu_fw_cfg + /init (below)
+#                             qemu_fw_cfg + /init (below) + Debian's ethtool
+#                             with its libraries (libc6, libmnl0), so a
+#                             guest can change its queue count
+#                             (ethtool -L eth0 combined N; busybox has none)
 #   OUTDIR/kernel-version     the kernel release, e.g. 6.1.0-56-cloud-amd64
 #
 # What it does:
@@ -119,8 +122,28 @@ if [ -z "$DEB" ]; then
     [ -n "$DEB" ] || die "apt-get download $KPKG failed"
 fi
 
+# --- ethtool and its libraries (fetched like the kernel, never installed) -----
+USERLAND_PKGS="ethtool libmnl0 libc6"
+fetch_deb() { # fetch_deb PKG -> path of the cached .deb (newest)
+    _deb=$(ls -t "$CACHE/debs/$1"_*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$_deb" ] && [ "${VMTEST_OFFLINE:-0}" != 1 ]; then
+        log "downloading $1"
+        (cd "$CACHE/debs" && timeout 600 apt-get download -q "$1" 2>&1 |
+            grep -v 'Download is performed unsandboxed' >&2) || true
+        _deb=$(ls -t "$CACHE/debs/$1"_*.deb 2>/dev/null | head -n1 || true)
+        [ -n "$_deb" ] || { apt_update_once
+            (cd "$CACHE/debs" && timeout 600 apt-get download -q "$1") >&2 || true
+            _deb=$(ls -t "$CACHE/debs/$1"_*.deb 2>/dev/null | head -n1 || true); }
+    fi
+    [ -n "$_deb" ] || die "apt-get download $1 failed"
+    echo "$_deb"
+}
+USERLAND_DEBS=""
+for p in $USERLAND_PKGS; do USERLAND_DEBS="$USERLAND_DEBS $(fetch_deb "$p")"; done
+
 # --- up to date? --------------------------------------------------------------
-STAMP=$( { basename "$DEB"; sha256sum "$BUSYBOX" | cut -d' ' -f1;
+STAMP=$( { basename "$DEB"; for d in $USERLAND_DEBS; do basename "$d"; done
+           sha256sum "$BUSYBOX" | cut -d' ' -f1;
            sha256sum "$SELF" | cut -d' ' -f1; echo "$MODULES_WANTED"; } |
          sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] &&
@@ -186,6 +209,22 @@ for m in $ORDER; do
     echo "$m" >>"$STAGE/lib/modules/order"
 done
 echo "$KVER" >"$STAGE/etc/kernel-version"
+
+# ethtool, dynamically linked: the loader, libc, libm and libmnl beside it
+# (its NEEDED entries).
+UL=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-userland.XXXXXX")
+for d in $USERLAND_DEBS; do dpkg-deb -x "$d" "$UL"; done
+mkdir -p "$STAGE/lib/x86_64-linux-gnu" "$STAGE/lib64" "$STAGE/usr/sbin"
+cp -L "$UL/usr/sbin/ethtool" "$STAGE/usr/sbin/ethtool" 2>/dev/null ||
+    cp -L "$UL/sbin/ethtool" "$STAGE/usr/sbin/ethtool" || die "no ethtool in the .deb"
+for l in ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libmnl.so.0; do
+    f=$(find "$UL" -name "$l" | head -n1)
+    [ -n "$f" ] || die "no $l in $USERLAND_PKGS"
+    cp -L "$f" "$STAGE/lib/x86_64-linux-gnu/$l"
+done
+ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$STAGE/lib64/ld-linux-x86-64.so.2"
+ln -s ../usr/sbin/ethtool "$STAGE/sbin/ethtool"
+rm -rf "$UL"
 
 cat >"$STAGE/lib/vmtest-lib.sh" <<'EOF'
 # Helpers for test scripts (sourced before the script runs).

@@ -32,6 +32,8 @@
 #   --mem SIZE         guest memory (default 256M), memfd shared with the back-end
 #   --extra 'ARGS'     extra QEMU args (word-split)
 # Environment: VMTEST_NIC_OPTS=props appended to -device virtio-net-pci;
+#   VMTEST_NETDEV_OPTS=opts appended to -netdev vhost-user (queues=2);
+#   VMTEST_ACCEL (default tcg), VMTEST_SMP (default 1);
 #   VMTEST_KARGS=args appended to the kernel command line;
 #   VMTEST_SLOW=N multiplies start's 30 s deadline for QEMU's pidfile (a
 #   loaded machine).
@@ -164,7 +166,10 @@ APPEND="$APPEND$PARAMS"
 # VMTEST_KARGS: more kernel arguments, e.g. init_on_alloc=0
 [ -n "${VMTEST_KARGS:-}" ] && APPEND="$APPEND $VMTEST_KARGS"
 
-set -- -name "vmtest,debug-threads=on" -accel tcg -smp 1 \
+# VMTEST_ACCEL / VMTEST_SMP: e.g. tcg,thread=single and 2 (two vCPUs on one
+# host thread, for a guest with two queue pairs).
+set -- -name "vmtest,debug-threads=on" -accel "${VMTEST_ACCEL:-tcg}" \
+    -smp "${VMTEST_SMP:-1}" \
     -object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
     -numa node,memdev=mem -m "$MEM" \
     -nodefaults -no-user-config -display none -vga none -no-reboot \
@@ -183,7 +188,10 @@ if [ -n "$SOCK" ]; then
     # VMTEST_NIC_OPTS: more virtio-net-pci properties, e.g.
     # event_idx=off,indirect_desc=off
     [ -n "${VMTEST_NIC_OPTS:-}" ] && DEV="$DEV,$VMTEST_NIC_OPTS"
-    set -- "$@" -chardev "$CHR" -netdev vhost-user,id=n0,chardev=c0 -device "$DEV"
+    # VMTEST_NETDEV_OPTS: more -netdev vhost-user options, e.g. queues=2
+    set -- "$@" -chardev "$CHR" \
+        -netdev "vhost-user,id=n0,chardev=c0${VMTEST_NETDEV_OPTS:+,$VMTEST_NETDEV_OPTS}" \
+        -device "$DEV"
 else
     set -- "$@" -nic none
 fi

@@ -30,13 +30,23 @@
 #                   20 MiB to VM B. T's frames must all be dropped and counted
 #                   (spoofed > 0 on T's port, none of its pings answered), A's
 #                   MAC never moves, A's pings and transfer all succeed
+#   mq              two queue pairs per VM (-netdev queues=2, mq=on, two vCPUs
+#                   on one host thread), switch --queues 2 --workers 2: pings
+#                   and two TCP streams at once whose source ports the host
+#                   picks so that B's two RX queues each get one (the switch's
+#                   per-queue counters and B's ethtool -S must show traffic on
+#                   both); then both guests drop to one queue pair at run time
+#                   (ethtool -L combined 1: QEMU disables the rings with
+#                   SET_VRING_ENABLE) and a stream whose flow would go to the
+#                   disabled queue must arrive; then back to two pairs and two
+#                   more streams; every stream sha256-checked
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
 #
 # Usage: tests/vm/test-switch.sh      (root: QEMU, TAP, netns; ~2 minutes)
 # Environment:
-#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal tap restart-server restart-client"
+#   VMTEST_CASES="mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal mq tap restart-server restart-client"
 #   VMTEST_GUEST=/tmp/vmtest-guest   guest dir (built with build-guest.sh)
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
@@ -58,7 +68,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal tap restart-server restart-client}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal mq tap restart-server restart-client}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 # Deadline factor, from the load when the run starts (QEMU under TCG is
@@ -338,12 +348,105 @@ case_two_workers() {
     [ $r -eq 0 ] || return 1
     out=$WORK/two-workers/sw.1.out
     # Both workers forwarded: the two ports went to different workers.
-    w0=$(sed -n 's/^worker 0 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
-    w1=$(sed -n 's/^worker 1 .*ports, \([0-9]*\) packets.*/\1/p' "$out")
+    w0=$(sed -n 's/^worker 0 .*\(ports\|queues\), \([0-9]*\) packets.*/\2/p' "$out")
+    w1=$(sed -n 's/^worker 1 .*\(ports\|queues\), \([0-9]*\) packets.*/\2/p' "$out")
     if [ "${w0:-0}" -eq 0 ] || [ "${w1:-0}" -eq 0 ]; then
         REASON="worker packets: ${w0:-?} and ${w1:-?} (want both > 0)"; return 1
     fi
     DETAIL="$DETAIL workers=$w0+$w1"
+}
+
+# --- case: two queue pairs per VM, queue count changed at run time ----------
+# mq_sport DPORT QUEUE FROM: the first source port >= FROM whose TCP flow
+# 10.0.0.1 -> 10.0.0.2:DPORT the switch puts on RX queue QUEUE of two (the
+# flow hash of apps/common/flowhash.h, multiply-shift over the queues).
+mq_sport() {
+    python3 - "$@" <<'PY'
+import struct, sys
+M = 0xffffffff
+def mix(h, v):
+    v = (v * 0xcc9e2d51) & M
+    v = ((v << 15) | (v >> 17)) & M
+    h ^= (v * 0x1b873593) & M
+    h = ((h << 13) | (h >> 19)) & M
+    return (h * 5 + 0xe6546b64) & M
+def final(h):
+    h ^= h >> 16; h = (h * 0x85ebca6b) & M
+    h ^= h >> 13; h = (h * 0xc2b2ae35) & M
+    return h ^ (h >> 16)
+le = lambda b: struct.unpack('<I', bytes(b))[0]
+dport, queue, sport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+while True:
+    h = mix(0x9747b28c, le([10, 0, 0, 1]))
+    h = mix(h, le([10, 0, 0, 2]))
+    h = mix(h, 6)
+    h = mix(h, le([sport >> 8, sport & 255, dport >> 8, dport & 255]))
+    if (final(h) * 2) >> 32 == queue:
+        print(sport); break
+    sport += 1
+PY
+}
+# sw_queue FILE PORT QUEUE DIR: the switch's per-queue count (DIR rx|tx) of
+# a port, from the "queues" line under its row.
+sw_queue() {
+    awk -v p="$2" -v q="q$3" -v dir="$4" '$1 == "port" && $2 == "name" { t = 1; next }
+        t && $1 ~ /^[0-9]+$/ { cur = $1; next }
+        t && $1 == "queues" && cur == p { for (i = 1; i <= NF; i++) if ($i == q) { print (dir == "rx") ? $(i + 2) : $(i + 4); exit } }' "$1"
+}
+case_mq() {
+    name=mq; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    smib=$(( (MIB + 4) / 5 ))   # five streams of MIB/5 MiB
+    sp="$(mq_sport 5001 0 40000),$(mq_sport 5003 1 40000),$(mq_sport 5005 1 41000)"
+    sp="$sp,$(mq_sport 5007 0 42000),$(mq_sport 5009 1 42000)"
+    sw_start "$d" 1 --queues 2 --workers 2 --cpu 1,0 --socket "$d/vm0.sock" \
+        --socket "$d/vm1.sock" || return 1
+    export VMTEST_NETDEV_OPTS=queues=2 VMTEST_NIC_OPTS=mq=on VMTEST_SMP=2 \
+        VMTEST_ACCEL=tcg,thread=single
+    r=0
+    vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 client on 1 \
+        mq-recv.sh --param "bytes=$((smib * 1048576))" &&
+    vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 client on 0 \
+        mq-send.sh --param peer=10.0.0.2 --param "mib=$smib" \
+        --param "pings=$PINGS" --param "sports=$sp" || r=1
+    unset VMTEST_NETDEV_OPTS VMTEST_NIC_OPTS VMTEST_SMP VMTEST_ACCEL
+    [ $r -eq 0 ] || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    vm_wait_bg "$d" b; wb=$WAITER
+    ra=0; rb=0
+    wait "$wa" || ra=$?
+    wait "$wb" || rb=$?
+    WAITERS=""; VMPIDS=""
+    sw_stop
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    echo "  [$name] source ports $sp"
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    grep -a -E '^vmtest: (eth|Channel|stream|port|after)' "$d/a.log" "$d/b.log" | tr -d '\r' |
+        sed "s|^$d/|  [$name] |" || true
+    grep -E 'queue pair' "$d/sw.1.err" | sed "s/^/  [$name] switch: /" || true
+    sw_stats "$name" "$d/sw.1.out"
+    if [ $ra -ne 0 ]; then REASON="VM A: $(res_reason "$res_a")"; return 1; fi
+    if [ $rb -ne 0 ]; then REASON="VM B: $(res_reason "$res_b")"; return 1; fi
+    bq0=$(sw_queue "$d/sw.1.out" 1 0 tx); bq1=$(sw_queue "$d/sw.1.out" 1 1 tx)
+    if [ "${bq0:-0}" -eq 0 ] || [ "${bq1:-0}" -eq 0 ]; then
+        REASON="switch into B's RX queues: q0 ${bq0:-?} q1 ${bq1:-?} (want both > 0)"; return 1
+    fi
+    # Phase 1's streams, one per queue: each is >= 64 frames even at the
+    # largest GSO size (pings and ACKs alone are far fewer).
+    g0=$(field "$res_b" rxq0_p1); g1=$(field "$res_b" rxq1_p1)
+    if [ "${g0:-0}" -lt 32 ] || [ "${g1:-0}" -lt 32 ]; then
+        REASON="B's own RX queue counters after phase 1: ${g0:-?} and ${g1:-?} (want both >= 32: one stream each)"; return 1
+    fi
+    for p in 0 1; do
+        off=$(grep -c "^port $p: queue pair 1 off" "$d/sw.1.err" || true)
+        on=$(grep -c "^port $p: queue pair 1 on" "$d/sw.1.err" || true)
+        if [ "$off" -lt 1 ] || [ "$on" -lt 2 ]; then
+            REASON="port $p: queue pair 1 turned off $off and on $on times (want >= 1, >= 2)"; return 1
+        fi
+    done
+    DETAIL="switch->B q0=$bq0 q1=$bq1 B-guest rxq0/1 after phase 1=$g0/$g1"
+    DETAIL="$DETAIL $(field "$res_a" streams) in $(field "$res_a" secs)s ping=$(field "$res_a" ping) time=$(el "$t0")s"
 }
 
 # --- case: the pair again, guests without EVENT_IDX and INDIRECT_DESC ---------
@@ -546,6 +649,7 @@ for c in $CASES; do
     two-workers) f=case_two_workers ;;
     tso-cut) f=case_tso_cut ;;
     mac-steal) f=case_mac_steal ;;
+    mq) f=case_mq ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then
