@@ -113,7 +113,7 @@ if want valgrind; then
     PEER_FWD_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
     PEER_RUN_SECS=4 timeout 600 tests/peer/test-testpmd.sh \
         --build build-ci-gcc g2h-64-mrg1 h2g-1518-mrg0 loop-mrg1 g2h-9000-mrg1 \
-        interrupt reconnect-server reconnect-client \
+        interrupt reconnect-server reconnect-client mq-g2h \
         >"$LOGDIR/valgrind.log" 2>&1
     grep -q '^peer:' "$LOGDIR/valgrind.log" || echo "FAIL valgrind: did not finish" >>"$LOGDIR/valgrind.log"
     sed -E 's/^(PASS|FAIL) /\1 valgrind /' "$LOGDIR/valgrind.log" >"$LOGDIR/valgrind.res"
@@ -172,7 +172,7 @@ if want tsan; then
             grep -m3 -A12 'WARNING: ThreadSanitizer' "$b/meson-logs/testlog.txt"
         fi
         timeout 600 tests/peer/test-testpmd.sh --build "$b" \
-            reconnect-server reconnect-client interrupt >"$LOGDIR/tsan-peer.log" 2>&1
+            reconnect-server reconnect-client interrupt mq-interrupt >"$LOGDIR/tsan-peer.log" 2>&1
         grep -q '^peer:' "$LOGDIR/tsan-peer.log" || echo "FAIL tsan peer: did not finish" >>"$LOGDIR/tsan-peer.log"
         sed -E 's/^(PASS|FAIL) /\1 tsan /' "$LOGDIR/tsan-peer.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
         if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
