@@ -98,6 +98,14 @@ static uint32_t pass(struct vf *f)
 		case VF_TXONLY:
 			if (!atomic_load_explicit(&f->paused, memory_order_relaxed))
 				moved += txonly(f, port);
+			/* Keep receive buffers posted (a back-end may loop
+			 * packets back); count and check what comes. */
+			n = f->gen ? 0 : receive(f, port, p);
+			if (f->validate)
+				for (uint16_t k = 0; k < n; k++)
+					if (!pkt_validate_udp(p[k], false))
+						add(&port->rx_invalid, 1);
+			vhost_pktbuf_free_bulk(p, n);
 			break;
 		case VF_RXONLY:
 			if (f->gen) {
