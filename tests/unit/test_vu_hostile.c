@@ -26,6 +26,7 @@
 #include <vhost/virtio_user.h>
 
 #include "check.h"
+#include "frontend.h"
 #include "message.h"
 #include "protocol.h"
 
@@ -420,6 +421,8 @@ static void case_bad_used(void)
 
 int main(void)
 {
+	int fds0 = fe_count_fds();
+
 	snprintf(path, sizeof(path), "/tmp/test_vu_hostile.%d.sock", getpid());
 	listen_fd = fake_listen();
 	if (listen_fd < 0)
@@ -430,5 +433,7 @@ int main(void)
 	RUN(case_bad_used);
 	close(listen_fd);
 	unlink(path);
+	/* Every front-end, connection and eventfd closed. */
+	CHECK_EQ(fe_count_fds(), fds0);
 	return check_summary("vu_hostile");
 }

@@ -23,6 +23,7 @@
 #include <vhost/virtio_user.h>
 
 #include "check.h"
+#include "frontend.h"
 #include "pkt.h"
 
 #define WAIT_MS 5000
@@ -541,6 +542,8 @@ static void case_generator(void)
 
 int main(void)
 {
+	int fds0 = fe_count_fds();
+
 	snprintf(path, sizeof(path), "/tmp/test_vu_loop.%d.sock", getpid());
 	pool = vhost_pktbuf_pool_create("t", 8192, 2048, 256);
 	if (!pool)
@@ -557,5 +560,6 @@ int main(void)
 	RUN(case_generator);
 	unlink(path);
 	vhost_pktbuf_pool_destroy(pool);
+	CHECK_EQ(fe_count_fds(), fds0);
 	return check_summary("vu_loop");
 }
