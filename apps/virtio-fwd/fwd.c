@@ -138,6 +138,19 @@ static uint32_t pass(struct vf *f)
 			moved += n;
 			break;
 		case VF_IO:
+			if (f->gen) {
+				/* Loop through the back-end: post prebuilt
+				 * packets, count what comes back. */
+				uint64_t b = 0;
+
+				if (!atomic_load_explicit(&f->paused, memory_order_relaxed))
+					moved += txonly(f, port);
+				n = virtio_user_gen_rx(port->vu, 0, f->burst, &b);
+				add(&port->rx_packets, n);
+				add(&port->rx_bytes, b);
+				moved += n;
+				break;
+			}
 			n = receive(f, port, p);
 			if (n)
 				send_free(&f->ports[f->nports > 1 ? i ^ 1 : i], p, n);
@@ -201,6 +214,15 @@ void *vf_worker(void *arg)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
 	pthread_setname_np(pthread_self(), "virtio-fwd");
+	/* Seed a loop (like testpmd's start tx_first): on each port once its
+	 * back-end is there. */
+	for (int i = 0; i < f->nports && f->tx_first; i++) {
+		while (!atomic_load(&f->stop) &&
+		       virtio_user_wait_ready(f->ports[i].vu, 100))
+			;
+		for (uint16_t b = 0; b < f->tx_first; b++)
+			txonly(f, &f->ports[i]);
+	}
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		uint32_t moved = pass(f);
 

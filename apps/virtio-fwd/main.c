@@ -4,7 +4,8 @@
  *            --mode rxonly|txonly|mac|io [--gen] [--pkt-len N] [--burst N]
  *            [--cpu N] [--duration S] [--stats-interval S] [--json]
  *            [--validate] [--interrupt] [--no-mrg] [--no-event-idx]
- *            [--queue-size N] [--start-paused] [--stats-file PATH]
+ *            [--queue-size N] [--tx-first N] [--start-paused]
+ *            [--stats-file PATH]
  *            [--verbose]
  *
  * The front-end side of vhost-fwd: each --socket is one virtio-user port
@@ -14,7 +15,9 @@
  * prebuilt packets posted and recycled, received buffers counted and
  * posted again, no per-packet copy or write, so that the back-end and not
  * the generator sets the pace (idle_passes counts the generator's empty
- * polls). Back-ends may restart: the ports reconnect. Output and JSON are
+ * polls); --gen --mode io posts prebuilt packets and counts those the
+ * back-end loops back. --tx-first N seeds mac/io loops with N bursts.
+ * Back-ends may restart: the ports reconnect. Output and JSON are
  * vhost-fwd's; SIGUSR1 pauses and resumes txonly; --stats-file keeps
  * "RX TX T_NS PASSES IDLE_PASSES" of port 0, rewritten every 20 ms.
  */
@@ -63,8 +66,8 @@ static void usage(FILE *out)
 		"         --mode rxonly|txonly|mac|io [--gen] [--pkt-len N]\n"
 		"         [--burst N] [--cpu N] [--duration S] [--stats-interval S]\n"
 		"         [--json] [--validate] [--interrupt] [--no-mrg]\n"
-		"         [--no-event-idx] [--queue-size N] [--start-paused]\n"
-		"         [--stats-file PATH] [--verbose]\n");
+		"         [--no-event-idx] [--queue-size N] [--tx-first N]\n"
+		"         [--start-paused] [--stats-file PATH] [--verbose]\n");
 }
 
 static void write_stats_file(struct vf *f, const char *file)
@@ -200,6 +203,7 @@ int main(int argc, char **argv)
 		{ "no-mrg", no_argument, NULL, 'M' },
 		{ "no-event-idx", no_argument, NULL, 'E' },
 		{ "queue-size", required_argument, NULL, 'q' },
+		{ "tx-first", required_argument, NULL, 'T' },
 		{ "start-paused", no_argument, NULL, 'P' },
 		{ "stats-file", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -246,6 +250,7 @@ int main(int argc, char **argv)
 		case 'I': f.interrupt = true; break;
 		case 'M': features &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF); break;
 		case 'E': features &= ~(1ull << VIRTIO_RING_F_EVENT_IDX); break;
+		case 'T': f.tx_first = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'q': vp.queue_size = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'P': paused = 1; break;
 		case 'F': stats_file = optarg; break;
@@ -256,7 +261,7 @@ int main(int argc, char **argv)
 	}
 	if (!f.nports || f.burst == 0 || f.burst > VF_MAX_BURST ||
 	    f.pkt_len < PKT_MIN_LEN || f.pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
-	    (f.gen && f.mode != VF_TXONLY && f.mode != VF_RXONLY)) {
+	    (f.gen && f.mode == VF_MAC)) {
 		usage(stderr);
 		return 2;
 	}
@@ -272,7 +277,7 @@ int main(int argc, char **argv)
 	}
 	vhost_pktbuf_read(t, 0, f.pkt_len, f.tmpl);
 	vhost_pktbuf_free(t);
-	if (f.mode == VF_TXONLY && !f.gen && prefill_pool(&f))
+	if ((f.mode == VF_TXONLY || f.tx_first) && !f.gen && prefill_pool(&f))
 		return 1;
 	vp.features = features;
 	/* A generator's buffers each hold one whole packet. */
@@ -285,7 +290,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", vp.path, strerror(errno));
 			return 1;
 		}
-		if (f.gen && f.mode == VF_TXONLY &&
+		if (f.gen && f.mode != VF_RXONLY &&
 		    virtio_user_gen_set_packet(f.ports[p].vu, 0, f.tmpl, f.pkt_len)) {
 			fprintf(stderr, "packet too large for the generator\n");
 			return 1;
