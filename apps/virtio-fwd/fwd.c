@@ -29,9 +29,10 @@ static uint64_t bytes_of(struct vhost_pktbuf **p, uint16_t n)
 	return b;
 }
 
-static void send_free(struct vf_port *out, struct vhost_pktbuf **p, uint16_t n)
+static void send_free(struct vf_port *out, uint16_t qp, struct vhost_pktbuf **p,
+		      uint16_t n)
 {
-	uint16_t sent = virtio_user_tx_burst(out->vu, 0, p, n);
+	uint16_t sent = virtio_user_tx_burst(out->vu, qp, p, n);
 
 	add(&out->tx_packets, sent);
 	add(&out->tx_bytes, bytes_of(p, sent));
@@ -40,10 +41,10 @@ static void send_free(struct vf_port *out, struct vhost_pktbuf **p, uint16_t n)
 	vhost_pktbuf_free_bulk(p, n);
 }
 
-static uint16_t receive(struct vf *f, struct vf_port *port,
+static uint16_t receive(struct vf *f, struct vf_port *port, uint16_t qp,
 			struct vhost_pktbuf **p)
 {
-	uint16_t n = virtio_user_rx_burst(port->vu, 0, f->pool, p, f->burst);
+	uint16_t n = virtio_user_rx_burst(port->vu, qp, f->pool, p, f->burst);
 
 	if (n) {
 		add(&port->rx_packets, n);
@@ -52,13 +53,13 @@ static uint16_t receive(struct vf *f, struct vf_port *port,
 	return n;
 }
 
-static uint16_t txonly(struct vf *f, struct vf_port *port)
+static uint16_t txonly(struct vf *f, struct vf_port *port, uint16_t qp)
 {
 	struct vhost_pktbuf *p[VF_MAX_BURST];
 	uint16_t n = f->burst, sent;
 
 	if (f->gen) {
-		sent = virtio_user_gen_tx(port->vu, 0, n);
+		sent = virtio_user_gen_tx(port->vu, qp, n);
 		add(&port->tx_packets, sent);
 		add(&port->tx_bytes, (uint64_t)sent * f->pkt_len);
 		return sent;
@@ -78,14 +79,26 @@ static uint16_t txonly(struct vf *f, struct vf_port *port)
 			return 0;
 		}
 	}
-	sent = virtio_user_tx_burst(port->vu, 0, p, n);
+	sent = virtio_user_tx_burst(port->vu, qp, p, n);
 	add(&port->tx_packets, sent);
 	add(&port->tx_bytes, (uint64_t)sent * f->pkt_len);
 	vhost_pktbuf_free_bulk(p, n);
 	return sent;
 }
 
+static uint32_t pass_queue(struct vf *f, uint16_t qp);
+
 static uint32_t pass(struct vf *f)
+{
+	uint32_t moved = 0;
+
+	for (uint16_t qp = 0; qp < f->queues; qp++)
+		moved += pass_queue(f, qp);
+	return moved;
+}
+
+/* One pass over every port on queue pair qp. */
+static uint32_t pass_queue(struct vf *f, uint16_t qp)
 {
 	struct vhost_pktbuf *p[VF_MAX_BURST];
 	uint32_t moved = 0;
@@ -94,13 +107,16 @@ static uint32_t pass(struct vf *f)
 		struct vf_port *port = &f->ports[i];
 		uint16_t n;
 
+		if (qp && qp >= virtio_user_queue_pairs(port->vu))
+			continue;
+
 		switch (f->mode) {
 		case VF_TXONLY:
 			if (!atomic_load_explicit(&f->paused, memory_order_relaxed))
-				moved += txonly(f, port);
+				moved += txonly(f, port, qp);
 			/* Keep receive buffers posted (a back-end may loop
 			 * packets back); count and check what comes. */
-			n = f->gen ? 0 : receive(f, port, p);
+			n = f->gen ? 0 : receive(f, port, qp, p);
 			if (f->validate)
 				for (uint16_t k = 0; k < n; k++)
 					if (!pkt_validate_udp(p[k], false))
@@ -111,13 +127,13 @@ static uint32_t pass(struct vf *f)
 			if (f->gen) {
 				uint64_t b = 0;
 
-				n = virtio_user_gen_rx(port->vu, 0, f->burst, &b);
+				n = virtio_user_gen_rx(port->vu, qp, f->burst, &b);
 				add(&port->rx_packets, n);
 				add(&port->rx_bytes, b);
 				moved += n;
 				break;
 			}
-			n = receive(f, port, p);
+			n = receive(f, port, qp, p);
 			if (f->validate)
 				for (uint16_t k = 0; k < n; k++)
 					if (!pkt_validate_udp(p[k], false))
@@ -126,7 +142,7 @@ static uint32_t pass(struct vf *f)
 			moved += n;
 			break;
 		case VF_MAC:
-			n = receive(f, port, p);
+			n = receive(f, port, qp, p);
 			if (f->validate)
 				for (uint16_t k = 0; k < n; k++)
 					if (!pkt_validate_udp(p[k], false))
@@ -134,7 +150,7 @@ static uint32_t pass(struct vf *f)
 			for (uint16_t k = 0; k < n; k++)
 				pkt_swap_macs(p[k]);
 			if (n)
-				send_free(port, p, n);
+				send_free(port, qp, p, n);
 			moved += n;
 			break;
 		case VF_IO:
@@ -144,16 +160,16 @@ static uint32_t pass(struct vf *f)
 				uint64_t b = 0;
 
 				if (!atomic_load_explicit(&f->paused, memory_order_relaxed))
-					moved += txonly(f, port);
-				n = virtio_user_gen_rx(port->vu, 0, f->burst, &b);
+					moved += txonly(f, port, qp);
+				n = virtio_user_gen_rx(port->vu, qp, f->burst, &b);
 				add(&port->rx_packets, n);
 				add(&port->rx_bytes, b);
 				moved += n;
 				break;
 			}
-			n = receive(f, port, p);
+			n = receive(f, port, qp, p);
 			if (n)
-				send_free(&f->ports[f->nports > 1 ? i ^ 1 : i], p, n);
+				send_free(&f->ports[f->nports > 1 ? i ^ 1 : i], qp, p, n);
 			moved += n;
 			break;
 		}
@@ -177,7 +193,7 @@ static void sleep_on_calls(struct vf *f)
 	}
 	/* Packets that came in between: handled by the next pass. */
 	for (int i = 0; i < f->nports && !pending; i++) {
-		uint16_t n = receive(f, &f->ports[i], p);
+		uint16_t n = receive(f, &f->ports[i], 0, p);
 
 		if (n) {
 			pending = true;
@@ -185,7 +201,7 @@ static void sleep_on_calls(struct vf *f)
 				vhost_pktbuf_free_bulk(p, n);
 			else
 				send_free(&f->ports[f->mode == VF_IO && f->nports > 1 ?
-						    i ^ 1 : i], p, n);
+						    i ^ 1 : i], 0, p, n);
 		}
 	}
 	if (!pending && poll(pfd, (nfds_t)f->nports, SLEEP_MS) > 0) {
@@ -221,7 +237,8 @@ void *vf_worker(void *arg)
 		       virtio_user_wait_ready(f->ports[i].vu, 100))
 			;
 		for (uint16_t b = 0; b < f->tx_first; b++)
-			txonly(f, &f->ports[i]);
+			for (uint16_t qp = 0; qp < virtio_user_queue_pairs(f->ports[i].vu); qp++)
+				txonly(f, &f->ports[i], qp);
 	}
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		uint32_t moved = pass(f);
@@ -232,7 +249,7 @@ void *vf_worker(void *arg)
 			continue;
 		}
 		add(&f->idle_passes, 1);
-		if (f->interrupt && f->mode != VF_TXONLY && !f->gen &&
+		if (f->interrupt && f->mode != VF_TXONLY && !f->gen && f->queues == 1 &&
 		    ++idle >= IDLE_POLLS_BEFORE_SLEEP) {
 			idle = 0;
 			sleep_on_calls(f);

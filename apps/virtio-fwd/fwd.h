@@ -30,6 +30,7 @@ struct vf {
 	bool interrupt;
 	uint32_t pkt_len;
 	uint16_t burst;
+	uint16_t queues;    /* queue pairs per port, each polled in turn */
 	uint16_t tx_first;  /* mac/io: bursts to send once a back-end is there */
 	int cpu;
 	int nports;

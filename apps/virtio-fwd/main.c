@@ -4,7 +4,7 @@
  *            --mode rxonly|txonly|mac|io [--gen] [--pkt-len N] [--burst N]
  *            [--cpu N] [--duration S] [--stats-interval S] [--json]
  *            [--validate] [--interrupt] [--no-mrg] [--no-event-idx]
- *            [--queue-size N] [--tx-first N] [--start-paused]
+ *            [--queue-size N] [--queues N] [--tx-first N] [--start-paused]
  *            [--stats-file PATH]
  *            [--verbose]
  *
@@ -17,6 +17,8 @@
  * the generator sets the pace (idle_passes counts the generator's empty
  * polls); --gen --mode io posts prebuilt packets and counts those the
  * back-end loops back. --tx-first N seeds mac/io loops with N bursts.
+ * --queues N asks for N queue pairs (MQ) and polls every pair the
+ * back-end grants (interrupt mode: pair 0 only).
  * Back-ends may restart: the ports reconnect. Output and JSON are
  * vhost-fwd's; SIGUSR1 pauses and resumes txonly; --stats-file keeps
  * "RX TX T_NS PASSES IDLE_PASSES" of port 0, rewritten every 20 ms.
@@ -66,7 +68,7 @@ static void usage(FILE *out)
 		"         --mode rxonly|txonly|mac|io [--gen] [--pkt-len N]\n"
 		"         [--burst N] [--cpu N] [--duration S] [--stats-interval S]\n"
 		"         [--json] [--validate] [--interrupt] [--no-mrg]\n"
-		"         [--no-event-idx] [--queue-size N] [--tx-first N]\n"
+		"         [--no-event-idx] [--queue-size N] [--queues N] [--tx-first N]\n"
 		"         [--start-paused] [--stats-file PATH] [--verbose]\n");
 }
 
@@ -125,7 +127,7 @@ static void print_summary(struct vf *f, double elapsed, bool json)
 
 			virtio_user_stats_get(port->vu, VIRTIO_USER_RX(0), &rs);
 			virtio_user_stats_get(port->vu, VIRTIO_USER_TX(0), &ts);
-			fprintf(o, "%s{\"path\":\"%s\",\"connects\":%" PRIu64
+			fprintf(o, "%s{\"path\":\"%s\",\"queue_pairs\":%u,\"connects\":%" PRIu64
 				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
 				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
@@ -133,6 +135,7 @@ static void print_summary(struct vf *f, double elapsed, bool json)
 				",\"rx_lost_on_reset\":%" PRIu64 ",\"broken\":%" PRIu64
 				",\"kicks\":%" PRIu64 "}",
 				p ? "," : "", port->path,
+				virtio_user_queue_pairs(port->vu),
 				virtio_user_connects(port->vu),
 				atomic_load(&port->rx_packets),
 				atomic_load(&port->rx_bytes),
@@ -184,7 +187,7 @@ static int prefill_pool(struct vf *f)
 int main(int argc, char **argv)
 {
 	static struct vf f = { .mode = VF_IO, .pkt_len = 64, .burst = 32,
-			       .cpu = -1 };
+			       .cpu = -1, .queues = 1 };
 	static const uint8_t mac_src[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 	static const uint8_t mac_dst[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	static const struct option opts[] = {
@@ -204,6 +207,7 @@ int main(int argc, char **argv)
 		{ "no-event-idx", no_argument, NULL, 'E' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "tx-first", required_argument, NULL, 'T' },
+		{ "queues", required_argument, NULL, 'Q' },
 		{ "start-paused", no_argument, NULL, 'P' },
 		{ "stats-file", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -250,6 +254,7 @@ int main(int argc, char **argv)
 		case 'I': f.interrupt = true; break;
 		case 'M': features &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF); break;
 		case 'E': features &= ~(1ull << VIRTIO_RING_F_EVENT_IDX); break;
+		case 'Q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'T': f.tx_first = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'q': vp.queue_size = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'P': paused = 1; break;
@@ -260,6 +265,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!f.nports || f.burst == 0 || f.burst > VF_MAX_BURST ||
+	    f.queues == 0 || f.queues > VIRTIO_USER_MAX_QUEUE_PAIRS ||
 	    f.pkt_len < PKT_MIN_LEN || f.pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
 	    (f.gen && f.mode == VF_MAC)) {
 		usage(stderr);
@@ -280,6 +286,7 @@ int main(int argc, char **argv)
 	if ((f.mode == VF_TXONLY || f.tx_first) && !f.gen && prefill_pool(&f))
 		return 1;
 	vp.features = features;
+	vp.queue_pairs = f.queues;
 	/* A generator's buffers each hold one whole packet. */
 	if (f.gen && f.pkt_len > 2048)
 		vp.buf_len = f.pkt_len;
@@ -290,10 +297,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", vp.path, strerror(errno));
 			return 1;
 		}
-		if (f.gen && f.mode != VF_RXONLY &&
-		    virtio_user_gen_set_packet(f.ports[p].vu, 0, f.tmpl, f.pkt_len)) {
-			fprintf(stderr, "packet too large for the generator\n");
-			return 1;
+		for (uint16_t q = 0; f.gen && f.mode != VF_RXONLY && q < f.queues; q++) {
+			if (virtio_user_gen_set_packet(f.ports[p].vu, q, f.tmpl,
+						       f.pkt_len)) {
+				fprintf(stderr, "packet too large for the generator\n");
+				return 1;
+			}
 		}
 		c = virtio_user_start(f.ports[p].vu);
 		if (c) {

@@ -14,6 +14,10 @@
 #   dpdk-client          testpmd net_vhost client=1, virtio-fwd --server
 #   dpdk-restart         testpmd (server) restarts; virtio-fwd reconnects
 #   dpdk-restart-client  testpmd client=1 restarts; virtio-fwd --server accepts it
+#   dpdk-mq-g2h          two queue pairs: virtio-fwd --queues 2 txonly -> testpmd rxonly
+#   dpdk-mq-h2g          two queue pairs: testpmd txonly -> virtio-fwd --queues 2 rxonly --validate
+#   ours-mq              virtio-fwd asks two pairs of vhost-fwd, which offers no MQ:
+#                        it falls back to one pair and traffic flows
 # Counts must match exactly where both ends count (sent == received after a
 # drain), received packets are validated (UDP/IPv4 headers, lengths), and
 # no case may end with a broken ring or a bad header. Prints "PASS name" /
@@ -192,13 +196,15 @@ case_ours_restart() { # NAME be|fe
     fi
 }
 
-# testpmd net_vhost on core 0 (main lcore 1).
+# testpmd net_vhost on core 0 (main lcore 1). TP_QUEUES: queue pairs (1).
 start_vhost_tp() { # SOCK SIZE [client]
-    local extra=""
+    local extra="" q=${TP_QUEUES:-1}
     [[ ${3:-} == client ]] && extra=",client=1"
     local sz="--txpkts=$2"
+    # shellcheck disable=SC2086
     tp_start be --lcores 0,1 --main-lcore 1 --timeout 60 \
-        --vdev "net_vhost0,iface=$1,queues=1$extra" -- --nb-cores=1 $sz
+        --vdev "net_vhost0,iface=$1,queues=$q$extra" -- --nb-cores=1 \
+        --rxq="$q" --txq="$q" $sz
 }
 
 case_dpdk_g2h() { # NAME MRG
@@ -206,7 +212,7 @@ case_dpdk_g2h() { # NAME MRG
     start_vhost_tp "$sock" 64 || { result "$name" 0 "testpmd did not start"; return; }
     tp_cmd be "set fwd rxonly"; tp_cmd_wait be start 'testpmd> ' 5
     # shellcheck disable=SC2046
-    start_proc fe "$VF" 1 --socket "$sock" --mode txonly $(mrg_arg "$mrg") --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --mode txonly $(mrg_arg "$mrg") ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 1000 10 || { ok=0; why="no traffic"; }
     sleep "$RUN_SECS"
     kill -USR1 "$(proc_pid fe)"
@@ -222,14 +228,15 @@ case_dpdk_g2h() { # NAME MRG
     [[ $got -gt 1000 ]] || { ok=0; why="$why too few packets"; }
     [[ $got == "${sent:-x}" ]] || { ok=0; why="$why received != sent"; }
     fe_clean fe || { ok=0; why="$why front-end ring errors"; }
-    result "$name" $ok "virtio-fwd sent ${sent:-?}, testpmd received $got $why"
+    [[ $(jget fe queue_pairs) == "${TP_QUEUES:-1}" ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs)"; }
+    result "$name" $ok "virtio-fwd sent ${sent:-?} on $(jget fe queue_pairs) pair(s), testpmd received $got $why"
 }
 
 case_dpdk_h2g() { # NAME MRG SIZE
     local name=$1 mrg=$2 size=$3 sock=$TP_DIR/$1.sock ok=1 why=""
     start_vhost_tp "$sock" "$size" || { result "$name" 0 "testpmd did not start"; return; }
     # shellcheck disable=SC2046
-    start_proc fe "$VF" 1 --socket "$sock" --mode rxonly --validate $(mrg_arg "$mrg") --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --mode rxonly --validate $(mrg_arg "$mrg") ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     tp_wait_link be 10 || { ok=0; why="no link"; }
     tp_cmd be "set fwd txonly"; tp_cmd_wait be start 'testpmd> ' 5
     sleep "$RUN_SECS"
@@ -244,7 +251,8 @@ case_dpdk_h2g() { # NAME MRG SIZE
     [[ ${got:-x} == "$sent" ]] || { ok=0; why="$why received != sent"; }
     [[ ${inv:-x} == 0 ]] || { ok=0; why="$why invalid"; }
     fe_clean fe || { ok=0; why="$why front-end ring errors"; }
-    result "$name" $ok "testpmd sent $sent, virtio-fwd received ${got:-?} (${inv:-?} invalid) $why"
+    [[ $(jget fe queue_pairs) == "${TP_QUEUES:-1}" ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs)"; }
+    result "$name" $ok "testpmd sent $sent, virtio-fwd received ${got:-?} (${inv:-?} invalid) on $(jget fe queue_pairs) pair(s) $why"
 }
 
 case_dpdk_loop() { # NAME [client]
@@ -298,9 +306,23 @@ case_dpdk_restart() { # NAME [client]
     result "$name" $ok "virtio-fwd connects $(jget fe connects), second testpmd received $got $why"
 }
 
+case_ours_mq() { # NAME: vhost-fwd offers no MQ: one pair, traffic still flows
+    local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
+    start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate
+    wait_sock "$sock"
+    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly --stats-file "$TP_DIR/fe.stats"
+    wait_count fe 2 10000 10 || { ok=0; why="no traffic"; }
+    kill -USR1 "$(proc_pid fe)"; sleep 0.5
+    stop_proc fe; stop_proc be
+    [[ $(jget fe queue_pairs) == 1 ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs) != 1"; }
+    [[ $(jget fe tx_packets) == "$(jget be rx_packets)" ]] || { ok=0; why="$why received != sent"; }
+    [[ $(jget be rx_invalid) == 0 ]] || { ok=0; why="$why invalid"; }
+    result "$name" $ok "asked 2 pairs, got $(jget fe queue_pairs); sent $(jget fe tx_packets), received $(jget be rx_packets) $why"
+}
+
 ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
-     dpdk-client dpdk-restart dpdk-restart-client)
+     dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -319,6 +341,9 @@ for c in "${CASES[@]}"; do
         dpdk-client) case_dpdk_loop "$c" client ;;
         dpdk-restart) case_dpdk_restart "$c" ;;
         dpdk-restart-client) case_dpdk_restart "$c" client ;;
+        dpdk-mq-g2h) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_g2h "$c" 1 ;;
+        dpdk-mq-h2g) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_h2g "$c" 1 64 ;;
+        ours-mq) case_ours_mq "$c" ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done
