@@ -16,6 +16,9 @@
 #   dpdk-restart-client  testpmd client=1 restarts; virtio-fwd --server accepts it
 #   dpdk-mq-g2h          two queue pairs: virtio-fwd --queues 2 txonly -> testpmd rxonly
 #   dpdk-mq-h2g          two queue pairs: testpmd txonly -> virtio-fwd --queues 2 rxonly --validate
+#   dpdk-interrupt       dpdk-h2g with virtio-fwd --interrupt: it sleeps on its call
+#                        eventfd until testpmd's packets wake it (wakeups > 0)
+#   ours-interrupt       the same against vhost-fwd txonly
 #   ours-mq              virtio-fwd asks two pairs of vhost-fwd, which offers no MQ:
 #                        it falls back to one pair and traffic flows
 # Counts must match exactly where both ends count (sent == received after a
@@ -149,7 +152,7 @@ case_ours_h2g() { # NAME MRG SIZE
     start_proc be "$BE" 0 --socket "$sock" --mode txonly --pkt-len "$size" --start-paused
     wait_sock "$sock"
     # shellcheck disable=SC2046
-    start_proc fe "$VF" 1 --socket "$sock" --mode rxonly --validate $(mrg_arg "$mrg") --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --mode rxonly --validate $(mrg_arg "$mrg") ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     sleep 0.5
     kill -USR1 "$(proc_pid be)"
     sleep "$RUN_SECS"
@@ -162,7 +165,8 @@ case_ours_h2g() { # NAME MRG SIZE
     [[ ${got:-x} == "${sent:-y}" ]] || { ok=0; why="$why received != sent"; }
     [[ ${inv:-x} == 0 ]] || { ok=0; why="$why invalid"; }
     fe_clean fe || { ok=0; why="$why front-end ring errors"; }
-    result "$name" $ok "vhost-fwd sent ${sent:-?}, virtio-fwd received ${got:-?} (${inv:-?} invalid) $why"
+    [[ ${VF_EXTRA:-} != *--interrupt* || $(jget fe wakeups) -gt 0 ]] || { ok=0; why="$why never woken by a call"; }
+    result "$name" $ok "wakeups $(jget fe wakeups); vhost-fwd sent ${sent:-?}, virtio-fwd received ${got:-?} (${inv:-?} invalid) $why"
 }
 
 case_ours_restart() { # NAME be|fe
@@ -252,7 +256,8 @@ case_dpdk_h2g() { # NAME MRG SIZE
     [[ ${inv:-x} == 0 ]] || { ok=0; why="$why invalid"; }
     fe_clean fe || { ok=0; why="$why front-end ring errors"; }
     [[ $(jget fe queue_pairs) == "${TP_QUEUES:-1}" ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs)"; }
-    result "$name" $ok "testpmd sent $sent, virtio-fwd received ${got:-?} (${inv:-?} invalid) on $(jget fe queue_pairs) pair(s) $why"
+    [[ ${VF_EXTRA:-} != *--interrupt* || $(jget fe wakeups) -gt 0 ]] || { ok=0; why="$why never woken by a call"; }
+    result "$name" $ok "wakeups $(jget fe wakeups); testpmd sent $sent, virtio-fwd received ${got:-?} (${inv:-?} invalid) on $(jget fe queue_pairs) pair(s) $why"
 }
 
 case_dpdk_loop() { # NAME [client]
@@ -322,7 +327,8 @@ case_ours_mq() { # NAME: vhost-fwd offers no MQ: one pair, traffic still flows
 
 ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
-     dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq)
+     dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq
+     dpdk-interrupt ours-interrupt)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -344,6 +350,8 @@ for c in "${CASES[@]}"; do
         dpdk-mq-g2h) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_g2h "$c" 1 ;;
         dpdk-mq-h2g) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_h2g "$c" 1 64 ;;
         ours-mq) case_ours_mq "$c" ;;
+        dpdk-interrupt) VF_EXTRA=--interrupt case_dpdk_h2g "$c" 1 64 ;;
+        ours-interrupt) VF_EXTRA=--interrupt case_ours_h2g "$c" 1 64 ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done
