@@ -17,7 +17,8 @@
 # Pinning: back-end on core BE_CORE (0), front-end/generator on FE_CORE (1).
 # Rates are counter deltas over WINDOW seconds (3) after WARMUP (1), median
 # of ROUNDS (1) runs, ours and DPDK alternating. Prints the raw rows, then a
-# table of Mpps and ratios ours/DPDK against the issue's targets, and draws
+# table of median Mpps and the median of the per-round ratios ours/DPDK
+# (each ratio from two runs back to back) against the issue's targets, and draws
 # OUT/frontend.png with gnuplot (installed with apt-get when missing, unless
 # NO_INSTALL=1). Not a test: figures move with the machine's load.
 #   ninja -C build && bench/frontend.sh [backend] [frontend] [loop]
@@ -197,7 +198,14 @@ for key in $(printf '%s\n' "${!RES[@]}" | sed 's,/[^/]*$,,' | sort -u); do
     IFS=/ read -r sec dir size <<<"$key"
     # shellcheck disable=SC2086
     o=$(median ${RES[$key/ours]:-nan}); d=$(median ${RES[$key/dpdk]:-nan})
-    ratio=$(awk -v o="$o" -v d="$d" 'BEGIN { if (o == "nan" || d == "nan" || d == 0) print "nan"; else printf "%.2f", o / d }')
+    # Median of the per-round ratios: ours and DPDK run back to back in a
+    # round, so a ratio compares figures taken under the same load.
+    ratio=$(awk -v o="${RES[$key/ours]:-}" -v d="${RES[$key/dpdk]:-}" 'BEGIN {
+        n = split(o, a, " "); split(d, b, " "); k = 0
+        for (i = 1; i <= n; i++) if (a[i] != "nan" && b[i] != "nan" && b[i] > 0) r[k++] = a[i] / b[i]
+        if (!k) { print "nan"; exit }
+        for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        printf "%.2f", (k % 2 ? r[int(k / 2)] : (r[k / 2 - 1] + r[k / 2]) / 2) }')
     printf '%-9s %-5s %5s %10s %10s %7s %7s\n' "$sec" "$dir" "$size" "$o" "$d" "$ratio" "$(target "$sec" "$size")"
     echo "\"$sec $dir $size\" $o $d" >>"$DAT"
 done

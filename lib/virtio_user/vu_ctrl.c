@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/virtio_config.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -181,6 +182,17 @@ static int bring_up(struct virtio_user *vu, int fd)
 	return 0;
 }
 
+/* The connection destroy may cut short (a back-end that stops answering
+ * in the middle of the handshake would hold it for the reply timeouts). */
+static void set_sock(struct virtio_user *vu, int fd)
+{
+	pthread_mutex_lock(&vu->lock);
+	vu->sock = fd;
+	if (fd >= 0 && atomic_load(&vu->stop))
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&vu->lock);
+}
+
 /* Sleep ms, or until destroy wakes us. */
 static void nap(struct virtio_user *vu, int ms)
 {
@@ -242,8 +254,9 @@ static void watch(struct virtio_user *vu, int fd)
 		if (ret < 0)
 			return;
 		if (ret == 1) {
-			LOG_WARN("virtio-user %s: unexpected message %u from the back-end, ignored",
-				 vu->path, rx.msg.hdr.request);
+			LOG_RATELIMIT(VHOST_LOG_WARNING,
+				      "virtio-user %s: unexpected message %u from the back-end, ignored",
+				      vu->path, rx.msg.hdr.request);
 			msg_close_fds(&rx.msg);
 			msg_rx_init(&rx);
 		}
@@ -260,7 +273,10 @@ static void *control(void *arg)
 		int fd = server ? accept_once(vu) : connect_once(vu);
 
 		if (fd >= 0) {
-			int ret = bring_up(vu, fd);
+			int ret;
+
+			set_sock(vu, fd);
+			ret = bring_up(vu, fd);
 
 			if (!ret) {
 				LOG_INFO("virtio-user %s: back-end ready, %u queue pair(s), features 0x%llx",
@@ -280,6 +296,7 @@ static void *control(void *arg)
 					vu->path, strerror(-ret));
 			}
 			rings_stop(vu);
+			set_sock(vu, -1);
 			close(fd);
 			if (!atomic_load(&vu->stop))
 				set_state(vu, VU_IDLE);
@@ -341,7 +358,11 @@ void virtio_user_destroy(struct virtio_user *vu)
 	if (!vu)
 		return;
 	if (vu->started) {
+		pthread_mutex_lock(&vu->lock);
 		atomic_store(&vu->stop, true);
+		if (vu->sock >= 0)
+			shutdown(vu->sock, SHUT_RDWR);
+		pthread_mutex_unlock(&vu->lock);
 		eventfd_write(vu->wakefd, 1);
 		pthread_join(vu->thread, NULL);
 	}
@@ -430,8 +451,9 @@ int virtio_user_enable_intr(struct virtio_user *vu, uint16_t ring, bool on)
 	if (ring >= vu->nrings)
 		return -EINVAL;
 	r = &vu->rings[ring];
-	if (!vu_ring_lock(r))
-		return -EBUSY;
+	/* Held by the control thread for a moment at most (set-up). */
+	while (!vu_ring_lock(r))
+		sched_yield();
 	r->intr = on;
 	if (r->ready) {
 		vu_update_intr(r);

@@ -169,6 +169,26 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 		uint32_t ndesc;
 		uint16_t head;
 
+		/* The common packet: one segment, no offload, one buffer
+		 * (its address is fixed: only length and flags change). */
+		if (!pkt->ol_flags && !pkt->next &&
+		    pkt->data_len <= r->slot_len - VU_HDR_LEN) {
+			uint8_t *dst;
+
+			if (!r->nfree)
+				break;
+			head = vu_alloc_chain(r, 1);
+			dst = vu_slot(r, head);
+			memset(dst, 0, VU_HDR_LEN);
+			memcpy(dst + VU_HDR_LEN, vhost_pktbuf_data(pkt),
+			       pkt->data_len);
+			r->desc[head].len = VU_HDR_LEN + pkt->data_len;
+			r->desc[head].flags = 0;
+			vu_post(r, head);
+			r->st.packets++;
+			r->st.bytes += pkt->data_len;
+			continue;
+		}
 		if (pkt->pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
 		    (ndesc = descs_for(r, VU_HDR_LEN + pkt->pkt_len)) > r->size) {
 			r->st.too_big++;
@@ -251,6 +271,12 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		if (!pkt) {
 			r->st.no_pktbuf++;
 			drop = true;
+		} else if (len - VU_HDR_LEN <= vhost_pktbuf_tailroom(pkt)) {
+			/* One segment: copy straight in. */
+			memcpy(vhost_pktbuf_data(pkt), vu_slot(r, head) + VU_HDR_LEN,
+			       len - VU_HDR_LEN);
+			pkt->data_len = (uint16_t)(len - VU_HDR_LEN);
+			pkt->pkt_len = len - VU_HDR_LEN;
 		} else if (rx_copy(pkt, vu_slot(r, head) + VU_HDR_LEN,
 				   len - VU_HDR_LEN)) {
 			drop = true;
@@ -274,7 +300,9 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			vu_free_chain(r, head);
 		}
 		i = (uint16_t)(i + nb);
-		if (!drop && !net_hdr_to_pkt(r->rx_features, &h, total, pkt)) {
+		/* A header without offloads leaves the fresh metadata. */
+		if (!drop && (h.hdr.flags || h.hdr.gso_type) &&
+		    !net_hdr_to_pkt(r->rx_features, &h, total, pkt)) {
 			r->st.bad_hdr++;
 			drop = true;
 		}

@@ -5,6 +5,7 @@
 # real back-ends, as processes over a socket:
 #   ours-g2h-mrg<0|1>    virtio-fwd txonly -> vhost-fwd rxonly --validate
 #   ours-h2g-mrg<0|1>    vhost-fwd txonly -> virtio-fwd rxonly --validate
+#   ours-loop            vhost-fwd io <-> virtio-fwd mac --tx-first 32 --validate
 #   ours-server          roles swapped: virtio-fwd --server, vhost-fwd --client
 #   ours-restart-be      vhost-fwd restarts; virtio-fwd reconnects, traffic resumes
 #   ours-restart-fe      virtio-fwd restarts; vhost-fwd serves the new one
@@ -169,6 +170,21 @@ case_ours_h2g() { # NAME MRG SIZE
     result "$name" $ok "wakeups $(jget fe wakeups); vhost-fwd sent ${sent:-?}, virtio-fwd received ${got:-?} (${inv:-?} invalid) $why"
 }
 
+case_ours_loop() { # NAME
+    local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
+    start_proc be "$BE" 0 --socket "$sock" --mode io
+    wait_sock "$sock"
+    start_proc fe "$VF" 1 --socket "$sock" --mode mac --validate --tx-first 32 --stats-file "$TP_DIR/fe.stats"
+    wait_count fe 1 10000 10 || { ok=0; why="no traffic"; }
+    sleep "$RUN_SECS"
+    stop_proc fe; stop_proc be
+    local got inv; got=$(jget fe rx_packets); inv=$(jget fe rx_invalid)
+    [[ ${got:-0} -gt 10000 ]] || { ok=0; why="$why too few packets"; }
+    [[ ${inv:-x} == 0 ]] || { ok=0; why="$why invalid"; }
+    fe_clean fe || { ok=0; why="$why front-end ring errors"; }
+    result "$name" $ok "virtio-fwd looped ${got:-?} packets through vhost-fwd (${inv:-?} invalid) $why"
+}
+
 case_ours_restart() { # NAME be|fe
     local name=$1 who=$2 sock=$TP_DIR/$1.sock ok=1 why="" before after
     start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate
@@ -325,7 +341,7 @@ case_ours_mq() { # NAME: vhost-fwd offers no MQ: one pair, traffic still flows
     result "$name" $ok "asked 2 pairs, got $(jget fe queue_pairs); sent $(jget fe tx_packets), received $(jget be rx_packets) $why"
 }
 
-ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-server ours-restart-be
+ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-loop ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
      dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq
      dpdk-interrupt ours-interrupt)
@@ -336,6 +352,7 @@ for c in "${CASES[@]}"; do
         ours-g2h-mrg1) case_ours_g2h "$c" 1 ;;
         ours-h2g-mrg0) case_ours_h2g "$c" 0 1518 ;;
         ours-h2g-mrg1) case_ours_h2g "$c" 1 64 ;;
+        ours-loop) case_ours_loop "$c" ;;
         ours-server) case_ours_g2h "$c" 1 --server --client ;;
         ours-restart-be) case_ours_restart "$c" be ;;
         ours-restart-fe) case_ours_restart "$c" fe ;;

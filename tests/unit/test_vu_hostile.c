@@ -277,6 +277,24 @@ static void case_no_reconnect(void)
 	fake_close(&f);
 }
 
+/* A back-end that stops answering mid-handshake cannot hold destroy for
+ * the reply timeout. */
+static void case_destroy_stalled(void)
+{
+	struct virtio_user *vu = fe_new(1, 0);
+	struct vhost_msg m;
+	int fd = fake_accept();
+	uint64_t t0;
+
+	CHECK(vu && fd >= 0);
+	CHECK_EQ(msg_recv_timeout(fd, &m, 5000), 0);
+	CHECK_EQ(m.hdr.request, VHOST_USER_GET_FEATURES);
+	t0 = now_ms();
+	virtio_user_destroy(vu);
+	CHECK(now_ms() - t0 < 1000);
+	close(fd);
+}
+
 enum used_bad {
 	TX_IDX_AHEAD, TX_ID_RANGE, TX_ID_NOT_INFLIGHT, TX_ID_DUP,
 	RX_IDX_AHEAD, RX_LEN_PAST, RX_NUM_BUFFERS_0, RX_NUM_BUFFERS_HUGE,
@@ -430,6 +448,7 @@ int main(void)
 	vhost_log_set_level(VHOST_LOG_ERR);
 	RUN(case_bad_replies);
 	RUN(case_no_reconnect);
+	RUN(case_destroy_stalled);
 	RUN(case_bad_used);
 	close(listen_fd);
 	unlink(path);
