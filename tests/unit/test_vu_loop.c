@@ -627,6 +627,19 @@ static void case_generator(void)
 	CHECK(got >= 5000);
 	CHECK_EQ(bad, 0);
 	CHECK(bytes > 0 && bytes % 64 == 0);
+	/* Drain what is left, then one poll that finds nothing: counted. */
+	{
+		struct virtio_user_queue_stats st0, st1;
+		uint64_t drain_end = now_ms() + WAIT_MS;
+
+		while (virtio_user_gen_rx(vu, 0, 32, &bytes) && now_ms() < drain_end)
+			;
+		CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_RX(0), &st0), 0);
+		CHECK_EQ(virtio_user_gen_rx(vu, 0, 32, &bytes), 0);
+		CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_RX(0), &st1), 0);
+		CHECK_EQ(st1.empty_polls, st0.empty_polls + 1);
+		CHECK_EQ(st1.packets * 64, st1.bytes);
+	}
 	vhost_pktbuf_free(p);
 	virtio_user_destroy(vu);
 	be_stop(&be);
