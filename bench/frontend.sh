@@ -18,7 +18,10 @@
 # Rates are counter deltas over WINDOW seconds (3) after WARMUP (1), median
 # of ROUNDS (1) runs, ours and DPDK alternating. Prints the raw rows, then a
 # table of median Mpps and the median of the per-round ratios ours/DPDK
-# (each ratio from two runs back to back) against the issue's targets, and draws
+# (each ratio from two runs back to back) against the issue's targets, and
+# the same ratio per core used by the measured side (back-end for backend,
+# front-end for frontend, both for loop: from /proc CPU times, steadier when
+# other work shares the cores), and draws
 # OUT/frontend.png with gnuplot (installed with apt-get when missing, unless
 # NO_INSTALL=1). Not a test: figures move with the machine's load.
 #   ninja -C build && bench/frontend.sh [backend] [frontend] [loop]
@@ -71,11 +74,27 @@ wait_moving() {
     done
     return 1
 }
+# CPU time (clock ticks) used so far by the processes in CPU_PIDS: the
+# side a row measures. On a busy machine a process gets only part of its
+# core, so Mpps per core used (rate / cpu share) is steadier than Mpps.
+CPU_PIDS=""
+ticks() {
+    local p t=0 v
+    for p in $CPU_PIDS; do
+        v=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+# cpu_share T0 T1 SECONDS : % of one core the measured side used.
+cpu_share() { awk -v a="$1" -v b="$2" -v s="$3" -v hz="$HZ" 'BEGIN { printf "%.0f\n", (b - a) / hz / s * 100 }'; }
 # rate_tool NAME FIELD : Mpps of a counter over WINDOW; the tool's idle%
-# (empty polls) goes to $W/idle.
+# (empty polls) goes to $W/idle, the measured side's cpu% to $W/cpu.
 rate_tool() {
-    local a b
-    sleep "$WARMUP"; a=$(snap "$1"); sleep "$WINDOW"; b=$(snap "$1")
+    local a b c0 c1
+    sleep "$WARMUP"; a=$(snap "$1"); c0=$(ticks); sleep "$WINDOW"; b=$(snap "$1"); c1=$(ticks)
+    cpu_share "$c0" "$c1" "$WINDOW" >"$W/cpu"
     awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
         p = y[4] - x[4]; printf "%.0f\n", (p > 0 ? 100 * (y[5] - x[5]) / p : 0) }' >"$W/idle"
     awk -v a="$a" -v b="$b" -v k="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
@@ -84,11 +103,12 @@ rate_tool() {
 }
 # rate_tp NAME rx|tx : Mpps of a testpmd port counter over WINDOW.
 rate_tp() {
-    local c0 t0
+    local c0 t0 k0 k1
     sleep "$WARMUP"
-    tp_port_stats "$1" >/dev/null; c0=${TP_STATS[${2}_packets]}; t0=${TP_STATS[t_ns]}
+    tp_port_stats "$1" >/dev/null; c0=${TP_STATS[${2}_packets]}; t0=${TP_STATS[t_ns]}; k0=$(ticks)
     sleep "$WINDOW"
-    tp_port_stats "$1" >/dev/null
+    tp_port_stats "$1" >/dev/null; k1=$(ticks)
+    cpu_share "$k0" "$k1" "$(awk -v a="$t0" -v b="${TP_STATS[t_ns]}" 'BEGIN { print (b - a) / 1e9 }')" >"$W/cpu"
     tp_mpps "$c0" "${TP_STATS[${2}_packets]}" "$t0" "${TP_STATS[t_ns]}"
 }
 vhost_tp() { # SOCK SIZE MODE : testpmd net_vhost forwarding on BE_CORE
@@ -123,11 +143,13 @@ measure_backend() { # DIR SIZE WHO
         vhost_tp "$sock" "$size" "$mode" || { echo nan; return; }
     fi
     start_tool gen "$VF" --socket "$sock" --gen --mode "$gmode" --pkt-len "$size" --cpu "$FE_CORE"
-    echo nan >"$W/idle"
+    if [[ $who == ours ]]; then CPU_PIDS=$(pgrep -P "${PID[be]}" | head -1); else CPU_PIDS=${TP_TPID[be]}; fi
+    echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving gen "$field"; then r=$(rate_tool gen "$field"); else r=nan; fi
     stop_tool gen; stop_tool be; tp_stop be 1
-    echo "raw backend $dir $size $who ${r} Mpps generator-idle $(<"$W/idle")%" >&2
+    echo "raw backend $dir $size $who ${r} Mpps generator-idle $(<"$W/idle")% back-end-cpu $(<"$W/cpu")%" >&2
     record "backend/$dir/$size/$who" "$r"
+    record "backend/$dir/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 # --- frontend: (ours | dpdk) x vhost-fwd -------------------------------------
@@ -142,11 +164,13 @@ measure_frontend() { # DIR SIZE WHO
     else
         virtio_tp "$sock" "$size" "$fmode" || { stop_tool be; echo nan; return; }
     fi
-    echo nan >"$W/idle"
+    if [[ $who == ours ]]; then CPU_PIDS=$(pgrep -P "${PID[fe]}" | head -1); else CPU_PIDS=${TP_TPID[fe]}; fi
+    echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving be "$field"; then r=$(rate_tool be "$field"); else r=nan; fi
     stop_tool fe; tp_stop fe 1; stop_tool be
-    echo "raw frontend $dir $size $who ${r} Mpps back-end-idle $(<"$W/idle")%" >&2
+    echo "raw frontend $dir $size $who ${r} Mpps back-end-idle $(<"$W/idle")% front-end-cpu $(<"$W/cpu")%" >&2
     record "frontend/$dir/$size/$who" "$r"
+    record "frontend/$dir/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 # --- loop: ours+ours | dpdk+dpdk ---------------------------------------------
@@ -157,18 +181,23 @@ measure_loop() { # SIZE WHO
         start_tool be "$BE" --socket "$sock" --mode io --pkt-len "$size" --cpu "$BE_CORE"
         wait_sock "$sock"
         start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE"
+        CPU_PIDS="$(pgrep -P "${PID[be]}" | head -1) $(pgrep -P "${PID[fe]}" | head -1)"
+        echo nan >"$W/cpu"
         if wait_moving be 1; then r=$(rate_tool be 1); else r=nan; fi
         stop_tool fe; stop_tool be
     else
+        echo nan >"$W/cpu"
         if vhost_tp "$sock" "$size" io && virtio_tp "$sock" "$size" mac "start tx_first 32"; then
+            CPU_PIDS="${TP_TPID[be]} ${TP_TPID[fe]}"
             r=$(rate_tp be rx)
         else
             r=nan
         fi
         tp_stop fe 1; tp_stop be 1
     fi
-    echo "raw loop pair $size $who ${r} Mpps" >&2
+    echo "raw loop pair $size $who ${r} Mpps cpu $(<"$W/cpu")% (both sides)" >&2
     record "loop/pair/$size/$who" "$r"
+    record "loop/pair/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 median() { printf '%s\n' "$@" | grep -v nan | sort -g | awk '{a[n++]=$1} END {
@@ -193,8 +222,8 @@ target() { # SECTION SIZE -> target ratio or -
 }
 DAT=$OUT/frontend.dat
 : >"$DAT"
-printf '%-9s %-5s %5s %10s %10s %7s %7s\n' section row size "ours Mpps" "DPDK Mpps" ratio target
-for key in $(printf '%s\n' "${!RES[@]}" | sed 's,/[^/]*$,,' | sort -u); do
+printf '%-9s %-5s %5s %10s %10s %7s %9s %7s\n' section row size "ours Mpps" "DPDK Mpps" ratio "per-core" target
+for key in $(printf '%s\n' "${!RES[@]}" | grep -v '/cpu$' | sed 's,/[^/]*$,,' | sort -u); do
     IFS=/ read -r sec dir size <<<"$key"
     # shellcheck disable=SC2086
     o=$(median ${RES[$key/ours]:-nan}); d=$(median ${RES[$key/dpdk]:-nan})
@@ -206,7 +235,17 @@ for key in $(printf '%s\n' "${!RES[@]}" | sed 's,/[^/]*$,,' | sort -u); do
         if (!k) { print "nan"; exit }
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
         printf "%.2f", (k % 2 ? r[int(k / 2)] : (r[k / 2 - 1] + r[k / 2]) / 2) }')
-    printf '%-9s %-5s %5s %10s %10s %7s %7s\n' "$sec" "$dir" "$size" "$o" "$d" "$ratio" "$(target "$sec" "$size")"
+    # The same per Mpps per core used by the measured side (cpu%/100).
+    pcr=$(awk -v o="${RES[$key/ours]:-}" -v d="${RES[$key/dpdk]:-}" \
+              -v oc="${RES[$key/ours/cpu]:-}" -v dc="${RES[$key/dpdk/cpu]:-}" 'BEGIN {
+        n = split(o, a, " "); split(d, b, " "); split(oc, x, " "); split(dc, y, " "); k = 0
+        for (i = 1; i <= n; i++)
+            if (a[i] != "nan" && b[i] != "nan" && b[i] > 0 && x[i] > 0 && y[i] > 0)
+                r[k++] = (a[i] / x[i]) / (b[i] / y[i])
+        if (!k) { print "nan"; exit }
+        for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        printf "%.2f", (k % 2 ? r[int(k / 2)] : (r[k / 2 - 1] + r[k / 2]) / 2) }')
+    printf '%-9s %-5s %5s %10s %10s %7s %9s %7s\n' "$sec" "$dir" "$size" "$o" "$d" "$ratio" "$pcr" "$(target "$sec" "$size")"
     echo "\"$sec $dir $size\" $o $d" >>"$DAT"
 done
 
