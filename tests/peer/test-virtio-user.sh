@@ -20,6 +20,8 @@
 #   dpdk-interrupt       dpdk-h2g with virtio-fwd --interrupt: it sleeps on its call
 #                        eventfd until testpmd's packets wake it (wakeups > 0)
 #   ours-interrupt       the same against vhost-fwd txonly
+#   container            docs/container-example.sh: two processes in their own network
+#                        namespaces on vhost-switch through a bind-mounted socket dir
 #   ours-mq              virtio-fwd asks two pairs of vhost-fwd, which offers no MQ:
 #                        it falls back to one pair and traffic flows
 # Counts must match exactly where both ends count (sent == received after a
@@ -341,10 +343,21 @@ case_ours_mq() { # NAME: vhost-fwd offers no MQ: one pair, traffic still flows
     result "$name" $ok "asked 2 pairs, got $(jget fe queue_pairs); sent $(jget fe tx_packets), received $(jget be rx_packets) $why"
 }
 
+case_container() { # NAME
+    local name=$1 out
+    out=$(timeout 60 "$ROOT/docs/container-example.sh" "$BUILD" "$RUN_SECS" 2>&1)
+    if grep -q '^container example: OK' <<<"$out"; then
+        result "$name" 1 "$(grep '^container example' <<<"$out")"
+    else
+        echo "$out" | tail -8 >"$TP_DIR/container.err"
+        result "$name" 0 "$(grep '^container example' <<<"$out" || echo 'did not finish')"
+    fi
+}
+
 ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-loop ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
      dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq
-     dpdk-interrupt ours-interrupt)
+     dpdk-interrupt ours-interrupt container)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -367,6 +380,7 @@ for c in "${CASES[@]}"; do
         dpdk-mq-g2h) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_g2h "$c" 1 ;;
         dpdk-mq-h2g) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_h2g "$c" 1 64 ;;
         ours-mq) case_ours_mq "$c" ;;
+        container) case_container "$c" ;;
         dpdk-interrupt) VF_EXTRA=--interrupt case_dpdk_h2g "$c" 1 64 ;;
         ours-interrupt) VF_EXTRA=--interrupt case_ours_h2g "$c" 1 64 ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
