@@ -230,13 +230,20 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf **pkts, uint16_t n)
 {
 	struct vu_ring *r = ring_get(vu, qp, false);
-	uint16_t cnt, i = 0, got = 0, old;
+	/* pkts[got..have) hold fresh buffers taken in one bulk call. */
+	uint16_t cnt, i = 0, got = 0, have = 0, old;
 
 	if (!burst_begin(r))
 		return 0;
 	if (vu_used_count(r, &cnt) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		goto out;
+	}
+	if (cnt && n) {
+		uint16_t want = cnt < n ? cnt : n;
+
+		if (!vhost_pktbuf_alloc_bulk(pool, pkts, want))
+			have = want;
 	}
 	while (got < n && i < cnt) {
 		struct virtio_net_hdr_mrg_rxbuf h;
@@ -267,7 +274,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			if (nb > cnt - i)
 				break;
 		}
-		pkt = vhost_pktbuf_alloc(pool);
+		pkt = got < have ? pkts[got] : vhost_pktbuf_alloc(pool);
 		if (!pkt) {
 			r->st.no_pktbuf++;
 			drop = true;
@@ -286,11 +293,12 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		vu_free_chain(r, head);
 		for (uint16_t k = 1; k < nb; k++) {
 			if (vu_used_entry(r, (uint16_t)(i + k), &head, &len) < 0) {
-				vhost_pktbuf_free(pkt);
+				/* A stash buffer is freed with the stash. */
+				if (got >= have)
+					vhost_pktbuf_free(pkt);
 				r->last_used = (uint16_t)(r->last_used + i + k);
 				vu_ring_break(r, "used id not in flight or length past its buffer");
-				vu_ring_unlock(r);
-				return got;
+				goto done;
 			}
 			total += len;
 			if (!drop && rx_copy(pkt, vu_slot(r, head), len)) {
@@ -308,6 +316,15 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		}
 		if (drop) {
 			vhost_pktbuf_free(pkt);
+			if (got < have) {
+				/* Its place in the stash gets a fresh buffer. */
+				pkts[got] = vhost_pktbuf_alloc(pool);
+				if (!pkts[got]) {
+					vhost_pktbuf_free_bulk(pkts + got + 1,
+							       (unsigned)(have - got - 1));
+					have = got;
+				}
+			}
 			continue;
 		}
 		if ((h.hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
@@ -319,6 +336,9 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		r->st.bytes += total;
 	}
 	r->last_used = (uint16_t)(r->last_used + i);
+done:
+	if (have > got)
+		vhost_pktbuf_free_bulk(pkts + got, (unsigned)(have - got));
 	if (!got)
 		r->st.empty_polls++;
 	if (!r->broken && r->nfree) {

@@ -13,7 +13,7 @@
  *    first; the rest is copied over both used rings (idx and entries) and
  *    then over receive buffer headers; then every burst runs twice. The
  *    front-end's own bookkeeping must stay consistent (free counts within
- *    the ring).
+ *    the ring, every packet buffer back in the pool).
  */
 #include <linux/virtio_net.h>
 #include <stdio.h>
@@ -128,6 +128,9 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 		}
 	}
 	if (rx->nfree > rx->size || tx->nfree > tx->size)
+		abort();
+	/* Every packet buffer back in the pool (no cache: exact). */
+	if (vhost_pktbuf_pool_avail(pool) != vhost_pktbuf_pool_count(pool))
 		abort();
 	rx->ready = tx->ready = false;
 }

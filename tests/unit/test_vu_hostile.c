@@ -433,6 +433,8 @@ static void case_bad_used(void)
 		}
 		virtio_user_destroy(vu);
 		fake_close(&f);
+		/* Dropped packets gave their buffers back. */
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), vhost_pktbuf_pool_count(pool));
 	}
 	vhost_pktbuf_pool_destroy(pool);
 }
