@@ -63,6 +63,13 @@ stop_tool() {
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     unset "PID[$name]"
 }
+# tool_pid NAME : the tool's own pid (the child of its timeout wrapper).
+tool_pid() {
+    local i p
+    for ((i = 0; i < 100; i++)); do
+        p=$(pgrep -P "${PID[$1]}" | head -1); [[ -n $p ]] && { echo "$p"; return; }; sleep 0.01
+    done
+}
 wait_sock() { local i; for ((i = 0; i < 200; i++)); do [[ -S $1 ]] && return 0; sleep 0.02; done; return 1; }
 # Counters of a tool: "RX TX T_NS PASSES IDLE".
 snap() { cat "$W/$1.stats" 2>/dev/null; }
@@ -143,7 +150,7 @@ measure_backend() { # DIR SIZE WHO
         vhost_tp "$sock" "$size" "$mode" || { echo nan; return; }
     fi
     start_tool gen "$VF" --socket "$sock" --gen --mode "$gmode" --pkt-len "$size" --cpu "$FE_CORE"
-    if [[ $who == ours ]]; then CPU_PIDS=$(pgrep -P "${PID[be]}" | head -1); else CPU_PIDS=${TP_TPID[be]}; fi
+    if [[ $who == ours ]]; then CPU_PIDS=$(tool_pid be); else CPU_PIDS=${TP_TPID[be]}; fi
     echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving gen "$field"; then r=$(rate_tool gen "$field"); else r=nan; fi
     stop_tool gen; stop_tool be; tp_stop be 1
@@ -164,7 +171,7 @@ measure_frontend() { # DIR SIZE WHO
     else
         virtio_tp "$sock" "$size" "$fmode" || { stop_tool be; echo nan; return; }
     fi
-    if [[ $who == ours ]]; then CPU_PIDS=$(pgrep -P "${PID[fe]}" | head -1); else CPU_PIDS=${TP_TPID[fe]}; fi
+    if [[ $who == ours ]]; then CPU_PIDS=$(tool_pid fe); else CPU_PIDS=${TP_TPID[fe]}; fi
     echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving be "$field"; then r=$(rate_tool be "$field"); else r=nan; fi
     stop_tool fe; tp_stop fe 1; stop_tool be
@@ -181,7 +188,7 @@ measure_loop() { # SIZE WHO
         start_tool be "$BE" --socket "$sock" --mode io --pkt-len "$size" --cpu "$BE_CORE"
         wait_sock "$sock"
         start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE"
-        CPU_PIDS="$(pgrep -P "${PID[be]}" | head -1) $(pgrep -P "${PID[fe]}" | head -1)"
+        CPU_PIDS="$(tool_pid be) $(tool_pid fe)"
         echo nan >"$W/cpu"
         if wait_moving be 1; then r=$(rate_tool be 1); else r=nan; fi
         stop_tool fe; stop_tool be
