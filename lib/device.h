@@ -77,6 +77,12 @@ struct vhost_vring {
 	uint16_t index;
 	bool started;        /* kick received; stopped by GET_VRING_BASE */
 	bool enabled;        /* SET_VRING_ENABLE, or implicit */
+	/* The front-end disabled the ring (SET_VRING_ENABLE 0), as opposed
+	 * to a ring not enabled yet: only such a ring, if started, has its
+	 * TX chains discarded (vring_drain.c). QEMU kicks before it enables
+	 * (also after a reconnect): draining then would throw away what the
+	 * guest queued while the back-end was away. */
+	bool fe_disabled;
 	bool app_usable;     /* what the application was last told */
 	bool kick_set;       /* SET_VRING_KICK seen (fd or "no fd") */
 	bool call_set;       /* SET_VRING_CALL seen (fd or "no fd") */

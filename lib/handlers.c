@@ -618,6 +618,7 @@ static int h_set_vring_enable(struct vhost_dev *dev, struct vhost_msg *msg,
 	}
 	vring_lock(vq);
 	vq->enabled = enable;
+	vq->fe_disabled = !enable;
 	vring_refresh_locked(dev, vq);
 	vring_unlock(vq);
 	LOG_DEBUG("%s: vring %u %s", dev_path(dev), vq->index,

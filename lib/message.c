@@ -218,3 +218,40 @@ int msg_recv_timeout(int fd, struct vhost_msg *msg, int timeout_ms)
 	*msg = rx.msg;
 	return 0;
 }
+
+int msg_send_wait(int fd, const struct vhost_user_hdr *hdr,
+		  const void *payload, const int *fds, unsigned nfds,
+		  int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int ret = poll(&p, 1, timeout_ms);
+
+	if (ret == 0)
+		return -ETIMEDOUT;
+	if (ret < 0)
+		return -errno;
+	/* A message is far smaller than a socket buffer: once there is
+	 * room, msg_send takes it whole. */
+	return msg_send(fd, hdr, payload, fds, nfds);
+}
+
+int msg_call(int fd, const struct vhost_user_hdr *hdr, const void *payload,
+	     const int *fds, unsigned nfds, struct vhost_msg *reply,
+	     int timeout_ms)
+{
+	int ret = msg_send_wait(fd, hdr, payload, fds, nfds, timeout_ms);
+
+	if (ret)
+		return ret;
+	ret = msg_recv_timeout(fd, reply, timeout_ms);
+	if (ret)
+		return ret;
+	if (reply->nfds) {
+		msg_close_fds(reply);
+		return -EPROTO;
+	}
+	if (reply->hdr.request != hdr->request ||
+	    !(reply->hdr.flags & VHOST_USER_REPLY_MASK))
+		return -EPROTO;
+	return 0;
+}

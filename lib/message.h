@@ -46,4 +46,16 @@ int msg_send(int fd, const struct vhost_user_hdr *hdr, const void *payload,
  * requester side (virtio-user front-end, tests, back-end requests). */
 int msg_recv_timeout(int fd, struct vhost_msg *msg, int timeout_ms);
 
+/* Requester side: send hdr + payload + fds (blocking up to timeout_ms for
+ * room), then wait up to timeout_ms for the reply to that request. The
+ * reply must carry the reply flag and the same request id (else -EPROTO)
+ * and no fds (closed, -EPROTO). */
+int msg_call(int fd, const struct vhost_user_hdr *hdr, const void *payload,
+	     const int *fds, unsigned nfds, struct vhost_msg *reply,
+	     int timeout_ms);
+/* Send without waiting for a reply, blocking up to timeout_ms for room. */
+int msg_send_wait(int fd, const struct vhost_user_hdr *hdr,
+		  const void *payload, const int *fds, unsigned nfds,
+		  int timeout_ms);
+
 #endif

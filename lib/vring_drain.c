@@ -32,7 +32,7 @@ static bool vring_drain_wanted(const struct vhost_dev *dev,
 			       const struct vhost_vring *vq)
 {
 	return !dev->closing && (vq->index & 1) && vq->started &&
-	       !vq->enabled && vq->desc != NULL &&
+	       !vq->enabled && vq->fe_disabled && vq->desc != NULL &&
 	       !atomic_load_explicit(&vq->broken, memory_order_acquire);
 }
 

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-user internals: the front-end object, its rings, and the split
+ * ring driver side. Control state is written by the control thread only
+ * (vu_ctrl.c); a ring's data-path state by the thread holding its busy
+ * flag (one trylock per burst; the control thread spins on it to stop a
+ * ring).
+ */
+#ifndef VU_H
+#define VU_H
+
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vhost/virtio_user.h>
+
+#define VU_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_mrg_rxbuf))
+#define VU_MAX_RINGS (2 * VIRTIO_USER_MAX_QUEUE_PAIRS)
+#define VU_REPLY_TIMEOUT_MS 5000
+
+/* Our bookkeeping for one descriptor head, private (the back-end can
+ * write everything in shared memory, so nothing there is read back but
+ * the used ring, and that is checked). */
+struct vu_head {
+	uint32_t seq;     /* post order, for re-posting in flight buffers */
+	uint16_t ndesc;   /* descriptors in the chain (0: not a posted head) */
+	uint16_t pad;
+};
+
+struct vu_ring {
+	atomic_flag busy;       /* data path: trylock per burst */
+	bool ready;             /* running: set by the control thread under busy */
+	bool broken;            /* the back-end broke it; reset on reconnect */
+	bool tx;
+	bool gen;               /* prebuilt packets (load generator) */
+	bool intr;              /* the application wants calls */
+	bool event_idx, mrg;
+	uint16_t index, size, mask;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint8_t *slots;         /* size buffers of slot_len bytes */
+	uint32_t slot_len;      /* header + buf_len, rounded */
+	uint16_t avail_idx;     /* next avail->idx we publish */
+	uint16_t last_used;     /* used entries consumed */
+	uint16_t free_head, nfree;
+	uint16_t *next;         /* private chain links and free list */
+	struct vu_head *heads;
+	uint32_t seq;
+	uint32_t gen_len;       /* gen: bytes in each tx descriptor */
+	uint64_t rx_features;   /* net_hdr_to_pkt view of the features */
+	uint64_t tx_features;   /* net_hdr_from_pkt view of the features */
+	int kickfd, callfd;
+	struct virtio_user_queue_stats st;
+};
+
+enum vu_state { VU_IDLE, VU_READY, VU_GONE };
+
+struct virtio_user {
+	struct virtio_user_params p;
+	char path[108];
+	uint64_t offered;       /* features we offer */
+	_Atomic uint64_t features; /* negotiated */
+	uint64_t protocol_features; /* control thread; copied below */
+	_Atomic uint64_t protocol_features_pub;
+	uint16_t nrings;        /* allocated: 2 * p.queue_pairs */
+	_Atomic uint16_t active_pairs; /* in use with this back-end */
+	int memfd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	struct vu_ring rings[VU_MAX_RINGS];
+	/* control */
+	pthread_t thread;
+	bool started;
+	int sock, listen_fd, wakefd;
+	_Atomic bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic int state;      /* enum vu_state */
+	_Atomic uint64_t connects, disconnects;
+};
+
+/* vu_mem.c: memory and ring layout */
+int vu_mem_init(struct virtio_user *vu);
+void vu_mem_fini(struct virtio_user *vu);
+/* The ring's descriptors back to the free list, indices to 0. */
+void vu_ring_reset(struct vu_ring *r);
+/* After a back-end went away (ring stopped): consume what it returned,
+ * then write the heads still in flight into the avail ring again, in post
+ * order, from the used index on. Returns the base for SET_VRING_BASE. */
+uint16_t vu_ring_recover(struct vu_ring *r);
+
+/* vu_proto.c: the protocol client on a connected socket */
+int vu_request(int fd, bool ack, uint32_t req, const void *payload,
+	       uint32_t size, const int *fds, unsigned nfds);
+int vu_get_u64(int fd, uint32_t req, uint64_t *out);
+int vu_negotiate(struct virtio_user *vu, int fd);
+int vu_setup_ring(struct virtio_user *vu, int fd, struct vu_ring *r,
+		  uint16_t base);
+int vu_set_status(struct virtio_user *vu, int fd);
+
+/* vu_net.c: rings at setup */
+void vu_ring_post_rx(struct vu_ring *r);
+void vu_ring_set_features(struct vu_ring *r, uint64_t features);
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * virtio-net data path of the front-end: transmit and receive bursts with
+ * packet buffers (copied into and out of the shared buffers, the
+ * virtio-net header built and parsed by net_hdr.c), mergeable receive,
+ * and the load generator's prebuilt packets.
+ *
+ * Per burst: one trylock, one acquire load of used->idx, one release store
+ * of avail->idx, at most one kick (only when the back-end asked). Per
+ * packet: no lock, no syscall, no division or modulo.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "net_hdr.h"
+#include "vu_ring.h"
+
+#define HAS(f, b) (((f) >> (b)) & 1)
+
+/* net_hdr.c speaks for a back-end: what it builds is checked against the
+ * guest's GUEST_* features, what it parses against HOST_* ones. A
+ * front-end sends to the device's HOST_* side and receives from its
+ * GUEST_* side, so each direction gets the mirrored view. */
+void vu_ring_set_features(struct vu_ring *r, uint64_t f)
+{
+	r->event_idx = HAS(f, VIRTIO_RING_F_EVENT_IDX);
+	r->mrg = HAS(f, VIRTIO_NET_F_MRG_RXBUF);
+	r->tx_features = (HAS(f, VIRTIO_NET_F_CSUM) ? 1ull << VIRTIO_NET_F_GUEST_CSUM : 0) |
+		(HAS(f, VIRTIO_NET_F_HOST_TSO4) ? 1ull << VIRTIO_NET_F_GUEST_TSO4 : 0) |
+		(HAS(f, VIRTIO_NET_F_HOST_TSO6) ? 1ull << VIRTIO_NET_F_GUEST_TSO6 : 0);
+	r->rx_features = (HAS(f, VIRTIO_NET_F_GUEST_CSUM) ? 1ull << VIRTIO_NET_F_CSUM : 0) |
+		(HAS(f, VIRTIO_NET_F_GUEST_TSO4) ? 1ull << VIRTIO_NET_F_HOST_TSO4 : 0) |
+		(HAS(f, VIRTIO_NET_F_GUEST_TSO6) ? 1ull << VIRTIO_NET_F_HOST_TSO6 : 0) |
+		(HAS(f, VIRTIO_NET_F_GUEST_ECN) ? 1ull << VIRTIO_NET_F_HOST_ECN : 0);
+}
+
+/* Every free receive buffer to the back-end (descriptors are prebuilt). */
+static void rx_refill(struct vu_ring *r)
+{
+	while (r->nfree)
+		vu_post(r, vu_alloc_chain(r, 1));
+}
+
+void vu_ring_post_rx(struct vu_ring *r)
+{
+	rx_refill(r);
+	vu_update_intr(r);
+	atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx, r->avail_idx,
+			      memory_order_release);
+}
+
+static struct vu_ring *ring_get(struct virtio_user *vu, uint16_t qp, bool tx)
+{
+	if (qp >= VIRTIO_USER_MAX_QUEUE_PAIRS || qp >= vu->p.queue_pairs)
+		return NULL;
+	return &vu->rings[qp * 2 + tx];
+}
+
+/* Start a burst: the ring is ours and running. */
+static bool burst_begin(struct vu_ring *r)
+{
+	if (!r || !vu_ring_lock(r))
+		return false;
+	if (!r->ready || r->broken) {
+		vu_ring_unlock(r);
+		return false;
+	}
+	return true;
+}
+
+/* Return transmit chains the back-end has used. */
+static int tx_reclaim(struct vu_ring *r)
+{
+	uint16_t n, head;
+	uint32_t len;
+
+	if (vu_used_count(r, &n) < 0) {
+		vu_ring_break(r, "used index ahead of the buffers posted");
+		return -1;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (vu_used_entry(r, i, &head, &len) < 0) {
+			r->last_used = (uint16_t)(r->last_used + i);
+			vu_ring_break(r, "used id not in flight");
+			return -1;
+		}
+		vu_free_chain(r, head);
+	}
+	r->last_used = (uint16_t)(r->last_used + n);
+	return 0;
+}
+
+/* Descriptors for len bytes of header + packet (no division). */
+static uint32_t descs_for(const struct vu_ring *r, uint32_t len)
+{
+	uint32_t n = 1;
+
+	while (len > r->slot_len) {
+		len -= r->slot_len;
+		n++;
+	}
+	return n;
+}
+
+/* Copy header + packet into the chain at head and write its descriptors. */
+static void tx_fill(struct vu_ring *r, uint16_t head, uint16_t ndesc,
+		    const struct virtio_net_hdr_mrg_rxbuf *h,
+		    const struct vhost_pktbuf *pkt, const struct csum_fix *fix)
+{
+	const struct vhost_pktbuf *seg = pkt;
+	uint32_t seg_off = 0, pos = 0; /* packet offset */
+	uint16_t d = head;
+
+	for (uint16_t k = 0; k < ndesc; k++) {
+		uint8_t *dst = vu_slot(r, d);
+		uint32_t room = r->slot_len, used = 0;
+
+		if (k == 0) {
+			memcpy(dst, h, VU_HDR_LEN);
+			used = VU_HDR_LEN;
+		}
+		while (used < room && seg) {
+			uint32_t left = seg->data_len - seg_off;
+			uint32_t c = left < room - used ? left : room - used;
+
+			memcpy(dst + used, (uint8_t *)vhost_pktbuf_data(seg) + seg_off, c);
+			/* The checksum the back-end cannot compute. */
+			if (fix->on && fix->at >= pos && fix->at < pos + c)
+				dst[used + fix->at - pos] = fix->val[0];
+			if (fix->on && fix->at + 1 >= pos && fix->at + 1 < pos + c)
+				dst[used + fix->at + 1 - pos] = fix->val[1];
+			used += c;
+			pos += c;
+			seg_off += c;
+			if (seg_off == seg->data_len) {
+				seg = seg->next;
+				seg_off = 0;
+			}
+		}
+		r->desc[d].addr = (uint64_t)(uintptr_t)dst;
+		r->desc[d].len = used;
+		if (k + 1 < ndesc) {
+			r->desc[d].flags = VRING_DESC_F_NEXT;
+			r->desc[d].next = r->next[d];
+			d = r->next[d];
+		} else {
+			r->desc[d].flags = 0;
+		}
+	}
+}
+
+uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
+			      struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	struct vu_ring *r = ring_get(vu, qp, true);
+	uint16_t i, old;
+
+	if (!burst_begin(r))
+		return 0;
+	if (tx_reclaim(r) < 0) {
+		vu_ring_unlock(r);
+		return 0;
+	}
+	old = r->avail_idx;
+	for (i = 0; i < n; i++) {
+		const struct vhost_pktbuf *pkt = pkts[i];
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct csum_fix fix;
+		uint32_t ndesc;
+		uint16_t head;
+
+		/* The common packet: one segment, no offload, one buffer
+		 * (its address is fixed: only length and flags change). */
+		if (!pkt->ol_flags && !pkt->next &&
+		    pkt->data_len <= r->slot_len - VU_HDR_LEN) {
+			uint8_t *dst;
+
+			if (!r->nfree)
+				break;
+			head = vu_alloc_chain(r, 1);
+			dst = vu_slot(r, head);
+			memset(dst, 0, VU_HDR_LEN);
+			memcpy(dst + VU_HDR_LEN, vhost_pktbuf_data(pkt),
+			       pkt->data_len);
+			r->desc[head].len = VU_HDR_LEN + pkt->data_len;
+			r->desc[head].flags = 0;
+			vu_post(r, head);
+			r->st.packets++;
+			r->st.bytes += pkt->data_len;
+			continue;
+		}
+		if (pkt->pkt_len > VHOST_PKTBUF_MAX_PKT_LEN ||
+		    (ndesc = descs_for(r, VU_HDR_LEN + pkt->pkt_len)) > r->size) {
+			r->st.too_big++;
+			continue;
+		}
+		if (ndesc > r->nfree)
+			break;
+		if (!net_hdr_from_pkt(r->tx_features, pkt, &h, &fix)) {
+			r->st.bad_hdr++;
+			continue;
+		}
+		/* virtio 5.1.6.2.1: the driver sets neither DATA_VALID nor
+		 * num_buffers. */
+		h.hdr.flags &= (uint8_t)~VIRTIO_NET_HDR_F_DATA_VALID;
+		h.num_buffers = 0;
+		head = vu_alloc_chain(r, (uint16_t)ndesc);
+		tx_fill(r, head, (uint16_t)ndesc, &h, pkt, &fix);
+		vu_post(r, head);
+		r->st.packets++;
+		r->st.bytes += pkt->pkt_len;
+	}
+	if (r->avail_idx != old)
+		vu_publish(r, old);
+	else
+		r->st.empty_polls++;
+	vu_update_intr(r);
+	vu_ring_unlock(r);
+	return i;
+}
+
+/* Copy one received buffer into pkt. */
+static int rx_copy(struct vhost_pktbuf *pkt, const uint8_t *src, uint32_t len)
+{
+	return len ? vhost_pktbuf_append_data(pkt, src, len) : 0;
+}
+
+uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
+			      struct vhost_pktbuf_pool *pool,
+			      struct vhost_pktbuf **pkts, uint16_t n)
+{
+	struct vu_ring *r = ring_get(vu, qp, false);
+	/* pkts[got..have) hold fresh buffers taken in one bulk call. */
+	uint16_t cnt, i = 0, got = 0, have = 0, old;
+
+	if (!burst_begin(r))
+		return 0;
+	if (vu_used_count(r, &cnt) < 0) {
+		vu_ring_break(r, "used index ahead of the buffers posted");
+		goto out;
+	}
+	if (cnt && n) {
+		uint16_t want = cnt < n ? cnt : n;
+
+		if (!vhost_pktbuf_alloc_bulk(pool, pkts, want))
+			have = want;
+	}
+	while (got < n && i < cnt) {
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct vhost_pktbuf *pkt;
+		uint16_t head, nb = 1;
+		uint32_t len, total;
+		bool drop = false;
+
+		if (vu_used_entry(r, i, &head, &len) < 0) {
+			vu_ring_break(r, "used id not in flight or length past its buffer");
+			break;
+		}
+		if (len < VU_HDR_LEN) {
+			/* No room for the header: nothing usable. */
+			r->st.bad_hdr++;
+			vu_free_chain(r, head);
+			i++;
+			continue;
+		}
+		memcpy(&h, vu_slot(r, head), VU_HDR_LEN);
+		if (r->mrg) {
+			nb = VU_READ(h.num_buffers);
+			if (nb == 0 || nb > (uint16_t)(r->avail_idx - r->last_used)) {
+				vu_ring_break(r, "num_buffers past the buffers in flight");
+				break;
+			}
+			/* The rest of the packet is not published yet. */
+			if (nb > cnt - i)
+				break;
+		}
+		pkt = got < have ? pkts[got] : vhost_pktbuf_alloc(pool);
+		if (!pkt) {
+			r->st.no_pktbuf++;
+			drop = true;
+		} else if (len - VU_HDR_LEN <= vhost_pktbuf_tailroom(pkt)) {
+			/* One segment: copy straight in. */
+			memcpy(vhost_pktbuf_data(pkt), vu_slot(r, head) + VU_HDR_LEN,
+			       len - VU_HDR_LEN);
+			pkt->data_len = (uint16_t)(len - VU_HDR_LEN);
+			pkt->pkt_len = len - VU_HDR_LEN;
+		} else if (rx_copy(pkt, vu_slot(r, head) + VU_HDR_LEN,
+				   len - VU_HDR_LEN)) {
+			drop = true;
+			r->st.too_big++;
+		}
+		total = len - VU_HDR_LEN;
+		vu_free_chain(r, head);
+		for (uint16_t k = 1; k < nb; k++) {
+			if (vu_used_entry(r, (uint16_t)(i + k), &head, &len) < 0) {
+				/* A stash buffer is freed with the stash. */
+				if (got >= have)
+					vhost_pktbuf_free(pkt);
+				r->last_used = (uint16_t)(r->last_used + i + k);
+				vu_ring_break(r, "used id not in flight or length past its buffer");
+				goto done;
+			}
+			total += len;
+			if (!drop && rx_copy(pkt, vu_slot(r, head), len)) {
+				r->st.too_big++;
+				drop = true;
+			}
+			vu_free_chain(r, head);
+		}
+		i = (uint16_t)(i + nb);
+		/* A header without offloads leaves the fresh metadata. */
+		if (!drop && (h.hdr.flags || h.hdr.gso_type) &&
+		    !net_hdr_to_pkt(r->rx_features, &h, total, pkt)) {
+			r->st.bad_hdr++;
+			drop = true;
+		}
+		if (drop) {
+			vhost_pktbuf_free(pkt);
+			if (got < have) {
+				/* Its place in the stash gets a fresh buffer. */
+				pkts[got] = vhost_pktbuf_alloc(pool);
+				if (!pkts[got]) {
+					vhost_pktbuf_free_bulk(pkts + got + 1,
+							       (unsigned)(have - got - 1));
+					have = got;
+				}
+			}
+			continue;
+		}
+		if ((h.hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID) &&
+		    (r->rx_features >> VIRTIO_NET_F_CSUM & 1))
+			pkt->ol_flags |= VHOST_PKT_F_CSUM_VALID;
+		pkt->queue = qp;
+		pkts[got++] = pkt;
+		r->st.packets++;
+		r->st.bytes += total;
+	}
+	r->last_used = (uint16_t)(r->last_used + i);
+done:
+	if (have > got)
+		vhost_pktbuf_free_bulk(pkts + got, (unsigned)(have - got));
+	if (!got)
+		r->st.empty_polls++;
+	if (!r->broken && r->nfree) {
+		old = r->avail_idx;
+		rx_refill(r);
+		vu_publish(r, old);
+	}
+out:
+	vu_update_intr(r);
+	vu_ring_unlock(r);
+	return got;
+}
+
+int virtio_user_gen_set_packet(struct virtio_user *vu, uint16_t qp,
+			       const void *pkt, uint32_t len)
+{
+	struct vu_ring *r = ring_get(vu, qp, true);
+
+	if (!r || len == 0 || VU_HDR_LEN + len > r->slot_len)
+		return -EINVAL;
+	while (!vu_ring_lock(r))
+		;
+	r->gen = true;
+	r->gen_len = len;
+	for (uint16_t i = 0; i < r->size; i++) {
+		uint8_t *s = vu_slot(r, i);
+
+		memset(s, 0, VU_HDR_LEN);
+		memcpy(s + VU_HDR_LEN, pkt, len);
+		r->desc[i].addr = (uint64_t)(uintptr_t)s;
+		r->desc[i].len = VU_HDR_LEN + len;
+		r->desc[i].flags = 0;
+	}
+	vu_ring_unlock(r);
+	return 0;
+}
+
+uint16_t virtio_user_gen_tx(struct virtio_user *vu, uint16_t qp, uint16_t n)
+{
+	struct vu_ring *r = ring_get(vu, qp, true);
+	uint16_t old, i;
+
+	if (!r || !r->gen || !burst_begin(r))
+		return 0;
+	if (tx_reclaim(r) < 0) {
+		vu_ring_unlock(r);
+		return 0;
+	}
+	old = r->avail_idx;
+	if (n > r->nfree)
+		n = r->nfree;
+	for (i = 0; i < n; i++)
+		vu_post(r, vu_alloc_chain(r, 1));
+	if (n) {
+		vu_publish(r, old);
+		r->st.packets += n;
+		r->st.bytes += (uint64_t)n * r->gen_len;
+	} else {
+		r->st.empty_polls++;
+	}
+	vu_update_intr(r);
+	vu_ring_unlock(r);
+	return n;
+}
+
+uint16_t virtio_user_gen_rx(struct virtio_user *vu, uint16_t qp, uint16_t n,
+			    uint64_t *bytes)
+{
+	struct vu_ring *r = ring_get(vu, qp, false);
+	uint16_t cnt, i, head, old;
+	uint64_t b = 0;
+	uint32_t len;
+
+	if (!burst_begin(r))
+		return 0;
+	if (vu_used_count(r, &cnt) < 0) {
+		vu_ring_break(r, "used index ahead of the buffers posted");
+		vu_ring_unlock(r);
+		return 0;
+	}
+	if (cnt > n)
+		cnt = n;
+	for (i = 0; i < cnt; i++) {
+		if (vu_used_entry(r, i, &head, &len) < 0) {
+			vu_ring_break(r, "used id not in flight or length past its buffer");
+			break;
+		}
+		b += len > VU_HDR_LEN ? len - VU_HDR_LEN : 0;
+		vu_free_chain(r, head);
+	}
+	r->last_used = (uint16_t)(r->last_used + i);
+	r->st.packets += i;
+	r->st.bytes += b;
+	if (bytes)
+		*bytes += b;
+	if (!i)
+		r->st.empty_polls++;
+	if (!r->broken && r->nfree) {
+		old = r->avail_idx;
+		rx_refill(r);
+		vu_publish(r, old);
+	}
+	vu_update_intr(r);
+	vu_ring_unlock(r);
+	return i;
+}
