@@ -5,7 +5,8 @@
 #   1. builds three ways: gcc, clang (both -Wall -Wextra -Werror), and gcc
 #      with ASan + UBSan
 #   2. unit tests (meson suite "unit") in all three builds
-#   3. peer tests against DPDK testpmd's virtio-user, with the ASan build
+#   3. peer tests against DPDK testpmd (virtio-user front-end for our back-end,
+#      net_vhost back-end for our front-end), with the ASan build
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
@@ -104,6 +105,10 @@ if want peer; then
     timeout 900 tests/peer/test-testpmd.sh --build build-ci-asan >"$LOGDIR/peer.log" 2>&1
     grep -q '^peer:' "$LOGDIR/peer.log" || echo "FAIL peer: did not finish" >>"$LOGDIR/peer.log"
     count "$LOGDIR/peer.log"
+    note "peer tests of our front-end (virtio-user: our back-end, testpmd net_vhost; ASan build)"
+    timeout 900 tests/peer/test-virtio-user.sh --build build-ci-asan >"$LOGDIR/peer-vu.log" 2>&1
+    grep -q '^virtio-user peer:' "$LOGDIR/peer-vu.log" || echo "FAIL peer-vu: did not finish" >>"$LOGDIR/peer-vu.log"
+    count "$LOGDIR/peer-vu.log"
 fi
 
 if want valgrind; then
@@ -148,7 +153,7 @@ fi
 
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"
-    timeout $((FUZZ_SECONDS * 3 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+    timeout $((FUZZ_SECONDS * 4 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"
