@@ -18,7 +18,7 @@
 #include "log.h"
 #include "socket.h"
 #include "vring_drain.h"
-#include "vring_log.h"
+#include "vring.h"
 
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
 {
@@ -46,6 +46,54 @@ void device_unlock_all_vrings(struct vhost_dev *dev)
 		vring_unlock(&dev->vrings[i]);
 }
 
+/* Packed rings (virtio 2.7): the descriptor ring (aligned 16) and the
+ * driver and device event areas (4 bytes each, aligned 4), and the used
+ * entries of a burst aside (vq->shadow). Indices cannot be read back from
+ * a packed ring: the front-end's base is all there is. */
+static void vring_translate_packed(struct vhost_dev *dev,
+				   struct vhost_vring *vq)
+{
+	uint64_t n = vq->size;
+	struct vring_packed_desc *desc;
+	struct vring_packed_desc_event *drv, *devev;
+
+	if (vq->last_avail_idx >= n || vq->last_used_idx >= n) {
+		LOG_ERR("%s: vring %u: base %u/%u past the ring size %u",
+			dev->sock->path, vq->index, vq->last_avail_idx,
+			vq->last_used_idx, vq->size);
+		return;
+	}
+	desc = mem_uva_range(dev->mem, vq->desc_uaddr, 16 * n);
+	drv = mem_uva_range(dev->mem, vq->avail_uaddr, sizeof(*drv));
+	devev = mem_uva_range(dev->mem, vq->used_uaddr, sizeof(*devev));
+	if (!desc || !drv || !devev) {
+		LOG_ERR("%s: vring %u: ring addresses not in guest memory",
+			dev->sock->path, vq->index);
+		return;
+	}
+	if (((uintptr_t)desc & 15) || ((uintptr_t)drv & 3) ||
+	    ((uintptr_t)devev & 3)) {
+		LOG_ERR("%s: vring %u: misaligned ring", dev->sock->path,
+			vq->index);
+		return;
+	}
+	if (vq->shadow_size != n) {
+		free(vq->shadow);
+		vq->shadow_size = 0;
+		vq->shadow = calloc(n, sizeof(*vq->shadow));
+		if (!vq->shadow) {
+			LOG_ERR("%s: vring %u: out of memory", dev->sock->path,
+				vq->index);
+			return;
+		}
+		vq->shadow_size = (uint16_t)n;
+	}
+	vq->pdesc = desc;
+	vq->driver_event = drv;
+	vq->device_event = devev;
+	vq->desc = (struct vring_desc *)desc;
+}
+
 /* Point the ring at guest memory: the three areas must each lie whole in
  * one mapped region and be aligned as the virtio spec requires (desc 16,
  * avail 2, used 4), or the ring stays unusable. Caller holds vq's lock. */
@@ -60,8 +108,22 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->pdesc = NULL;
+	vq->driver_event = NULL;
+	vq->device_event = NULL;
+	vq->packed = dev_has_feature(dev, VIRTIO_F_RING_PACKED);
 	if (!vq->addr_set || !n || !dev->mem->nregions)
 		return;
+	if (vq->packed) {
+		vring_translate_packed(dev, vq);
+		vq->sync_used = false;
+		return;
+	}
+	if (n & (n - 1)) {
+		LOG_ERR("%s: vring %u: split ring size %u not a power of two",
+			dev->sock->path, vq->index, vq->size);
+		return;
+	}
 	desc = mem_uva_range(dev->mem, vq->desc_uaddr, 16 * n);
 	avail = mem_uva_range(dev->mem, vq->avail_uaddr, 4 + 2 * n + extra);
 	used = mem_uva_range(dev->mem, vq->used_uaddr, 4 + 8 * n + extra);
@@ -123,11 +185,8 @@ void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 	vq->access_ok = dev->running && vq->started && vq->enabled &&
 			vq->desc != NULL && !vq->broken;
 	/* Polling by default: ask the guest not to kick us. */
-	if (vq->access_ok) {
-		split_set_kick_wanted(vq, vq->notify_wanted);
-		if (vq->log_bits)
-			vring_log_used_flags(vq);
-	}
+	if (vq->access_ok)
+		ring_set_kick_wanted(vq, vq->notify_wanted);
 }
 
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
@@ -158,6 +217,7 @@ void vring_reset(struct vhost_vring *vq)
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
+	free(vq->shadow);
 	memset((char *)vq + sizeof(vq->lock), 0, st - sizeof(vq->lock));
 	memset((char *)vq + st_end, 0, sizeof(*vq) - st_end);
 	vq->dev = dev;

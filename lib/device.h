@@ -28,6 +28,12 @@
 
 #define VHOST_MAX_RING_SIZE 32768u
 
+struct packed_used {
+	uint16_t id;
+	uint16_t nslots;  /* ring slots the chain took */
+	uint32_t len;
+};
+
 struct vhost_vring {
 	/* ---- data path, read under lock ---- */
 	_Atomic uint32_t lock;
@@ -48,15 +54,30 @@ struct vhost_vring {
 	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool sync_used;      /* take last indices from used->idx at start */
+	bool packed;         /* VIRTIO_F_RING_PACKED negotiated */
 	uint64_t features;   /* the device's, copied under the lock */
 	uint16_t hdr_len;    /* virtio-net header: 12 with VERSION_1 or MRG */
-	uint16_t size;       /* power of two */
-	uint16_t mask;       /* size - 1 */
-	struct vring_desc *desc;
+	uint16_t size;       /* split: a power of two; packed: any */
+	uint16_t mask;       /* size - 1 (split) */
+	struct vring_desc *desc;      /* split; NULL: not translated */
 	struct vring_avail *avail;
 	struct vring_used *used;
+	/* Packed (virtio 1.1, 2.7): the descriptor ring (desc points at it
+	 * too), the driver and device event suppression areas. */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event;
+	struct vring_packed_desc_event *device_event;
+	/* Used entries of the burst, written to the ring at its end
+	 * (packed: a used entry overwrites a descriptor, so a packet that is
+	 * not placed must leave the ring untouched). size entries. */
+	struct packed_used *shadow;
+	uint16_t shadow_size;
+	/* Split: free-running indices. Packed: positions < size, with the
+	 * wrap counters. */
 	uint16_t last_avail_idx;
 	uint16_t last_used_idx;
+	bool avail_wrap;
+	bool used_wrap;
 	uint16_t signalled_used;  /* used idx at the last call (EVENT_IDX) */
 	bool signalled_used_valid;
 	bool notify_wanted;       /* application wants kicks (interrupt mode) */

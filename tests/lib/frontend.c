@@ -342,6 +342,9 @@ int fe_handshake(struct fe *fe, const struct fe_opts *o)
 	if (ret)
 		return ret;
 	fe->features = offered & (o->features_mask ? o->features_mask : ~0ull);
+	/* Packed rings only when asked: the rings laid out are split. */
+	if (!o->packed)
+		fe->features &= ~(1ull << VIRTIO_F_RING_PACKED);
 	if (offered & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) {
 		ret = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES, &pf);
 		if (ret)

@@ -49,6 +49,7 @@ struct fe_opts {
 	uint16_t ring_size;       /* 0: 256 */
 	uint64_t mem_size;        /* 0: 8 MiB */
 	bool no_status;           /* skip SET_STATUS(DRIVER_OK) */
+	bool packed;              /* negotiate VIRTIO_F_RING_PACKED */
 };
 
 void fe_init(struct fe *fe);
