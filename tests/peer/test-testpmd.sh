@@ -16,6 +16,9 @@
 #   reconnect-client      vhost-fwd as client, testpmd virtio-user server=1,
 #                         testpmd restarts; vhost-fwd reconnects by itself
 #   features              what new_device reports matches what was offered
+#   packed-<case>         <case> with packed virtqueues (virtio-user
+#                         packed_vq=1): g2h/h2g/loop, mrg on/off, in_order
+#                         on/off, indirect off, interrupt, reconnect
 # Prints "PASS name ..." / "FAIL name reason" per case and
 # "peer: N passed, N failed" at the end. Pinning: testpmd forwards on core 0,
 # vhost-fwd on core 1. Everything started is killed by PID on exit.
@@ -339,7 +342,7 @@ fwd_asleep() {
 }
 
 case_interrupt() {
-    local name=interrupt sock=$TP_DIR/interrupt.sock ok=1 why="" sent=0
+    local name=$NAME sock=$TP_DIR/interrupt.sock ok=1 why="" sent=0
     start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
     if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
@@ -396,7 +399,7 @@ session_gone() {
 ms_since() { echo $(( ($(tp_now_ns) - $1) / 1000000 )); }
 
 case_reconnect_server() {
-    local name=reconnect-server sock=$TP_DIR/rs.sock ok=1 why="" t0
+    local name=$NAME sock=$TP_DIR/rs.sock ok=1 why="" t0
     SENT=0
     start_fwd fwd --socket "$sock" --mode rxonly --validate
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
@@ -476,24 +479,39 @@ case_features() {
     result $name $ok "new_device reports the acked features $why"
 }
 
+PACKED=(packed-g2h-64-mrg0 packed-g2h-64-mrg1 packed-g2h-1518-mrg0 packed-g2h-1518-mrg1
+        packed-g2h-9000-mrg1 packed-h2g-64-mrg0 packed-h2g-64-mrg1 packed-h2g-1518-mrg0
+        packed-h2g-1518-mrg1 packed-h2g-9000-mrg1 packed-loop-mrg1 packed-noindirect
+        packed-noinorder-g2h packed-noinorder-h2g packed-interrupt packed-reconnect-server)
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
-     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client)
+     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client
+     "${PACKED[@]}")
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
-for c in "${CASES[@]}"; do
-    set_slow "$c"
+run_case() { # run_case CASE (VDEV_EXTRA as set by the caller)
+    local c=$1 s extra=$VDEV_EXTRA
     case $c in
-        g2h-*-mrg*) s=${c#g2h-}; case_g2h "$c" "${s%-mrg*}" "${c##*mrg}" ;;
-        h2g-*-mrg*) s=${c#h2g-}; case_h2g "$c" "${s%-mrg*}" "${c##*mrg}" ;;
-        loop-mrg*) case_loop "$c" "${c##*mrg}" ;;
-        noindirect) case_g2h noindirect 1518 1 --no-indirect ;;
-        noinorder-g2h) VDEV_EXTRA=in_order=0; case_g2h "$c" 64 1; VDEV_EXTRA="" ;;
-        noinorder-h2g) VDEV_EXTRA=in_order=0; case_h2g "$c" 1518 1; VDEV_EXTRA="" ;;
+        g2h-*-mrg*) s=${c#g2h-}; case_g2h "$NAME" "${s%-mrg*}" "${c##*mrg}" ;;
+        h2g-*-mrg*) s=${c#h2g-}; case_h2g "$NAME" "${s%-mrg*}" "${c##*mrg}" ;;
+        loop-mrg*) case_loop "$NAME" "${c##*mrg}" ;;
+        noindirect) case_g2h "$NAME" 1518 1 --no-indirect ;;
+        noinorder-g2h) VDEV_EXTRA=${extra:+$extra,}in_order=0; case_g2h "$NAME" 64 1 ;;
+        noinorder-h2g) VDEV_EXTRA=${extra:+$extra,}in_order=0; case_h2g "$NAME" 1518 1 ;;
         interrupt) case_interrupt ;;
         reconnect-server) case_reconnect_server ;;
         reconnect-client) case_reconnect_client ;;
         features) case_features ;;
-        *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
+        *) echo "FAIL $NAME: unknown case"; FAIL=$((FAIL + 1)) ;;
+    esac
+    VDEV_EXTRA=$extra
+}
+for c in "${CASES[@]}"; do
+    set_slow "$c"
+    NAME=$c
+    case $c in
+        # The same case with packed virtqueues (virtio-user packed_vq=1).
+        packed-*) VDEV_EXTRA=packed_vq=1; run_case "${c#packed-}"; VDEV_EXTRA="" ;;
+        *) run_case "$c" ;;
     esac
 done
 ((PASS + FAIL)) || { echo "FAIL peer: no case ran"; FAIL=1; }
