@@ -457,7 +457,7 @@ case_reconnect_client() {
 }
 
 case_features() {
-    local name=features ok=1 why="" mrg line
+    local name=$NAME ok=1 why="" mrg line
     for mrg in 0 1; do
         local sock=$TP_DIR/feat$mrg.sock
         start_fwd fwd --socket "$sock" --mode rxonly
@@ -470,6 +470,12 @@ case_features() {
         line=$(grep -m1 'ready on' "$TP_DIR/fwd.err")
         echo "  mrg_rxbuf=$mrg: $line"
         [[ $line == *VERSION_1* && $line == *PROTOCOL_FEATURES* ]] || { ok=0; why="$why no VERSION_1"; }
+        # Packed rings exactly when virtio-user asks for them.
+        if [[ $VDEV_EXTRA == *packed_vq=1* ]]; then
+            [[ $line == *RING_PACKED* ]] || { ok=0; why="$why RING_PACKED missing"; }
+        else
+            [[ $line != *RING_PACKED* ]] || { ok=0; why="$why RING_PACKED acked"; }
+        fi
         if [[ $mrg == 1 ]]; then
             [[ $line == *MRG_RXBUF* ]] || { ok=0; why="$why MRG_RXBUF missing"; }
         else
@@ -479,7 +485,7 @@ case_features() {
     result $name $ok "new_device reports the acked features $why"
 }
 
-PACKED=(packed-g2h-64-mrg0 packed-g2h-64-mrg1 packed-g2h-1518-mrg0 packed-g2h-1518-mrg1
+PACKED=(packed-features packed-g2h-64-mrg0 packed-g2h-64-mrg1 packed-g2h-1518-mrg0 packed-g2h-1518-mrg1
         packed-g2h-9000-mrg1 packed-h2g-64-mrg0 packed-h2g-64-mrg1 packed-h2g-1518-mrg0
         packed-h2g-1518-mrg1 packed-h2g-9000-mrg1 packed-loop-mrg1 packed-noindirect
         packed-noinorder-g2h packed-noinorder-h2g packed-interrupt packed-reconnect-server)
