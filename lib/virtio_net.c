@@ -300,15 +300,18 @@ static inline void count_packet(struct burst_stats *b, uint32_t len)
  * entries written (ring_used_add), published by the caller.
  */
 #define ENQUEUE_ARGS                                                         \
-	struct vhost_vring *vq, struct ring_cur *cur,                        \
+	struct vhost_vring *vq, struct ring_cur *cur_io,                     \
 	struct vhost_pktbuf *const *pkts, uint16_t n, struct burst_stats *b, \
 	uint16_t *used_out, enum vhost_enqueue_status *why
-#define ENQUEUE_PASS vq, cur, pkts, n, b, used_out, why
+#define ENQUEUE_PASS vq, cur_io, pkts, n, b, used_out, why
 
 /* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
 static inline __attribute__((always_inline)) uint16_t
 enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 {
+	/* The cursor in registers (not behind a pointer guest writes may
+	 * alias); written back at the end. */
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
 	struct chain c;
 	uint16_t used = 0, i = 0;
 	uint16_t hdr_len = vq->hdr_len;
@@ -387,6 +390,7 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 		i++;
 	}
 	*used_out = used;
+	*cur_io = cur_l;
 	if (i < n && (dry || !cur->left) && *why != VHOST_ENQUEUE_STOPPED)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
@@ -398,6 +402,7 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 static inline __attribute__((always_inline)) uint16_t
 enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 {
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
 	struct chain first, cur_c;
 	uint16_t used = 0, i = 0;
 	uint16_t hdr_len = vq->hdr_len;
@@ -405,18 +410,6 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 
 	while (i < n) {
 		const struct vhost_pktbuf *pkt = pkts[i];
-		uint32_t left = pkt->pkt_len;
-		struct virtio_net_hdr_mrg_rxbuf h;
-		struct csum_fix fix;
-		struct pkt_cursor pc = { .seg = pkt };
-		/* t, u: next ring place / used entry; t0, u0: where this
-		 * packet's buffers start (moved past bad chains, which stay
-		 * used). */
-		struct ring_cur t = *cur, t0 = *cur;
-		uint16_t u = used, u0 = used, nbufs = 0;
-		bool out_of_buffers = false, gave_up = false, broken = false;
-		bool too_many = false;
-		uint32_t descs = 0;       /* walked for this packet */
 		uint32_t used_len;
 		uint16_t id;
 		/* Each head is read once: h0 serves both paths. */
@@ -439,6 +432,20 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 			i++;
 			continue;
 		}
+		{
+		uint32_t left = pkt->pkt_len;
+		struct virtio_net_hdr_mrg_rxbuf h;
+		struct csum_fix fix;
+		struct pkt_cursor pc = { .seg = pkt };
+		/* t, u: next ring place / used entry; t0, u0: where this
+		 * packet's buffers start (moved past bad chains, which stay
+		 * used). */
+		struct ring_cur t = *cur, t0 = *cur;
+		uint16_t u = used, u0 = used, nbufs = 0;
+		bool out_of_buffers = false, gave_up = false, broken = false;
+		bool too_many = false;
+		uint32_t descs = 0;       /* walked for this packet */
+
 		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
 			b->drops[VHOST_DROP_BAD_HDR]++;
 			*why = VHOST_ENQUEUE_UNPLACEABLE;
@@ -567,8 +574,10 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 		used = u;
 		count_packet(b, pkt->pkt_len);
 		i++;
+		}
 	}
 	*used_out = used;
+	*cur_io = cur_l;
 	if (i < n && (dry || !cur->left) && *why != VHOST_ENQUEUE_STOPPED &&
 	    *why != VHOST_ENQUEUE_UNPLACEABLE)
 		*why = VHOST_ENQUEUE_NO_ROOM;
@@ -811,24 +820,25 @@ dequeue_slow(struct vhost_vring *vq, const struct ring_cur *cur,
 /* The dequeue body, instantiated per ring format. Returns packets put in
  * pkts; *taken: chains consumed (used entries written). */
 static inline __attribute__((always_inline)) uint16_t
-dequeue_body(struct vhost_vring *vq, const bool packed, struct ring_cur *cur,
-	     struct vhost_pktbuf_pool *pool, struct vhost_pktbuf **pkts,
-	     uint16_t n, uint16_t queue, struct burst_stats *b,
-	     uint16_t *taken_out)
+dequeue_body(struct vhost_vring *vq, const bool packed,
+	     struct ring_cur *cur_io, struct vhost_pktbuf_pool *pool,
+	     struct vhost_pktbuf **pkts, uint16_t n, uint16_t queue,
+	     struct burst_stats *b, uint16_t *taken_out)
 {
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
 	uint16_t taken = 0, got = 0, nfresh = 0, used_fresh = 0;
 	struct vhost_pktbuf *fresh[64];
 	bool bulk_failed = false;
 	struct chain c;
 
-	/* Split knows how many wait; packed finds out descriptor by
-	 * descriptor. */
+	/* Split knows how many wait (and counts bad chains against n, as
+	 * before); packed finds out descriptor by descriptor. */
 	if (!packed && n > cur->left)
 		n = cur->left;
-	while (got < n) {
+	while ((packed ? got : taken) < n) {
 		struct vhost_pktbuf *pkt, *cand;
 		struct ring_head rh;
-		enum ring_peek pk = ring_peek(vq, packed, cur, &rh);
+		enum ring_peek pk = ring_peek_n(vq, packed, cur, &rh, !packed);
 		enum slow_result res;
 		uint16_t id;
 
@@ -841,8 +851,8 @@ dequeue_body(struct vhost_vring *vq, const bool packed, struct ring_cur *cur,
 		/* Buffers come in bulk, a burst's worth at a time; when the
 		 * pool cannot give a whole bulk, one at a time (slow path). */
 		if (used_fresh == nfresh && !bulk_failed) {
-			uint16_t want = (uint16_t)(n - got) > 64 ?
-					64 : (uint16_t)(n - got);
+			uint16_t more = (uint16_t)(n - (packed ? got : taken));
+			uint16_t want = more > 64 ? 64 : more;
 
 			used_fresh = nfresh = 0;
 			if (!vhost_pktbuf_alloc_bulk(pool, fresh, want))
@@ -857,7 +867,10 @@ dequeue_body(struct vhost_vring *vq, const bool packed, struct ring_cur *cur,
 			ring_used_add(vq, packed, taken++, id, 0, 1);
 			ring_next(vq, packed, cur, 1);
 		} else {
-			res = dequeue_slow(vq, cur, &rh, pool, cand, b, &pkt,
+			/* A copy: the cursor itself stays in registers. */
+			struct ring_cur cc = *cur;
+
+			res = dequeue_slow(vq, &cc, &rh, pool, cand, b, &pkt,
 					   &c);
 			if (res == SLOW_BROKEN) {
 				b->broken = true;
@@ -883,6 +896,7 @@ dequeue_body(struct vhost_vring *vq, const bool packed, struct ring_cur *cur,
 	}
 	if (used_fresh < nfresh)
 		vhost_pktbuf_free_bulk(fresh + used_fresh, nfresh - used_fresh);
+	*cur_io = cur_l;
 	*taken_out = taken;
 	return got;
 }

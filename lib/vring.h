@@ -55,12 +55,13 @@ static inline int ring_begin(struct vhost_vring *vq, const bool packed,
 	return split_avail_count(vq, &cur->left);
 }
 
-static inline enum ring_peek ring_peek(const struct vhost_vring *vq,
-				       const bool packed,
-				       const struct ring_cur *cur,
-				       struct ring_head *h)
+/* bounded: the caller knows the cursor has entries left (split). */
+static inline enum ring_peek ring_peek_n(const struct vhost_vring *vq,
+					 const bool packed,
+					 const struct ring_cur *cur,
+					 struct ring_head *h, const bool bounded)
 {
-	if (!cur->left)
+	if (!bounded && !cur->left)
 		return RING_EMPTY;
 	if (packed) {
 		h->flags = packed_head_flags(vq, cur->idx);
@@ -73,6 +74,14 @@ static inline enum ring_peek ring_peek(const struct vhost_vring *vq,
 	/* Only ids the guest posted go back: a head that is no descriptor
 	 * breaks the ring. */
 	return h->head < vq->size ? RING_HEAD : RING_BROKEN;
+}
+
+static inline enum ring_peek ring_peek(const struct vhost_vring *vq,
+				       const bool packed,
+				       const struct ring_cur *cur,
+				       struct ring_head *h)
+{
+	return ring_peek_n(vq, packed, cur, h, false);
 }
 
 /* The chain at the cursor (peeked as h) into c; c->head is the id to
