@@ -396,6 +396,163 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 	return i;
 }
 
+/* The general path of a mergeable packet (enqueue_mergeable): spread
+ * pkt over as many buffers as it needs, starting at the head peeked as h0.
+ * true: placed (cur and *used moved past its buffers); false: not now or
+ * never (*why says which). Out of the fast path's loop, inlined. */
+static inline __attribute__((always_inline)) bool
+enqueue_mergeable_slow(struct vhost_vring *vq, const bool packed,
+		       const bool logging, struct ring_cur *cur,
+		       uint16_t *used, const struct vhost_pktbuf *pkt,
+		       const struct ring_head *h0, struct burst_stats *b,
+		       enum vhost_enqueue_status *why, struct chain *first,
+		       struct chain *cur_c)
+{
+	uint16_t hdr_len = vq->hdr_len;
+	uint32_t left = pkt->pkt_len;
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct csum_fix fix;
+	struct pkt_cursor pc = { .seg = pkt };
+	/* t, u: next ring place / used entry; t0, u0: where this
+	 * packet's buffers start (moved past bad chains, which stay
+	 * used). */
+	struct ring_cur t = *cur, t0 = *cur;
+	uint16_t u = *used, u0 = *used, nbufs = 0;
+	bool out_of_buffers = false, gave_up = false, broken = false;
+	bool too_many = false;
+	uint32_t descs = 0;       /* walked for this packet */
+
+	if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
+		b->drops[VHOST_DROP_BAD_HDR]++;
+		*why = VHOST_ENQUEUE_UNPLACEABLE;
+		return false; /* it can never be placed: dropped */
+	}
+	while (nbufs == 0 || left) {
+		struct chain *c = nbufs ? cur_c : first;
+		uint32_t want = left + (nbufs ? 0 : hdr_len);
+		struct chain_writer w = { .c = c };
+		struct ring_head rh = *h0;
+		enum chain_status st;
+		uint32_t n_data;
+
+		if (t.idx != cur->idx || t.left != cur->left) {
+			enum ring_peek pk = ring_peek(vq, packed, &t, &rh);
+
+			if (pk == RING_EMPTY) {
+				out_of_buffers = true;
+				break;
+			}
+			if (pk == RING_BROKEN) {
+				broken = true;
+				break;
+			}
+		}
+		st = ring_walk(vq, packed, &t, &rh, true, want, c);
+		if (st == CHAIN_BROKEN) {
+			broken = true;
+			break;
+		}
+		ring_next(vq, packed, &t, c->nslots);
+		/* Every buffer holds at least a header (5.1.6.3); a
+		 * later one that holds no byte of what is left is no
+		 * progress: junk, returned like a bad chain (so a
+		 * ring of empty buffers costs a bounded walk). */
+		if (st == CHAIN_OK &&
+		    (nbufs ? c->len == 0 : c->len < hdr_len))
+			st = CHAIN_BAD_DESC;
+		if (st != CHAIN_OK) {
+			/* Returned empty, in ring order (IN_ORDER).
+			 * Buffers this packet already filled go back
+			 * empty too (a guest drops entries shorter than
+			 * a header) and the packet starts over in the
+			 * buffers after the bad one. */
+			count_bad_chain(vq, b, st, c->head);
+			for (uint16_t k = u0; k != u; k++)
+				ring_used_zero(vq, packed, k);
+			ring_used_add(vq, packed, u++, c->head, 0,
+				      c->nslots);
+			t0 = t;
+			u0 = u;
+			nbufs = 0;
+			descs = 0;
+			left = pkt->pkt_len;
+			pc.seg = pkt;
+			pc.off = 0;
+			pc.pos = 0;
+			if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
+				gave_up = true; /* junk ring: later */
+				break;
+			}
+			continue;
+		}
+		descs += c->ndesc;
+		if (descs > MRG_MAX_DESCS) {
+			too_many = true;
+			break;
+		}
+		if (!nbufs) {
+			w.off = 0;
+			/* skip the header's place, filled at the end */
+			for (uint32_t skip = hdr_len; skip;) {
+				uint32_t k = c->vec[w.i].len - w.off;
+
+				k = k > skip ? skip : k;
+				skip -= k;
+				w.off += k;
+				if (w.off == c->vec[w.i].len) {
+					w.i++;
+					w.off = 0;
+				}
+			}
+		}
+		n_data = c->len - (nbufs ? 0 : hdr_len);
+		copy_pkt_out(&w, &pc, n_data, &fix);
+		/* Logged as written: a packet that starts over after a
+		 * bad chain leaves these bytes in the guest too. */
+		if (logging)
+			vring_log_chain(vq, c, c->len);
+		left -= n_data;
+		ring_used_add(vq, packed, u++, c->head, c->len,
+			      c->nslots);
+		nbufs++;
+	}
+	if (out_of_buffers || gave_up || broken || too_many) {
+		/* Not placed now: the buffers it took are offered
+		 * again next burst; bad chains stay returned. */
+		bool whole_ring = t0.left == vq->size && !t.left;
+
+		*cur = t0;
+		*used = u0;
+		if (broken) {
+			*why = VHOST_ENQUEUE_STOPPED;
+		} else if (gave_up) {
+			*why = VHOST_ENQUEUE_BUSY;
+		} else if (too_many || whole_ring) {
+			/* More descriptors than a packet may span, or
+			 * every slot of the ring is posted and the
+			 * packet does not fit in all of them: it
+			 * never will. */
+			b->drops[VHOST_DROP_TOO_BIG]++;
+			*why = VHOST_ENQUEUE_UNPLACEABLE;
+		} else {
+			*why = VHOST_ENQUEUE_NO_ROOM;
+		}
+		return false;
+	}
+	{
+		struct chain_writer w = { .c = first };
+
+		h.num_buffers = nbufs;
+		cw_write(&w, (const uint8_t *)&h, hdr_len);
+		if (logging)
+			vring_log_chain(vq, first, hdr_len);
+	}
+	*cur = t;
+	*used = u;
+	count_packet(b, pkt->pkt_len);
+	return true;
+}
+
 /* With MRG_RXBUF: a packet spreads over as many buffers as it needs; the
  * header (written last) says how many. A packet that does not fit in what
  * the guest posted now is not started: its buffers stay available. */
@@ -405,7 +562,6 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
 	struct chain first, cur_c;
 	uint16_t used = 0, i = 0;
-	uint16_t hdr_len = vq->hdr_len;
 	bool dry = false;
 
 	while (i < n) {
@@ -432,149 +588,10 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 			i++;
 			continue;
 		}
-		{
-		uint32_t left = pkt->pkt_len;
-		struct virtio_net_hdr_mrg_rxbuf h;
-		struct csum_fix fix;
-		struct pkt_cursor pc = { .seg = pkt };
-		/* t, u: next ring place / used entry; t0, u0: where this
-		 * packet's buffers start (moved past bad chains, which stay
-		 * used). */
-		struct ring_cur t = *cur, t0 = *cur;
-		uint16_t u = used, u0 = used, nbufs = 0;
-		bool out_of_buffers = false, gave_up = false, broken = false;
-		bool too_many = false;
-		uint32_t descs = 0;       /* walked for this packet */
-
-		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
-			b->drops[VHOST_DROP_BAD_HDR]++;
-			*why = VHOST_ENQUEUE_UNPLACEABLE;
-			break; /* it can never be placed: the caller drops it */
-		}
-		while (nbufs == 0 || left) {
-			struct chain *c = nbufs ? &cur_c : &first;
-			uint32_t want = left + (nbufs ? 0 : hdr_len);
-			struct chain_writer w = { .c = c };
-			struct ring_head rh = h0;
-			enum chain_status st;
-			uint32_t n_data;
-
-			if (t.idx != cur->idx || t.left != cur->left) {
-				pk = ring_peek(vq, packed, &t, &rh);
-				if (pk == RING_EMPTY) {
-					out_of_buffers = true;
-					break;
-				}
-				if (pk == RING_BROKEN) {
-					broken = true;
-					break;
-				}
-			}
-			st = ring_walk(vq, packed, &t, &rh, true, want, c);
-			if (st == CHAIN_BROKEN) {
-				broken = true;
-				break;
-			}
-			ring_next(vq, packed, &t, c->nslots);
-			/* Every buffer holds at least a header (5.1.6.3); a
-			 * later one that holds no byte of what is left is no
-			 * progress: junk, returned like a bad chain (so a
-			 * ring of empty buffers costs a bounded walk). */
-			if (st == CHAIN_OK &&
-			    (nbufs ? c->len == 0 : c->len < hdr_len))
-				st = CHAIN_BAD_DESC;
-			if (st != CHAIN_OK) {
-				/* Returned empty, in ring order (IN_ORDER).
-				 * Buffers this packet already filled go back
-				 * empty too (a guest drops entries shorter than
-				 * a header) and the packet starts over in the
-				 * buffers after the bad one. */
-				count_bad_chain(vq, b, st, c->head);
-				for (uint16_t k = u0; k != u; k++)
-					ring_used_zero(vq, packed, k);
-				ring_used_add(vq, packed, u++, c->head, 0,
-					      c->nslots);
-				t0 = t;
-				u0 = u;
-				nbufs = 0;
-				descs = 0;
-				left = pkt->pkt_len;
-				pc.seg = pkt;
-				pc.off = 0;
-				pc.pos = 0;
-				if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
-					gave_up = true; /* junk ring: later */
-					break;
-				}
-				continue;
-			}
-			descs += c->ndesc;
-			if (descs > MRG_MAX_DESCS) {
-				too_many = true;
-				break;
-			}
-			if (!nbufs) {
-				w.off = 0;
-				/* skip the header's place, filled at the end */
-				for (uint32_t skip = hdr_len; skip;) {
-					uint32_t k = c->vec[w.i].len - w.off;
-
-					k = k > skip ? skip : k;
-					skip -= k;
-					w.off += k;
-					if (w.off == c->vec[w.i].len) {
-						w.i++;
-						w.off = 0;
-					}
-				}
-			}
-			n_data = c->len - (nbufs ? 0 : hdr_len);
-			copy_pkt_out(&w, &pc, n_data, &fix);
-			/* Logged as written: a packet that starts over after a
-			 * bad chain leaves these bytes in the guest too. */
-			if (logging)
-				vring_log_chain(vq, c, c->len);
-			left -= n_data;
-			ring_used_add(vq, packed, u++, c->head, c->len,
-				      c->nslots);
-			nbufs++;
-		}
-		if (out_of_buffers || gave_up || broken || too_many) {
-			/* Not placed now: the buffers it took are offered
-			 * again next burst; bad chains stay returned. */
-			bool whole_ring = t0.left == vq->size && !t.left;
-
-			*cur = t0;
-			used = u0;
-			if (broken) {
-				*why = VHOST_ENQUEUE_STOPPED;
-			} else if (gave_up) {
-				*why = VHOST_ENQUEUE_BUSY;
-			} else if (too_many || whole_ring) {
-				/* More descriptors than a packet may span, or
-				 * every slot of the ring is posted and the
-				 * packet does not fit in all of them: it
-				 * never will. */
-				b->drops[VHOST_DROP_TOO_BIG]++;
-				*why = VHOST_ENQUEUE_UNPLACEABLE;
-			} else {
-				*why = VHOST_ENQUEUE_NO_ROOM;
-			}
+		if (!enqueue_mergeable_slow(vq, packed, logging, cur, &used,
+					    pkt, &h0, b, why, &first, &cur_c))
 			break;
-		}
-		{
-			struct chain_writer w = { .c = &first };
-
-			h.num_buffers = nbufs;
-			cw_write(&w, (const uint8_t *)&h, hdr_len);
-			if (logging)
-				vring_log_chain(vq, &first, hdr_len);
-		}
-		*cur = t;
-		used = u;
-		count_packet(b, pkt->pkt_len);
 		i++;
-		}
 	}
 	*used_out = used;
 	*cur_io = cur_l;
