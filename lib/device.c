@@ -46,6 +46,62 @@ void device_unlock_all_vrings(struct vhost_dev *dev)
 		vring_unlock(&dev->vrings[i]);
 }
 
+/* Could a device stand at position p with wrap counter w of this packed
+ * ring? The descriptor there is available under w or used on the lap
+ * before (!w); the one before it is used on its own lap, or already made
+ * available again for the next (either way its USED bit is its lap's). */
+static bool packed_pos_plausible(const struct vring_packed_desc *d,
+				 uint16_t n, uint16_t p, bool w)
+{
+	uint16_t f = GUEST_READ(d[p].flags);
+	uint16_t g = GUEST_READ(d[p ? p - 1 : n - 1].flags);
+	bool a = f & PACKED_AVAIL, u = f & PACKED_USED;
+	bool pw = p ? w : !w;
+
+	if (n < 2)
+		return true;
+	return ((a == w && u != w) || (a != w && u != w)) &&
+	       !!(g & PACKED_USED) == pw;
+}
+
+/* Where a device stands in a packed ring, from the descriptors' flags
+ * alone: at the start of the run of available descriptors, or (none
+ * available) where the used descriptors' lap changes. Used only when the
+ * front-end's base cannot be right: after a back-end restart QEMU 7.2
+ * re-sends the base of the ring's last orderly stop (it cannot read a
+ * packed ring's indices back from guest memory). */
+static void packed_find_pos(const struct vring_packed_desc *d, uint16_t n,
+			    uint16_t *pos, bool *wrap)
+{
+	bool any_avail = false, all_avail = true;
+	uint16_t lap_change = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t f = GUEST_READ(d[i].flags);
+		uint16_t g = GUEST_READ(d[i ? i - 1 : n - 1].flags);
+		bool av = !(f & PACKED_AVAIL) != !(f & PACKED_USED);
+		bool pav = !(g & PACKED_AVAIL) != !(g & PACKED_USED);
+
+		any_avail |= av;
+		all_avail &= av;
+		if (av && !pav) {
+			*pos = i;
+			*wrap = f & PACKED_AVAIL;
+			return;
+		}
+		if (i && !lap_change &&
+		    !(f & PACKED_AVAIL) != !(g & PACKED_AVAIL))
+			lap_change = i;
+	}
+	*pos = lap_change;
+	if (all_avail && any_avail)
+		*wrap = GUEST_READ(d[lap_change].flags) & PACKED_AVAIL;
+	else if (lap_change)
+		*wrap = GUEST_READ(d[lap_change - 1].flags) & PACKED_AVAIL;
+	else
+		*wrap = !(GUEST_READ(d[0].flags) & PACKED_AVAIL);
+}
+
 /* Packed rings (virtio 2.7): the descriptor ring (aligned 16) and the
  * driver and device event areas (4 bytes each, aligned 4), and the used
  * entries of a burst aside (vq->shadow). Indices cannot be read back from
@@ -88,6 +144,25 @@ static void vring_translate_packed(struct vhost_dev *dev,
 		}
 		vq->shadow_size = (uint16_t)n;
 	}
+	/* Once per ring set-up (as split's used->idx): a base that no
+	 * device could stand at is replaced by what the ring says, so a
+	 * restarted back-end finds the guest where it is. Everything before
+	 * is taken as completed (in-flight packets are lost, as with split). */
+	if (vq->sync_used && vq->last_avail_idx == vq->last_used_idx &&
+	    vq->avail_wrap == vq->used_wrap &&
+	    !packed_pos_plausible(desc, (uint16_t)n, vq->last_avail_idx,
+				  vq->avail_wrap)) {
+		uint16_t p;
+		bool w;
+
+		packed_find_pos(desc, (uint16_t)n, &p, &w);
+		LOG_WARN("%s: vring %u: base %u/%u does not match the ring; using %u/%u from its descriptors",
+			 dev->sock->path, vq->index, vq->last_avail_idx,
+			 vq->avail_wrap, p, w);
+		vq->last_avail_idx = vq->last_used_idx = p;
+		vq->avail_wrap = vq->used_wrap = w;
+	}
+	vq->sync_used = false;
 	vq->pdesc = desc;
 	vq->driver_event = drv;
 	vq->device_event = devev;
@@ -116,7 +191,6 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 		return;
 	if (vq->packed) {
 		vring_translate_packed(dev, vq);
-		vq->sync_used = false;
 		return;
 	}
 	if (n & (n - 1)) {
