@@ -186,7 +186,10 @@ static inline bool ring_publish(struct vhost_vring *vq, const bool packed,
 	bool notify;
 
 	if (packed) {
-		packed_used_flush(vq, n, rx, vq->log_bits != NULL);
+		if (vq->log_bits)
+			packed_used_flush(vq, n, rx, true);
+		else
+			packed_used_flush(vq, n, rx, false);
 		notify = packed_need_notify(vq);
 	} else {
 		vq->last_used_idx = (uint16_t)(old + n);

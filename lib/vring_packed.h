@@ -30,7 +30,9 @@
 /* Available under wrap counter w: AVAIL == w and USED != w. */
 static inline bool packed_desc_avail(uint16_t flags, bool w)
 {
-	return !!(flags & PACKED_AVAIL) == w && !!(flags & PACKED_USED) != w;
+	/* w ? AVAIL alone : USED alone, among the two bits. */
+	return (flags & (PACKED_AVAIL | PACKED_USED)) ==
+	       (uint16_t)(PACKED_USED >> (w << 3));
 }
 
 static inline void packed_pos_add(uint16_t *pos, bool *wrap, uint16_t n,
@@ -164,21 +166,28 @@ packed_walk_chain(const struct vhost_vring *vq, uint16_t pos, bool w,
  * order, so it sees none of the burst before all of it is written.
  * write_flag: the used entries carry VRING_DESC_F_WRITE (receive).
  */
-static inline void packed_used_flush(struct vhost_vring *vq, uint16_t n,
-				     bool write_flag, bool logging)
+static inline __attribute__((always_inline)) void
+packed_used_flush(struct vhost_vring *vq, uint16_t n, bool write_flag,
+		  const bool logging)
 {
-	uint16_t pos = vq->last_used_idx, first = pos, first_flags = 0;
+	/* In locals: stores into the guest's ring must not make the
+	 * compiler reload them (they could alias, as far as it knows). */
+	struct vring_packed_desc *ring = vq->pdesc;
+	const struct packed_used *sh = vq->shadow;
+	uint16_t size = vq->size, pos = vq->last_used_idx, first = pos;
+	uint16_t first_flags = 0;
 	bool w = vq->used_wrap;
+	/* AVAIL and USED both equal to the used wrap counter. */
+	uint16_t used_bits = w ? (uint16_t)(PACKED_AVAIL | PACKED_USED) : 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		const struct packed_used *s = &vq->shadow[i];
-		struct vring_packed_desc *d = &vq->pdesc[pos];
-		uint16_t f = w ? (uint16_t)(PACKED_AVAIL | PACKED_USED) : 0;
+		struct vring_packed_desc *d = &ring[pos];
+		uint16_t f = used_bits;
 
-		if (write_flag && s->len)
+		if (write_flag && sh[i].len)
 			f |= VRING_DESC_F_WRITE;
-		d->id = s->id;
-		d->len = s->len;
+		d->id = sh[i].id;
+		d->len = sh[i].len;
 		if (i == 0)
 			first_flags = f;
 		else
@@ -188,9 +197,14 @@ static inline void packed_used_flush(struct vhost_vring *vq, uint16_t n,
 		 * rings write back (QEMU logs it as guest RAM). */
 		if (logging && vq->log_used)
 			vring_log_hva(vq, &d->len, 8);
-		packed_pos_add(&pos, &w, s->nslots, vq->size);
+		pos = (uint16_t)(pos + sh[i].nslots);
+		if (pos >= size) {
+			pos = (uint16_t)(pos - size);
+			w = !w;
+			used_bits ^= PACKED_AVAIL | PACKED_USED;
+		}
 	}
-	atomic_store_explicit((_Atomic uint16_t *)&vq->pdesc[first].flags,
+	atomic_store_explicit((_Atomic uint16_t *)&ring[first].flags,
 			      first_flags, memory_order_release);
 	vq->last_used_idx = pos;
 	vq->used_wrap = w;
