@@ -256,8 +256,8 @@ void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 	}
 	vq->log_used = (vq->addr_flags >> VHOST_VRING_F_LOG) & 1;
 	vq->log_used_gpa = vq->log_gaddr;
-	vq->access_ok = dev->running && vq->started && vq->enabled &&
-			vq->desc != NULL && !vq->broken;
+	vq->access_ok = dev->running && vq->desc != NULL &&
+			vring_state(vq) == VRING_STARTED_ENABLED;
 	/* Polling by default: ask the guest not to kick us. */
 	if (vq->access_ok)
 		ring_set_kick_wanted(vq, vq->notify_wanted);
@@ -342,7 +342,8 @@ fail:
 }
 
 /* A queue pair the device can run on: both rings translated, kick and call
- * given, started and enabled. */
+ * given, started and enabled. Broken or not: a broken ring is told to the
+ * application as unusable (vring_state), the device stays. */
 static bool pair_ready(const struct vhost_dev *dev, uint16_t pair)
 {
 	for (unsigned i = 0; i < 2; i++) {
@@ -462,6 +463,15 @@ int device_update_running(struct vhost_dev *dev)
 	/* Tell the application which rings it may use now; later changes
 	 * are reported after each message (device_report_vrings). */
 	device_report_vrings(dev);
+	return 0;
+}
+
+int device_settle(struct vhost_dev *dev)
+{
+	if (device_update_running(dev) < 0)
+		return -ECONNREFUSED;
+	device_report_vrings(dev);
+	vring_drain_update(dev);
 	return 0;
 }
 

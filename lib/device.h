@@ -110,6 +110,31 @@ struct vhost_vring {
 	uint64_t desc_uaddr, avail_uaddr, used_uaddr, log_gaddr;
 };
 
+/*
+ * The ring states of vhost-user.rst ("Ring states": stopped or started,
+ * disabled or enabled) plus broken (the guest broke a ring rule; until the
+ * front-end sets the ring up again). Derived in one place from the ring's
+ * inputs (started: a kick, until GET_VRING_BASE; enabled: SET_VRING_ENABLE
+ * or implicit; broken: set by a data thread); device_settle() acts on it.
+ */
+enum vring_state {
+	VRING_STOPPED_DISABLED,
+	VRING_STOPPED_ENABLED,
+	VRING_STARTED_DISABLED,  /* TX: drained and discarded; RX: idle */
+	VRING_STARTED_ENABLED,   /* the data path may use it (if translated) */
+	VRING_BROKEN,
+};
+
+/* Event thread, or under the ring's lock. */
+static inline enum vring_state vring_state(const struct vhost_vring *vq)
+{
+	if (atomic_load_explicit(&vq->broken, memory_order_acquire))
+		return VRING_BROKEN;
+	return (enum vring_state)((vq->started ? VRING_STARTED_DISABLED :
+				   VRING_STOPPED_DISABLED) +
+				  (vq->enabled ? 1 : 0));
+}
+
 #define RARP_PENDING (1ull << 63)
 
 struct vhost_socket;
@@ -165,6 +190,12 @@ void device_stop_rings(struct vhost_dev *dev);
 /* After every message: call new_device / destroy_device as readiness
  * changed. Returns < 0 if the application refused the device. */
 int device_update_running(struct vhost_dev *dev);
+/* The one transition after anything changed a ring or the device (every
+ * message, a ring broken by a data thread): readiness (new_device /
+ * destroy_device), what the application is told of each ring
+ * (vring_state_changed), and the drain of started-but-disabled TX rings.
+ * Returns < 0 if the application refused the device. Event thread. */
+int device_settle(struct vhost_dev *dev);
 /* While the device runs, tell the application of every ring whose
  * usability changed since it was last told (vring_state_changed). */
 void device_report_vrings(struct vhost_dev *dev);

@@ -958,10 +958,8 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	 * vring_state_changed). A front-end that acts on the ack (or on the
 	 * base GET_VRING_BASE returns) finds the device in that state. */
 	if (ret == 0 || (want_ack && !h->has_reply)) {
-		if (device_update_running(dev) < 0)
+		if (device_settle(dev) < 0)
 			return -ECONNREFUSED;
-		device_report_vrings(dev);
-		vring_drain_update(dev);
 	}
 	if (h->has_reply) {
 		if (ret)

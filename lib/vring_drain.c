@@ -31,9 +31,8 @@
 static bool vring_drain_wanted(const struct vhost_dev *dev,
 			       const struct vhost_vring *vq)
 {
-	return !dev->closing && (vq->index & 1) && vq->started &&
-	       !vq->enabled && vq->desc != NULL &&
-	       !atomic_load_explicit(&vq->broken, memory_order_acquire);
+	return !dev->closing && (vq->index & 1) && vq->desc != NULL &&
+	       vring_state(vq) == VRING_STARTED_DISABLED;
 }
 
 /* The same report as the data path's: error eventfd, application. */
