@@ -485,10 +485,12 @@ case_features() {
     result $name $ok "new_device reports the acked features $why"
 }
 
-PACKED=(packed-features packed-g2h-64-mrg0 packed-g2h-64-mrg1 packed-g2h-1518-mrg0 packed-g2h-1518-mrg1
-        packed-g2h-9000-mrg1 packed-h2g-64-mrg0 packed-h2g-64-mrg1 packed-h2g-1518-mrg0
-        packed-h2g-1518-mrg1 packed-h2g-9000-mrg1 packed-loop-mrg1 packed-noindirect
-        packed-noinorder-g2h packed-noinorder-h2g packed-interrupt packed-reconnect-server)
+# Packed rings: mergeable on and off, in_order on and off, indirect off, in
+# both directions and looped (every packed-<case> can be named too).
+PACKED=(packed-features packed-g2h-64-mrg0 packed-g2h-1518-mrg1 packed-g2h-9000-mrg1
+        packed-h2g-64-mrg1 packed-h2g-1518-mrg0 packed-h2g-9000-mrg1 packed-loop-mrg1
+        packed-noindirect packed-noinorder-g2h packed-noinorder-h2g packed-interrupt
+        packed-reconnect-server)
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
      loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client
