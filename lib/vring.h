@@ -179,7 +179,8 @@ static inline void ring_commit(struct vhost_vring *vq, const bool packed,
 /* Publish n used entries (log them while migrating) and tell the guest
  * if it asked. rx: used entries of a receive ring. Returns true if the
  * guest was notified. */
-static inline bool ring_publish(struct vhost_vring *vq, const bool packed,
+static inline __attribute__((always_inline)) bool
+ring_publish(struct vhost_vring *vq, const bool packed,
 				uint16_t n, bool rx)
 {
 	uint16_t old = vq->last_used_idx;
