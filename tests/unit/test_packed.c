@@ -813,14 +813,25 @@ static void test_hostile_returned(void)
 
 		r.addr = gpa(galloc(2048));
 		fe_packed_post(&T.fe, RXQ, &r, 1, 0);
+		/* Zero-length, then untranslatable (CVE-2020-10725's
+		 * classes): returned empty too. */
+		r = (struct fe_pbuf){ gpa(galloc(64)), 0, W };
+		fe_packed_post(&T.fe, RXQ, &r, 1, 2);
+		r = (struct fe_pbuf){ FE_GPA_BASE + MEM_SIZE, 2048, W };
+		fe_packed_post(&T.fe, RXQ, &r, 1, 3);
 		r = (struct fe_pbuf){ gpa(g), 2048, W };
 		fe_packed_post(&T.fe, RXQ, &r, 1, 1);
 		CHECK_EQ(vhost_enqueue_burst(T.dev, RXQ, &x, 1), 1);
 		vhost_pktbuf_free(x);
 		CHECK(fe_packed_used(&T.fe, RXQ, 1, &id, &len) && id == 0 &&
 		      len == 0);
+		CHECK(fe_packed_used(&T.fe, RXQ, 1, &id, &len) && id == 2 &&
+		      len == 0);
+		CHECK(fe_packed_used(&T.fe, RXQ, 1, &id, &len) && id == 3 &&
+		      len == 0);
 		CHECK(fe_packed_used(&T.fe, RXQ, 1, &id, &len) && id == 1 &&
 		      len == HDR + 90);
+		CHECK_EQ(drops(RXQ, VHOST_DROP_BAD_ADDR), 1);
 		CHECK(rx_check(g, 90, 5, 1));
 	}
 	teardown();
