@@ -1007,6 +1007,10 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 	return 0;
 }
 
+/* Packed rings have no index to subtract: descriptors are counted one by
+ * one, up to this many (more than any burst asks for). */
+#define PACKED_COUNT_MAX 256
+
 uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
 {
 	struct vhost_vring *vq = any_vring(dev, queue);
@@ -1016,7 +1020,7 @@ uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
 		return 0;
 	if (ring_usable(vq)) {
 		if (vq->packed)
-			n = ring_has_avail(vq); /* whether any, not how many */
+			n = packed_count_avail(vq, PACKED_COUNT_MAX);
 		else if (split_avail_count(vq, &n))
 			n = 0;
 	}

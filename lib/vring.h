@@ -226,6 +226,24 @@ static inline void ring_set_kick_wanted(struct vhost_vring *vq, bool want)
 		vring_log_used_flags(vq);
 }
 
+/* Packed: descriptors available from the ring's place on, at most max
+ * (flags only: an upper bound of the buffers, exact for one-descriptor
+ * buffers). Caller holds the lock. */
+static inline uint16_t packed_count_avail(const struct vhost_vring *vq,
+					  uint16_t max)
+{
+	uint16_t pos = vq->last_avail_idx, n = 0;
+	bool w = vq->avail_wrap;
+
+	if (max > vq->size)
+		max = vq->size;
+	while (n < max && packed_desc_avail(GUEST_READ(vq->pdesc[pos].flags), w)) {
+		n++;
+		packed_pos_add(&pos, &w, 1, vq->size);
+	}
+	return n;
+}
+
 /* Anything available at the ring's own place (control paths). */
 static inline bool ring_has_avail(struct vhost_vring *vq)
 {
