@@ -11,7 +11,9 @@
 # Benchmarks are not tests: the figures move with the machine's load (the
 # bg% column of the raw lines says how busy it was). Run it on a quiet box:
 #   ninja -C build && bench/compare.sh
-# Env: ROUNDS=3, SIZES, ROWS, WARMUP, WINDOW, FE_VDEV_OPTS (see
+# RINGS="split packed" (default both): each row with split rings and with
+# packed rings (virtio-user packed_vq=0 / packed_vq=1, for both back-ends).
+# Env: ROUNDS=3, RINGS, SIZES, ROWS, WARMUP, WINDOW, FE_VDEV_OPTS (see
 # dpdk_baseline.sh), FWD=path to vhost-fwd (default build/apps/vhost-fwd/vhost-fwd),
 # OURS_QUEUES=N (vhost-fwd --queues)
 set -u
@@ -24,6 +26,18 @@ ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source=dpdk_baseline.sh
 . "$HERE/dpdk_baseline.sh"
 : "${ROUNDS:=3}"
+: "${RINGS:=split packed}"
+FE_VDEV_BASE=$FE_VDEV_OPTS
+# ring_opts RING : FE_VDEV_OPTS with packed_vq for that ring format.
+ring_opts() {
+    local v=0
+    [[ $1 == packed ]] && v=1
+    if [[ $FE_VDEV_BASE == *packed_vq=* ]]; then
+        sed "s/packed_vq=[01]/packed_vq=$v/" <<<"$FE_VDEV_BASE"
+    else
+        echo "$FE_VDEV_BASE,packed_vq=$v"
+    fi
+}
 : "${FWD:=$ROOT/build/apps/vhost-fwd/vhost-fwd}"
 [[ -x $FWD ]] || { echo "build first: ninja -C build ($FWD missing)" >&2; exit 1; }
 
@@ -84,22 +98,25 @@ compare_main() {
     [[ "${1:-}" == -q ]] && { WARMUP=1; WINDOW=2; ROUNDS=1; }
     tp_init "$BENCH_DIR"
     trap 'ours_stop_backend; tp_cleanup_all' EXIT
-    echo "# libvhost vs DPDK vhost: front-end testpmd net_virtio_user ($FE_VDEV_OPTS)"
+    echo "# libvhost vs DPDK vhost: front-end testpmd net_virtio_user ($FE_VDEV_BASE; packed_vq per ring)"
     echo "# back-end forwards on core $BE_CORE, front-end on core $FE_CORE; burst $BURST; $ROUNDS rounds, median"
     echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# raw rows (see dpdk_baseline.sh for the columns):"
     declare -A got idle
-    local row len r b
-    for row in $ROWS; do
-        for len in $SIZES; do
-            for ((r = 0; r < ROUNDS; r++)); do
-                for b in dpdk ours; do
-                    BACKEND=$b
-                    ROW_RESULTS=()
-                    printf '#  %-5s ' "$b"
-                    run_row "$row" "$len"
-                    got[$b,$row,$len]+="${ROW_RESULTS[0]##* } "
-                    [[ $b == ours ]] && idle[$row,$len]+="$(ours_idle) "
+    local row len r b ring
+    for ring in $RINGS; do
+        FE_VDEV_OPTS=$(ring_opts "$ring")
+        for row in $ROWS; do
+            for len in $SIZES; do
+                for ((r = 0; r < ROUNDS; r++)); do
+                    for b in dpdk ours; do
+                        BACKEND=$b
+                        ROW_RESULTS=()
+                        printf '#  %-5s %-6s ' "$b" "$ring"
+                        run_row "$row" "$len"
+                        got[$b,$ring,$row,$len]+="${ROW_RESULTS[0]##* } "
+                        [[ $b == ours ]] && idle[$ring,$row,$len]+="$(ours_idle) "
+                    done
                 done
             done
         done
@@ -111,23 +128,26 @@ compare_main() {
     echo "# minute to the next - cancel out); per-round ratios in brackets."
     echo "# idle: share of our worker's polling passes that found nothing to do"
     echo "# (median); high means the front-end, not libvhost, limits the row."
-    printf '%-22s %10s %10s %8s %6s  %s\n' "scenario" "DPDK Mpps" "ours Mpps" "ratio" "idle" "rounds"
-    local d o name ratios r
+    printf '%-29s %10s %10s %8s %6s  %s\n' "scenario" "DPDK Mpps" "ours Mpps" "ratio" "idle" "rounds"
+    local d o name ratios r k
+    for ring in $RINGS; do
     for row in $ROWS; do
         for len in $SIZES; do
+            k=$ring,$row,$len
             # shellcheck disable=SC2086
-            d=$(median ${got[dpdk,$row,$len]}); o=$(median ${got[ours,$row,$len]})
+            d=$(median ${got[dpdk,$k]}); o=$(median ${got[ours,$k]})
             # shellcheck disable=SC2086
-            ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${got[dpdk,$row,$len]}" | sed '/^$/d') \
-                                <(tr ' ' '\n' <<<"${got[ours,$row,$len]}" | sed '/^$/d') |
+            ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${got[dpdk,$k]}" | sed '/^$/d') \
+                                <(tr ' ' '\n' <<<"${got[ours,$k]}" | sed '/^$/d') |
                      awk '{ if ($1 + 0 > 0) printf "%.2f ", $2 / $1; else printf "nan " }')
             # shellcheck disable=SC2086
             r=$(median $ratios)
             case $row in g2h) name="guest->host";; h2g) name="host->guest";; loop) name="loopback";; esac
             # shellcheck disable=SC2086
-            printf '%-22s %10s %10s %8s %5s%%  [%s]\n' "$name $len B" "$d" "$o" "$r" \
-                "$(median ${idle[$row,$len]})" "${ratios% }"
+            printf '%-29s %10s %10s %8s %5s%%  [%s]\n' "$ring $name $len B" "$d" "$o" "$r" \
+                "$(median ${idle[$k]})" "${ratios% }"
         done
+    done
     done
 }
 

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "socket.h"
 #include "vring_drain.h"
-#include "vring_log.h"
+#include "vring.h"
 
 const struct vhost_device_ops *device_ops(const struct vhost_dev *dev)
 {
@@ -46,6 +46,129 @@ void device_unlock_all_vrings(struct vhost_dev *dev)
 		vring_unlock(&dev->vrings[i]);
 }
 
+/* Could a device stand at position p with wrap counter w of this packed
+ * ring? The descriptor there is available under w or used on the lap
+ * before (!w); the one before it is used on its own lap, or already made
+ * available again for the next (either way its USED bit is its lap's). */
+static bool packed_pos_plausible(const struct vring_packed_desc *d,
+				 uint16_t n, uint16_t p, bool w)
+{
+	uint16_t f = GUEST_READ(d[p].flags);
+	uint16_t g = GUEST_READ(d[p ? p - 1 : n - 1].flags);
+	bool a = f & PACKED_AVAIL, u = f & PACKED_USED;
+	bool pw = p ? w : !w;
+
+	if (n < 2)
+		return true;
+	return ((a == w && u != w) || (a != w && u != w)) &&
+	       !!(g & PACKED_USED) == pw;
+}
+
+/* Where a device stands in a packed ring, from the descriptors' flags
+ * alone: at the start of the run of available descriptors, or (none
+ * available) where the used descriptors' lap changes. Used only when the
+ * front-end's base cannot be right: after a back-end restart QEMU 7.2
+ * re-sends the base of the ring's last orderly stop (it cannot read a
+ * packed ring's indices back from guest memory). */
+static void packed_find_pos(const struct vring_packed_desc *d, uint16_t n,
+			    uint16_t *pos, bool *wrap)
+{
+	bool any_avail = false, all_avail = true;
+	uint16_t lap_change = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t f = GUEST_READ(d[i].flags);
+		uint16_t g = GUEST_READ(d[i ? i - 1 : n - 1].flags);
+		bool av = !(f & PACKED_AVAIL) != !(f & PACKED_USED);
+		bool pav = !(g & PACKED_AVAIL) != !(g & PACKED_USED);
+
+		any_avail |= av;
+		all_avail &= av;
+		if (av && !pav) {
+			*pos = i;
+			*wrap = f & PACKED_AVAIL;
+			return;
+		}
+		if (i && !lap_change &&
+		    !(f & PACKED_AVAIL) != !(g & PACKED_AVAIL))
+			lap_change = i;
+	}
+	*pos = lap_change;
+	if (all_avail && any_avail)
+		*wrap = GUEST_READ(d[lap_change].flags) & PACKED_AVAIL;
+	else if (lap_change)
+		*wrap = GUEST_READ(d[lap_change - 1].flags) & PACKED_AVAIL;
+	else
+		*wrap = !(GUEST_READ(d[0].flags) & PACKED_AVAIL);
+}
+
+/* Packed rings (virtio 2.7): the descriptor ring (aligned 16) and the
+ * driver and device event areas (4 bytes each, aligned 4), and the used
+ * entries of a burst aside (vq->shadow). Indices cannot be read back from
+ * a packed ring: the front-end's base is all there is. */
+static void vring_translate_packed(struct vhost_dev *dev,
+				   struct vhost_vring *vq)
+{
+	uint64_t n = vq->size;
+	struct vring_packed_desc *desc;
+	struct vring_packed_desc_event *drv, *devev;
+
+	if (vq->last_avail_idx >= n || vq->last_used_idx >= n) {
+		LOG_ERR("%s: vring %u: base %u/%u past the ring size %u",
+			dev->sock->path, vq->index, vq->last_avail_idx,
+			vq->last_used_idx, vq->size);
+		return;
+	}
+	desc = mem_uva_range(dev->mem, vq->desc_uaddr, 16 * n);
+	drv = mem_uva_range(dev->mem, vq->avail_uaddr, sizeof(*drv));
+	devev = mem_uva_range(dev->mem, vq->used_uaddr, sizeof(*devev));
+	if (!desc || !drv || !devev) {
+		LOG_ERR("%s: vring %u: ring addresses not in guest memory",
+			dev->sock->path, vq->index);
+		return;
+	}
+	if (((uintptr_t)desc & 15) || ((uintptr_t)drv & 3) ||
+	    ((uintptr_t)devev & 3)) {
+		LOG_ERR("%s: vring %u: misaligned ring", dev->sock->path,
+			vq->index);
+		return;
+	}
+	if (vq->shadow_size != n) {
+		free(vq->shadow);
+		vq->shadow_size = 0;
+		vq->shadow = calloc(n, sizeof(*vq->shadow));
+		if (!vq->shadow) {
+			LOG_ERR("%s: vring %u: out of memory", dev->sock->path,
+				vq->index);
+			return;
+		}
+		vq->shadow_size = (uint16_t)n;
+	}
+	/* Once per ring set-up (as split's used->idx): a base that no
+	 * device could stand at is replaced by what the ring says, so a
+	 * restarted back-end finds the guest where it is. Everything before
+	 * is taken as completed (in-flight packets are lost, as with split). */
+	if (vq->sync_used && vq->last_avail_idx == vq->last_used_idx &&
+	    vq->avail_wrap == vq->used_wrap &&
+	    !packed_pos_plausible(desc, (uint16_t)n, vq->last_avail_idx,
+				  vq->avail_wrap)) {
+		uint16_t p;
+		bool w;
+
+		packed_find_pos(desc, (uint16_t)n, &p, &w);
+		LOG_WARN("%s: vring %u: base %u/%u does not match the ring; using %u/%u from its descriptors",
+			 dev->sock->path, vq->index, vq->last_avail_idx,
+			 vq->avail_wrap, p, w);
+		vq->last_avail_idx = vq->last_used_idx = p;
+		vq->avail_wrap = vq->used_wrap = w;
+	}
+	vq->sync_used = false;
+	vq->pdesc = desc;
+	vq->driver_event = drv;
+	vq->device_event = devev;
+	vq->desc = (struct vring_desc *)desc;
+}
+
 /* Point the ring at guest memory: the three areas must each lie whole in
  * one mapped region and be aligned as the virtio spec requires (desc 16,
  * avail 2, used 4), or the ring stays unusable. Caller holds vq's lock. */
@@ -60,8 +183,21 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->pdesc = NULL;
+	vq->driver_event = NULL;
+	vq->device_event = NULL;
+	vq->packed = dev_has_feature(dev, VIRTIO_F_RING_PACKED);
 	if (!vq->addr_set || !n || !dev->mem->nregions)
 		return;
+	if (vq->packed) {
+		vring_translate_packed(dev, vq);
+		return;
+	}
+	if (n & (n - 1)) {
+		LOG_ERR("%s: vring %u: split ring size %u not a power of two",
+			dev->sock->path, vq->index, vq->size);
+		return;
+	}
 	desc = mem_uva_range(dev->mem, vq->desc_uaddr, 16 * n);
 	avail = mem_uva_range(dev->mem, vq->avail_uaddr, 4 + 2 * n + extra);
 	used = mem_uva_range(dev->mem, vq->used_uaddr, 4 + 8 * n + extra);
@@ -120,14 +256,11 @@ void vring_refresh_locked(struct vhost_dev *dev, struct vhost_vring *vq)
 	}
 	vq->log_used = (vq->addr_flags >> VHOST_VRING_F_LOG) & 1;
 	vq->log_used_gpa = vq->log_gaddr;
-	vq->access_ok = dev->running && vq->started && vq->enabled &&
-			vq->desc != NULL && !vq->broken;
+	vq->access_ok = dev->running && vq->desc != NULL &&
+			vring_state(vq) == VRING_STARTED_ENABLED;
 	/* Polling by default: ask the guest not to kick us. */
-	if (vq->access_ok) {
-		split_set_kick_wanted(vq, vq->notify_wanted);
-		if (vq->log_bits)
-			vring_log_used_flags(vq);
-	}
+	if (vq->access_ok)
+		ring_set_kick_wanted(vq, vq->notify_wanted);
 }
 
 void vring_refresh(struct vhost_dev *dev, struct vhost_vring *vq)
@@ -158,6 +291,7 @@ void vring_reset(struct vhost_vring *vq)
 	close_fd(&vq->kickfd);
 	close_fd(&vq->callfd);
 	close_fd(&vq->errfd);
+	free(vq->shadow);
 	memset((char *)vq + sizeof(vq->lock), 0, st - sizeof(vq->lock));
 	memset((char *)vq + st_end, 0, sizeof(*vq) - st_end);
 	vq->dev = dev;
@@ -208,7 +342,8 @@ fail:
 }
 
 /* A queue pair the device can run on: both rings translated, kick and call
- * given, started and enabled. */
+ * given, started and enabled. Broken or not: a broken ring is told to the
+ * application as unusable (vring_state), the device stays. */
 static bool pair_ready(const struct vhost_dev *dev, uint16_t pair)
 {
 	for (unsigned i = 0; i < 2; i++) {
@@ -328,6 +463,15 @@ int device_update_running(struct vhost_dev *dev)
 	/* Tell the application which rings it may use now; later changes
 	 * are reported after each message (device_report_vrings). */
 	device_report_vrings(dev);
+	return 0;
+}
+
+int device_settle(struct vhost_dev *dev)
+{
+	if (device_update_running(dev) < 0)
+		return -ECONNREFUSED;
+	device_report_vrings(dev);
+	vring_drain_update(dev);
 	return 0;
 }
 

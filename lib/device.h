@@ -28,6 +28,12 @@
 
 #define VHOST_MAX_RING_SIZE 32768u
 
+struct packed_used {
+	uint16_t id;
+	uint16_t nslots;  /* ring slots the chain took */
+	uint32_t len;
+};
+
 struct vhost_vring {
 	/* ---- data path, read under lock ---- */
 	_Atomic uint32_t lock;
@@ -48,15 +54,30 @@ struct vhost_vring {
 	bool mrg_rxbuf;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool sync_used;      /* take last indices from used->idx at start */
+	bool packed;         /* VIRTIO_F_RING_PACKED negotiated */
 	uint64_t features;   /* the device's, copied under the lock */
 	uint16_t hdr_len;    /* virtio-net header: 12 with VERSION_1 or MRG */
-	uint16_t size;       /* power of two */
-	uint16_t mask;       /* size - 1 */
-	struct vring_desc *desc;
+	uint16_t size;       /* split: a power of two; packed: any */
+	uint16_t mask;       /* size - 1 (split) */
+	struct vring_desc *desc;      /* split; NULL: not translated */
 	struct vring_avail *avail;
 	struct vring_used *used;
+	/* Packed (virtio 1.1, 2.7): the descriptor ring (desc points at it
+	 * too), the driver and device event suppression areas. */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event;
+	struct vring_packed_desc_event *device_event;
+	/* Used entries of the burst, written to the ring at its end
+	 * (packed: a used entry overwrites a descriptor, so a packet that is
+	 * not placed must leave the ring untouched). size entries. */
+	struct packed_used *shadow;
+	uint16_t shadow_size;
+	/* Split: free-running indices. Packed: positions < size, with the
+	 * wrap counters. */
 	uint16_t last_avail_idx;
 	uint16_t last_used_idx;
+	bool avail_wrap;
+	bool used_wrap;
 	uint16_t signalled_used;  /* used idx at the last call (EVENT_IDX) */
 	bool signalled_used_valid;
 	bool notify_wanted;       /* application wants kicks (interrupt mode) */
@@ -94,6 +115,31 @@ struct vhost_vring {
 	uint32_t addr_flags;
 	uint64_t desc_uaddr, avail_uaddr, used_uaddr, log_gaddr;
 };
+
+/*
+ * The ring states of vhost-user.rst ("Ring states": stopped or started,
+ * disabled or enabled) plus broken (the guest broke a ring rule; until the
+ * front-end sets the ring up again). Derived in one place from the ring's
+ * inputs (started: a kick, until GET_VRING_BASE; enabled: SET_VRING_ENABLE
+ * or implicit; broken: set by a data thread); device_settle() acts on it.
+ */
+enum vring_state {
+	VRING_STOPPED_DISABLED,
+	VRING_STOPPED_ENABLED,
+	VRING_STARTED_DISABLED,  /* TX: drained and discarded; RX: idle */
+	VRING_STARTED_ENABLED,   /* the data path may use it (if translated) */
+	VRING_BROKEN,
+};
+
+/* Event thread, or under the ring's lock. */
+static inline enum vring_state vring_state(const struct vhost_vring *vq)
+{
+	if (atomic_load_explicit(&vq->broken, memory_order_acquire))
+		return VRING_BROKEN;
+	return (enum vring_state)((vq->started ? VRING_STARTED_DISABLED :
+				   VRING_STOPPED_DISABLED) +
+				  (vq->enabled ? 1 : 0));
+}
 
 #define RARP_PENDING (1ull << 63)
 
@@ -150,6 +196,12 @@ void device_stop_rings(struct vhost_dev *dev);
 /* After every message: call new_device / destroy_device as readiness
  * changed. Returns < 0 if the application refused the device. */
 int device_update_running(struct vhost_dev *dev);
+/* The one transition after anything changed a ring or the device (every
+ * message, a ring broken by a data thread): readiness (new_device /
+ * destroy_device), what the application is told of each ring
+ * (vring_state_changed), and the drain of started-but-disabled TX rings.
+ * Returns < 0 if the application refused the device. Event thread. */
+int device_settle(struct vhost_dev *dev);
 /* While the device runs, tell the application of every ring whose
  * usability changed since it was last told (vring_state_changed). */
 void device_report_vrings(struct vhost_dev *dev);

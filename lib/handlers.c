@@ -449,7 +449,10 @@ static int h_set_vring_num(struct vhost_dev *dev, struct vhost_msg *msg,
 	uint32_t num = msg->payload.state.num;
 
 	(void)reply;
-	if (num == 0 || num > VHOST_MAX_RING_SIZE || (num & (num - 1))) {
+	/* Packed rings need not be powers of two (virtio 2.7.10.2). */
+	if (num == 0 || num > VHOST_MAX_RING_SIZE ||
+	    ((num & (num - 1)) &&
+	     !dev_has_feature(dev, VIRTIO_F_RING_PACKED))) {
 		LOG_ERR("%s: vring %u: bad size %u", dev_path(dev), vq->index,
 			num);
 		return -EINVAL;
@@ -511,9 +514,10 @@ static int h_set_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 {
 	struct vhost_vring *vq = msg_vring(dev, msg);
 	uint32_t base = msg->payload.state.num;
+	bool packed = dev_has_feature(dev, VIRTIO_F_RING_PACKED);
 
 	(void)reply;
-	if (base > UINT16_MAX) {
+	if (base > UINT16_MAX && !packed) {
 		LOG_ERR("%s: vring %u: base %u out of range", dev_path(dev),
 			vq->index, base);
 		return -EINVAL;
@@ -525,8 +529,21 @@ static int h_set_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 		return -EBUSY;
 	}
 	vring_lock(vq);
-	vq->last_avail_idx = (uint16_t)base;
-	vq->last_used_idx = (uint16_t)base;
+	if (packed) {
+		/* Bits 0-14 avail position, 15 its wrap counter, 16-31 the
+		 * same for used; a zero high half means used = avail (DPDK's
+		 * virtio-user sends 0x8000 at start). Positions are checked
+		 * against the size when the ring is translated. */
+		uint32_t hi = base >> 16 ? base >> 16 : base & 0xffff;
+
+		vq->last_avail_idx = (uint16_t)(base & 0x7fff);
+		vq->avail_wrap = (base >> 15) & 1;
+		vq->last_used_idx = (uint16_t)(hi & 0x7fff);
+		vq->used_wrap = (hi >> 15) & 1;
+	} else {
+		vq->last_avail_idx = (uint16_t)base;
+		vq->last_used_idx = (uint16_t)base;
+	}
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	vq->sync_used = true;
@@ -549,7 +566,14 @@ static int h_get_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 	vq->signalled_used_valid = false;
 	vring_refresh_locked(dev, vq);
 	reply->payload.state.index = vq->index;
+	/* Every burst completed its chains under this lock: nothing is in
+	 * flight. Packed: the 32-bit form of SET_VRING_BASE. */
 	reply->payload.state.num = vq->last_avail_idx;
+	if (dev_has_feature(dev, VIRTIO_F_RING_PACKED))
+		reply->payload.state.num |=
+			(uint32_t)vq->avail_wrap << 15 |
+			(uint32_t)vq->last_used_idx << 16 |
+			(uint32_t)vq->used_wrap << 31;
 	reply->size = sizeof(reply->payload.state);
 	vring_unlock(vq);
 	LOG_INFO("%s: vring %u stopped at %u", dev_path(dev), vq->index,
@@ -935,10 +959,8 @@ int vhost_user_handle_msg(struct vhost_dev *dev, struct vhost_msg *msg)
 	 * vring_state_changed). A front-end that acts on the ack (or on the
 	 * base GET_VRING_BASE returns) finds the device in that state. */
 	if (ret == 0 || (want_ack && !h->has_reply)) {
-		if (device_update_running(dev) < 0)
+		if (device_settle(dev) < 0)
 			return -ECONNREFUSED;
-		device_report_vrings(dev);
-		vring_drain_update(dev);
 	}
 	if (h->has_reply) {
 		if (ret)

@@ -63,7 +63,10 @@ static void on_ring_error(int fd, uint32_t events, void *opaque)
 				continue;
 			for (uint16_t i = 0; i < d->max_vrings; i++)
 				report_errfd(&d->vrings[i]);
-			device_report_vrings(d);
+			/* Readiness does not change with a breakage; a
+			 * refusal could only come from new_device. */
+			if (device_settle(d) < 0)
+				device_close(d);
 		}
 	}
 }

@@ -46,7 +46,8 @@ _Static_assert(VHOST_MEM_GUARD_SLOTS == MEM_GUARD_SLOTS,
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |      \
 	 BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |                \
 	 BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_NET_F_MQ) |                   \
-	 BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT(VHOST_F_LOG_ALL))
+	 BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT(VHOST_F_LOG_ALL) |          \
+	 BIT(VIRTIO_F_RING_PACKED))
 
 /* Offered unless the application says otherwise. Not MQ: a guest that uses
  * more than one queue pair needs an application that polls them all, so

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * virtio-net data path on split virtqueues: enqueue (host -> guest, RX
- * queues) and dequeue (guest -> host, TX queues), the virtio-net header
- * (virtio 1.1, 5.1.6), notifications and statistics.
+ * virtio-net data path: enqueue (host -> guest, RX queues) and dequeue
+ * (guest -> host, TX queues), the virtio-net header (virtio 1.1, 5.1.6),
+ * mergeable buffers, offloads, dirty logging, notifications and
+ * statistics, written once over the ring interface (vring.h) and
+ * instantiated for split and packed rings.
  *
- * Per burst: one trylock, one read of avail->idx, one release store of
- * used->idx, at most one eventfd write. Per packet: no lock, no syscall, no
+ * Per burst: one trylock, one read of avail->idx (split) or one acquire
+ * read of each head's flags (packed), one release publication of the used
+ * entries, at most one eventfd write. Per packet: no lock, no syscall, no
  * allocation beyond packet buffers from the pool's per-thread cache, no
  * division. Bad chains are returned to the guest with length 0, counted,
  * and logged at a rate limit; the queue keeps working.
@@ -20,8 +23,7 @@
 #include "log.h"
 #include "net_hdr.h"
 #include "ring_error.h"
-#include "vring_log.h"
-#include "vring_split.h"
+#include "vring.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "virtio-net headers are little-endian; big-endian hosts need conversions"
@@ -120,16 +122,6 @@ static inline bool ring_usable(struct vhost_vring *vq)
 {
 	/* Under the lock, which orders it with every writer. */
 	return atomic_load_explicit(&vq->access_ok, memory_order_relaxed);
-}
-
-static void notify_guest(struct vhost_vring *vq, uint16_t old, uint16_t now)
-{
-	if (split_need_notify(vq, old, now) && vq->callfd >= 0) {
-		eventfd_write(vq->callfd, 1);
-		STAT_ADD(vq->stats.notifications, 1);
-	} else {
-		STAT_ADD(vq->stats.notify_suppressed, 1);
-	}
 }
 
 /* Sequential writer over a chain's pieces; callers check capacity. */
@@ -235,24 +227,20 @@ static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
  * (reading the descriptor again, so nothing read here is trusted there).
  */
 static inline __attribute__((always_inline)) bool
-enqueue_fast(struct vhost_vring *vq, uint16_t head,
-	     const struct vhost_pktbuf *pkt, uint32_t *used_len,
-	     const bool logging)
+enqueue_fast(struct vhost_vring *vq, const bool packed,
+	     const struct ring_head *h, const struct vhost_pktbuf *pkt,
+	     uint32_t *used_len, uint16_t *id, const bool logging)
 {
 	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
-	const struct vring_desc *d;
-	uint32_t need = vq->hdr_len + pkt->pkt_len;
+	uint32_t need = vq->hdr_len + pkt->pkt_len, len;
 	uint64_t addr;
 	uint8_t *p;
 
-	/* head < vq->size: the caller checked it. */
 	if (pkt->next || pkt->ol_flags)
 		return false;
-	d = &vq->desc[head];
-	if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE ||
-	    GUEST_READ(d->len) < need)
+	if (!ring_single(vq, packed, h, VRING_DESC_F_WRITE, &addr, &len, id) ||
+	    len < need)
 		return false;
-	addr = GUEST_READ(d->addr);
 	p = mem_gpa_range_hint(vq->mem, addr, need, &vq->mem_hint);
 	if (!p)
 		return false;
@@ -265,22 +253,19 @@ enqueue_fast(struct vhost_vring *vq, uint16_t head,
 	return true;
 }
 
-static inline bool dequeue_fast(struct vhost_vring *vq, uint16_t head,
-				struct vhost_pktbuf *pkt)
+static inline __attribute__((always_inline)) bool
+dequeue_fast(struct vhost_vring *vq, const bool packed,
+	     const struct ring_head *rh, struct vhost_pktbuf *pkt, uint16_t *id)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
-	const struct vring_desc *d;
 	uint32_t hdr_len = vq->hdr_len, len;
+	uint64_t addr;
 	const uint8_t *p;
 
-	/* head < vq->size: the caller checked it. */
-	d = &vq->desc[head];
-	len = GUEST_READ(d->len);
-	if (GUEST_READ(d->flags) || len <= hdr_len ||
-	    len - hdr_len > vhost_pktbuf_tailroom(pkt))
+	if (!ring_single(vq, packed, rh, 0, &addr, &len, id) ||
+	    len <= hdr_len || len - hdr_len > vhost_pktbuf_tailroom(pkt))
 		return false;
-	p = mem_gpa_range_hint(vq->mem, GUEST_READ(d->addr), len,
-			       &vq->mem_hint);
+	p = mem_gpa_range_hint(vq->mem, addr, len, &vq->mem_hint);
 	if (!p)
 		return false;
 	/* The header is read once, into our memory, then checked. */
@@ -306,54 +291,58 @@ static inline void count_packet(struct burst_stats *b, uint32_t len)
 
 /* ------------------------------------------------------------- enqueue */
 
-/* Book a packet the fast path placed in the buffer at head. */
-static inline void fast_done(struct vhost_vring *vq, struct burst_stats *b,
-			     uint16_t head, uint32_t used_len,
-			     const struct vhost_pktbuf *pkt, uint16_t *taken,
-			     uint16_t *used)
-{
-	split_used_write(vq, vq->last_used_idx + (*used)++, head, used_len);
-	(*taken)++;
-	count_packet(b, pkt->pkt_len);
-}
-
 /*
- * The enqueue bodies are instantiated twice from one source (constant
- * `logging`): while no migration runs, no dirty-log code is in the loop;
- * the choice is one branch per burst (vhost_enqueue_burst_status).
+ * The enqueue bodies are written once and instantiated per ring format
+ * (constant `packed`) and with and without dirty logging (constant
+ * `logging`: while no migration runs, no dirty-log code is in the loop).
+ * The choice is one branch per burst (vhost_enqueue_burst_status).
+ * cur: the ring cursor, moved past what was consumed; *used_out: used
+ * entries written (ring_used_add), published by the caller.
  */
 #define ENQUEUE_ARGS                                                         \
-	struct vhost_vring *vq, uint16_t avail,                              \
+	struct vhost_vring *vq, struct ring_cur *cur_io,                     \
 	struct vhost_pktbuf *const *pkts, uint16_t n, struct burst_stats *b, \
-	uint16_t *used_out, uint16_t *taken_out,                             \
-	enum vhost_enqueue_status *why
-#define ENQUEUE_PASS vq, avail, pkts, n, b, used_out, taken_out, why
+	uint16_t *used_out, enum vhost_enqueue_status *why
+#define ENQUEUE_PASS vq, cur_io, pkts, n, b, used_out, why
 
 /* Without MRG_RXBUF: one chain per packet. Returns packets placed. */
 static inline __attribute__((always_inline)) uint16_t
-enqueue_simple(ENQUEUE_ARGS, const bool logging)
+enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 {
+	/* The cursor in registers (not behind a pointer guest writes may
+	 * alias); written back at the end. */
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
 	struct chain c;
-	uint16_t taken = 0, used = 0, i = 0;
+	uint16_t used = 0, i = 0;
 	uint16_t hdr_len = vq->hdr_len;
+	bool dry = false;
 
-	while (i < n && taken < avail) {
+	while (i < n) {
 		const struct vhost_pktbuf *pkt = pkts[i];
 		uint32_t need = hdr_len + pkt->pkt_len;
 		uint32_t used_len;
+		uint16_t id;
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
 		struct chain_writer w = { .c = &c };
 		struct pkt_cursor pc = { .seg = pkt };
-		uint16_t head = split_avail_head(vq, taken);
+		struct ring_head rh;
+		enum ring_peek pk = ring_peek(vq, packed, cur, &rh);
 		enum chain_status st;
 
-		if (head >= vq->size) {
-			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
+		if (pk == RING_EMPTY) {
+			dry = true;
 			break;
 		}
-		if (enqueue_fast(vq, head, pkt, &used_len, logging)) {
-			fast_done(vq, b, head, used_len, pkt, &taken, &used);
+		if (pk == RING_BROKEN) {
+			*why = VHOST_ENQUEUE_STOPPED; /* the caller marks it */
+			break;
+		}
+		if (enqueue_fast(vq, packed, &rh, pkt, &used_len, &id,
+				 logging)) {
+			ring_used_add(vq, packed, used++, id, used_len, 1);
+			ring_next(vq, packed, cur, 1);
+			count_packet(b, pkt->pkt_len);
 			i++;
 			continue;
 		}
@@ -362,16 +351,20 @@ enqueue_simple(ENQUEUE_ARGS, const bool logging)
 			*why = VHOST_ENQUEUE_UNPLACEABLE;
 			break; /* it can never be placed: the caller drops it */
 		}
-		st = split_walk_chain(vq, head, true, need, &c);
+		st = ring_walk(vq, packed, cur, &rh, true, need, &c);
+		if (st == CHAIN_BROKEN) {
+			*why = VHOST_ENQUEUE_STOPPED;
+			break;
+		}
 		/* Every buffer holds at least a header (5.1.6.3); one that
 		 * cannot is junk, not a reason to refuse every packet. */
 		if (st == CHAIN_OK && c.len < hdr_len)
 			st = CHAIN_BAD_DESC;
 		if (st != CHAIN_OK) {
 			/* Give the buffer back empty; retry the packet. */
-			count_bad_chain(vq, b, st, head);
-			split_used_write(vq, vq->last_used_idx + used++, head, 0);
-			taken++;
+			count_bad_chain(vq, b, st, c.head);
+			ring_used_add(vq, packed, used++, c.head, 0, c.nslots);
+			ring_next(vq, packed, cur, c.nslots);
 			if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
 				*why = VHOST_ENQUEUE_BUSY;
 				break;
@@ -391,201 +384,247 @@ enqueue_simple(ENQUEUE_ARGS, const bool logging)
 		copy_pkt_out(&w, &pc, pkt->pkt_len, &fix);
 		if (logging)
 			vring_log_chain(vq, &c, need);
-		split_used_write(vq, vq->last_used_idx + used++, head, need);
-		taken++;
+		ring_used_add(vq, packed, used++, c.head, need, c.nslots);
+		ring_next(vq, packed, cur, c.nslots);
 		count_packet(b, pkt->pkt_len);
 		i++;
 	}
 	*used_out = used;
-	*taken_out = taken;
-	if (i < n && taken == avail && *why != VHOST_ENQUEUE_STOPPED)
+	*cur_io = cur_l;
+	if (i < n && (dry || !cur->left) && *why != VHOST_ENQUEUE_STOPPED)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
+}
+
+/* The general path of a mergeable packet (enqueue_mergeable): spread
+ * pkt over as many buffers as it needs, starting at the head peeked as h0.
+ * true: placed (cur and *used moved past its buffers); false: not now or
+ * never (*why says which). Out of the fast path's loop, inlined. */
+static inline __attribute__((always_inline)) bool
+enqueue_mergeable_slow(struct vhost_vring *vq, const bool packed,
+		       const bool logging, struct ring_cur *cur,
+		       uint16_t *used, const struct vhost_pktbuf *pkt,
+		       const struct ring_head *h0, struct burst_stats *b,
+		       enum vhost_enqueue_status *why, struct chain *first,
+		       struct chain *cur_c)
+{
+	uint16_t hdr_len = vq->hdr_len;
+	uint32_t left = pkt->pkt_len;
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct csum_fix fix;
+	struct pkt_cursor pc = { .seg = pkt };
+	/* t, u: next ring place / used entry; t0, u0: where this
+	 * packet's buffers start (moved past bad chains, which stay
+	 * used). */
+	struct ring_cur t = *cur, t0 = *cur;
+	uint16_t u = *used, u0 = *used, nbufs = 0;
+	bool out_of_buffers = false, gave_up = false, broken = false;
+	bool too_many = false;
+	uint32_t descs = 0;       /* walked for this packet */
+
+	if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
+		b->drops[VHOST_DROP_BAD_HDR]++;
+		*why = VHOST_ENQUEUE_UNPLACEABLE;
+		return false; /* it can never be placed: dropped */
+	}
+	while (nbufs == 0 || left) {
+		struct chain *c = nbufs ? cur_c : first;
+		uint32_t want = left + (nbufs ? 0 : hdr_len);
+		struct chain_writer w = { .c = c };
+		struct ring_head rh = *h0;
+		enum chain_status st;
+		uint32_t n_data;
+
+		if (t.idx != cur->idx || t.left != cur->left) {
+			enum ring_peek pk = ring_peek(vq, packed, &t, &rh);
+
+			if (pk == RING_EMPTY) {
+				out_of_buffers = true;
+				break;
+			}
+			if (pk == RING_BROKEN) {
+				broken = true;
+				break;
+			}
+		}
+		st = ring_walk(vq, packed, &t, &rh, true, want, c);
+		if (st == CHAIN_BROKEN) {
+			broken = true;
+			break;
+		}
+		ring_next(vq, packed, &t, c->nslots);
+		/* Every buffer holds at least a header (5.1.6.3); a
+		 * later one that holds no byte of what is left is no
+		 * progress: junk, returned like a bad chain (so a
+		 * ring of empty buffers costs a bounded walk). */
+		if (st == CHAIN_OK &&
+		    (nbufs ? c->len == 0 : c->len < hdr_len))
+			st = CHAIN_BAD_DESC;
+		if (st != CHAIN_OK) {
+			/* Returned empty, in ring order (IN_ORDER).
+			 * Buffers this packet already filled go back
+			 * empty too (a guest drops entries shorter than
+			 * a header) and the packet starts over in the
+			 * buffers after the bad one. */
+			count_bad_chain(vq, b, st, c->head);
+			for (uint16_t k = u0; k != u; k++)
+				ring_used_zero(vq, packed, k);
+			ring_used_add(vq, packed, u++, c->head, 0,
+				      c->nslots);
+			t0 = t;
+			u0 = u;
+			nbufs = 0;
+			descs = 0;
+			left = pkt->pkt_len;
+			pc.seg = pkt;
+			pc.off = 0;
+			pc.pos = 0;
+			if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
+				gave_up = true; /* junk ring: later */
+				break;
+			}
+			continue;
+		}
+		descs += c->ndesc;
+		if (descs > MRG_MAX_DESCS) {
+			too_many = true;
+			break;
+		}
+		if (!nbufs) {
+			w.off = 0;
+			/* skip the header's place, filled at the end */
+			for (uint32_t skip = hdr_len; skip;) {
+				uint32_t k = c->vec[w.i].len - w.off;
+
+				k = k > skip ? skip : k;
+				skip -= k;
+				w.off += k;
+				if (w.off == c->vec[w.i].len) {
+					w.i++;
+					w.off = 0;
+				}
+			}
+		}
+		n_data = c->len - (nbufs ? 0 : hdr_len);
+		copy_pkt_out(&w, &pc, n_data, &fix);
+		/* Logged as written: a packet that starts over after a
+		 * bad chain leaves these bytes in the guest too. */
+		if (logging)
+			vring_log_chain(vq, c, c->len);
+		left -= n_data;
+		ring_used_add(vq, packed, u++, c->head, c->len,
+			      c->nslots);
+		nbufs++;
+	}
+	if (out_of_buffers || gave_up || broken || too_many) {
+		/* Not placed now: the buffers it took are offered
+		 * again next burst; bad chains stay returned. */
+		bool whole_ring = t0.left == vq->size && !t.left;
+
+		*cur = t0;
+		*used = u0;
+		if (broken) {
+			*why = VHOST_ENQUEUE_STOPPED;
+		} else if (gave_up) {
+			*why = VHOST_ENQUEUE_BUSY;
+		} else if (too_many || whole_ring) {
+			/* More descriptors than a packet may span, or
+			 * every slot of the ring is posted and the
+			 * packet does not fit in all of them: it
+			 * never will. */
+			b->drops[VHOST_DROP_TOO_BIG]++;
+			*why = VHOST_ENQUEUE_UNPLACEABLE;
+		} else {
+			*why = VHOST_ENQUEUE_NO_ROOM;
+		}
+		return false;
+	}
+	{
+		struct chain_writer w = { .c = first };
+
+		h.num_buffers = nbufs;
+		cw_write(&w, (const uint8_t *)&h, hdr_len);
+		if (logging)
+			vring_log_chain(vq, first, hdr_len);
+	}
+	*cur = t;
+	*used = u;
+	count_packet(b, pkt->pkt_len);
+	return true;
 }
 
 /* With MRG_RXBUF: a packet spreads over as many buffers as it needs; the
  * header (written last) says how many. A packet that does not fit in what
  * the guest posted now is not started: its buffers stay available. */
 static inline __attribute__((always_inline)) uint16_t
-enqueue_mergeable(ENQUEUE_ARGS, const bool logging)
+enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 {
-	struct chain first, cur;
-	uint16_t taken = 0, used = 0, i = 0;
-	uint16_t hdr_len = vq->hdr_len;
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
+	struct chain first, cur_c;
+	uint16_t used = 0, i = 0;
+	bool dry = false;
 
-	while (i < n && taken < avail) {
+	while (i < n) {
 		const struct vhost_pktbuf *pkt = pkts[i];
-		uint32_t left = pkt->pkt_len;
-		struct virtio_net_hdr_mrg_rxbuf h;
-		struct csum_fix fix;
-		struct pkt_cursor pc = { .seg = pkt };
-		/* t, u: next avail/used slot; t0, u0: where this packet's
-		 * buffers start (moved past bad chains, which stay used). */
-		uint16_t t = taken, u = used, t0 = taken, u0 = used, nbufs = 0;
-		bool out_of_buffers = false, gave_up = false, broken = false;
-		bool too_many = false;
-		uint32_t descs = 0;       /* walked for this packet */
 		uint32_t used_len;
-		/* Each avail slot is read once: head0 serves both paths. */
-		uint16_t head0 = split_avail_head(vq, taken);
+		uint16_t id;
+		/* Each head is read once: h0 serves both paths. */
+		struct ring_head h0;
+		enum ring_peek pk = ring_peek(vq, packed, cur, &h0);
 
-		if (head0 >= vq->size) {
-			*why = VHOST_ENQUEUE_STOPPED; /* broken: the caller marks it */
+		if (pk == RING_EMPTY) {
+			dry = true;
 			break;
 		}
-		if (enqueue_fast(vq, head0, pkt, &used_len, logging)) {
-			fast_done(vq, b, head0, used_len, pkt, &taken, &used);
+		if (pk == RING_BROKEN) {
+			*why = VHOST_ENQUEUE_STOPPED; /* the caller marks it */
+			break;
+		}
+		if (enqueue_fast(vq, packed, &h0, pkt, &used_len, &id,
+				 logging)) {
+			ring_used_add(vq, packed, used++, id, used_len, 1);
+			ring_next(vq, packed, cur, 1);
+			count_packet(b, pkt->pkt_len);
 			i++;
 			continue;
 		}
-		if (!net_hdr_from_pkt(vq->features, pkt, &h, &fix)) {
-			b->drops[VHOST_DROP_BAD_HDR]++;
-			*why = VHOST_ENQUEUE_UNPLACEABLE;
-			break; /* it can never be placed: the caller drops it */
-		}
-		while (nbufs == 0 || left) {
-			struct chain *c = nbufs ? &cur : &first;
-			uint32_t want = left + (nbufs ? 0 : hdr_len);
-			struct chain_writer w = { .c = c };
-			uint16_t head;
-			enum chain_status st;
-			uint32_t n_data;
-
-			if (t == avail) {
-				out_of_buffers = true;
-				break;
-			}
-			head = t == taken ? head0 : split_avail_head(vq, t);
-			if (head >= vq->size) {
-				broken = true;
-				break;
-			}
-			st = split_walk_chain(vq, head, true, want, c);
-			t++;
-			/* Every buffer holds at least a header (5.1.6.3); a
-			 * later one that holds no byte of what is left is no
-			 * progress: junk, returned like a bad chain (so a
-			 * ring of empty buffers costs a bounded walk). */
-			if (st == CHAIN_OK &&
-			    (nbufs ? c->len == 0 : c->len < hdr_len))
-				st = CHAIN_BAD_DESC;
-			if (st != CHAIN_OK) {
-				/* Returned empty, in ring order (IN_ORDER).
-				 * Buffers this packet already filled go back
-				 * empty too (a guest drops entries shorter than
-				 * a header) and the packet starts over in the
-				 * buffers after the bad one. */
-				count_bad_chain(vq, b, st, head);
-				for (uint16_t k = u0; k != u; k++)
-					vq->used->ring[(uint16_t)(vq->last_used_idx + k) &
-						       vq->mask].len = 0;
-				split_used_write(vq, vq->last_used_idx + u++, head, 0);
-				t0 = t;
-				u0 = u;
-				nbufs = 0;
-				descs = 0;
-				left = pkt->pkt_len;
-				pc.seg = pkt;
-				pc.off = 0;
-				pc.pos = 0;
-				if (++b->bad_chains > BAD_CHAINS_PER_BURST) {
-					gave_up = true; /* junk ring: later */
-					break;
-				}
-				continue;
-			}
-			descs += c->ndesc;
-			if (descs > MRG_MAX_DESCS) {
-				too_many = true;
-				break;
-			}
-			if (!nbufs) {
-				w.off = 0;
-				/* skip the header's place, filled at the end */
-				for (uint32_t skip = hdr_len; skip;) {
-					uint32_t k = c->vec[w.i].len - w.off;
-
-					k = k > skip ? skip : k;
-					skip -= k;
-					w.off += k;
-					if (w.off == c->vec[w.i].len) {
-						w.i++;
-						w.off = 0;
-					}
-				}
-			}
-			n_data = c->len - (nbufs ? 0 : hdr_len);
-			copy_pkt_out(&w, &pc, n_data, &fix);
-			/* Logged as written: a packet that starts over after a
-			 * bad chain leaves these bytes in the guest too. */
-			if (logging)
-				vring_log_chain(vq, c, c->len);
-			left -= n_data;
-			split_used_write(vq, vq->last_used_idx + u++, head,
-					 c->len);
-			nbufs++;
-		}
-		if (out_of_buffers || gave_up || broken || too_many) {
-			/* Not placed now: the buffers it took are offered
-			 * again next burst; bad chains stay returned. */
-			taken = t0;
-			used = u0;
-			if (broken) {
-				*why = VHOST_ENQUEUE_STOPPED;
-			} else if (gave_up) {
-				*why = VHOST_ENQUEUE_BUSY;
-			} else if (too_many || (t0 == 0 && avail == vq->size)) {
-				/* More descriptors than a packet may span, or
-				 * every slot of the ring is posted and the
-				 * packet does not fit in all of them: it
-				 * never will. */
-				b->drops[VHOST_DROP_TOO_BIG]++;
-				*why = VHOST_ENQUEUE_UNPLACEABLE;
-			} else {
-				*why = VHOST_ENQUEUE_NO_ROOM;
-			}
+		if (!enqueue_mergeable_slow(vq, packed, logging, cur, &used,
+					    pkt, &h0, b, why, &first, &cur_c))
 			break;
-		}
-		{
-			struct chain_writer w = { .c = &first };
-
-			h.num_buffers = nbufs;
-			cw_write(&w, (const uint8_t *)&h, hdr_len);
-			if (logging)
-				vring_log_chain(vq, &first, hdr_len);
-		}
-		taken = t;
-		used = u;
-		count_packet(b, pkt->pkt_len);
 		i++;
 	}
 	*used_out = used;
-	*taken_out = taken;
-	if (i < n && taken == avail && *why != VHOST_ENQUEUE_STOPPED &&
+	*cur_io = cur_l;
+	if (i < n && (dry || !cur->left) && *why != VHOST_ENQUEUE_STOPPED &&
 	    *why != VHOST_ENQUEUE_UNPLACEABLE)
 		*why = VHOST_ENQUEUE_NO_ROOM;
 	return i;
 }
 
-static uint16_t enqueue_simple_plain(ENQUEUE_ARGS)
-{
-	return enqueue_simple(ENQUEUE_PASS, false);
-}
+typedef uint16_t (*enqueue_fn)(ENQUEUE_ARGS);
 
-static uint16_t enqueue_simple_logged(ENQUEUE_ARGS)
-{
-	return enqueue_simple(ENQUEUE_PASS, true);
-}
+#define ENQUEUE_INSTANCE(body, fmt, packed, log, logging)                    \
+	static uint16_t body##_##fmt##_##log(ENQUEUE_ARGS)                    \
+	{                                                                     \
+		return body(ENQUEUE_PASS, packed, logging);                   \
+	}
+ENQUEUE_INSTANCE(enqueue_simple, split, false, plain, false)
+ENQUEUE_INSTANCE(enqueue_simple, split, false, logged, true)
+ENQUEUE_INSTANCE(enqueue_simple, packed, true, plain, false)
+ENQUEUE_INSTANCE(enqueue_simple, packed, true, logged, true)
+ENQUEUE_INSTANCE(enqueue_mergeable, split, false, plain, false)
+ENQUEUE_INSTANCE(enqueue_mergeable, split, false, logged, true)
+ENQUEUE_INSTANCE(enqueue_mergeable, packed, true, plain, false)
+ENQUEUE_INSTANCE(enqueue_mergeable, packed, true, logged, true)
 
-static uint16_t enqueue_mergeable_plain(ENQUEUE_ARGS)
-{
-	return enqueue_mergeable(ENQUEUE_PASS, false);
-}
-
-static uint16_t enqueue_mergeable_logged(ENQUEUE_ARGS)
-{
-	return enqueue_mergeable(ENQUEUE_PASS, true);
-}
+/* [mergeable][packed][logging] */
+static const enqueue_fn enqueue_bodies[2][2][2] = {
+	{ { enqueue_simple_split_plain, enqueue_simple_split_logged },
+	  { enqueue_simple_packed_plain, enqueue_simple_packed_logged } },
+	{ { enqueue_mergeable_split_plain, enqueue_mergeable_split_logged },
+	  { enqueue_mergeable_packed_plain,
+	    enqueue_mergeable_packed_logged } },
+};
 
 uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 				    struct vhost_pktbuf *const *pkts,
@@ -594,7 +633,8 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 {
 	struct vhost_vring *vq = data_vring(dev, queue, true);
 	struct burst_stats b = { 0 };
-	uint16_t avail, used = 0, taken = 0, done = 0;
+	struct ring_cur cur;
+	uint16_t used = 0, done = 0;
 	enum vhost_enqueue_status why = VHOST_ENQUEUE_DONE, dummy;
 
 	if (!status)
@@ -615,33 +655,24 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
-	if (split_avail_count(vq, &avail)) {
+	if (ring_begin(vq, vq->packed, &cur)) {
 		mark_broken(vq, "avail index moved too far");
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
-	if (vq->mrg_rxbuf)
-		done = (vq->log_bits ? enqueue_mergeable_logged :
-			enqueue_mergeable_plain)(vq, avail, pkts, n, &b, &used,
-						 &taken, &why);
-	else
-		done = (vq->log_bits ? enqueue_simple_logged :
-			enqueue_simple_plain)(vq, avail, pkts, n, &b, &used,
-					      &taken, &why);
+	done = enqueue_bodies[vq->mrg_rxbuf][vq->packed][vq->log_bits != NULL](
+		vq, &cur, pkts, n, &b, &used, &why);
 	if (done < n && why == VHOST_ENQUEUE_DONE)
 		why = VHOST_ENQUEUE_NO_ROOM; /* the guest posted no buffer */
 	if (why == VHOST_ENQUEUE_NO_ROOM)
 		b.drops[VHOST_DROP_NO_ROOM] += n - done;
+	ring_commit(vq, vq->packed, &cur);
 	if (used) {
-		uint16_t old = vq->last_used_idx;
-
-		vq->last_used_idx += used;
-		split_used_publish(vq, vq->last_used_idx);
-		if (vq->log_bits)
-			vring_log_used(vq, old, used);
-		notify_guest(vq, old, vq->last_used_idx);
+		if (vq->packed)
+			ring_publish(vq, true, used, true);
+		else
+			ring_publish(vq, false, used, true);
 	}
-	vq->last_avail_idx += taken;
 	stats_commit(vq, &b);
 	/* What came before the bad head was done and is published. */
 	if (why == VHOST_ENQUEUE_STOPPED)
@@ -740,6 +771,7 @@ enum slow_result {
 	SLOW_BAD,     /* the chain goes back unread (bad, too big) */
 	SLOW_BAD_HDR, /* the chain goes back: its header was refused */
 	SLOW_RETRY,   /* the pool is empty now: leave the chain in the ring */
+	SLOW_BROKEN,  /* packed: the chain's extent or id is unknowable */
 };
 
 /*
@@ -747,26 +779,31 @@ enum slow_result {
  * buffer, or NULL: take one from the pool). Out of line and cold, so the
  * common packet's loop keeps its registers and layout (callgrind, 64-byte
  * packets: 179 instructions per packet inline, 168 so). pkt is used up
- * (given in *out or freed) unless the result is SLOW_BAD.
+ * (given in *out or freed) unless the result is SLOW_BAD. c->head and
+ * c->nslots: what goes back to the used ring (unless SLOW_BROKEN).
  */
 static __attribute__((noinline, cold)) enum slow_result
-dequeue_slow(struct vhost_vring *vq, uint16_t head,
-	     struct vhost_pktbuf_pool *pool, struct vhost_pktbuf *pkt,
-	     struct burst_stats *b, struct vhost_pktbuf **out)
+dequeue_slow(struct vhost_vring *vq, const struct ring_cur *cur,
+	     const struct ring_head *rh, struct vhost_pktbuf_pool *pool,
+	     struct vhost_pktbuf *pkt, struct burst_stats *b,
+	     struct vhost_pktbuf **out, struct chain *c)
 {
 	uint32_t hdr_len = vq->hdr_len, len;
 	struct virtio_net_hdr_mrg_rxbuf h;
-	struct chain c;
-	struct chain_writer r = { .c = &c };
+	struct chain_writer r = { .c = c };
 	enum chain_status st;
 
-	st = split_walk_chain(vq, head, false, hdr_len + MAX_PKT_LEN, &c);
-	if (st == CHAIN_OK && c.len <= hdr_len)
+	st = vq->packed ?
+	     ring_walk(vq, true, cur, rh, false, hdr_len + MAX_PKT_LEN, c) :
+	     ring_walk(vq, false, cur, rh, false, hdr_len + MAX_PKT_LEN, c);
+	if (st == CHAIN_BROKEN)
+		return SLOW_BROKEN;
+	if (st == CHAIN_OK && c->len <= hdr_len)
 		st = CHAIN_BAD_DESC; /* no room for header + data */
-	else if (st == CHAIN_OK && c.len - hdr_len > pool_max_pkt(pool))
+	else if (st == CHAIN_OK && c->len - hdr_len > pool_max_pkt(pool))
 		st = CHAIN_TOO_BIG; /* never, not just now: drop it */
 	if (st != CHAIN_OK) {
-		count_bad_chain(vq, b, st, head);
+		count_bad_chain(vq, b, st, c->head);
 		return SLOW_BAD;
 	}
 	if (!pkt)
@@ -778,7 +815,7 @@ dequeue_slow(struct vhost_vring *vq, uint16_t head,
 	/* Read the header once, into our memory, then check it. */
 	memset(&h, 0, sizeof(h));
 	cr_read(&r, (uint8_t *)&h, hdr_len);
-	len = c.len - hdr_len;
+	len = c->len - hdr_len;
 	if (!net_hdr_to_pkt(vq->features, &h, len, pkt)) {
 		vhost_pktbuf_free(pkt);
 		b->drops[VHOST_DROP_BAD_HDR]++;
@@ -797,45 +834,42 @@ dequeue_slow(struct vhost_vring *vq, uint16_t head,
 	return SLOW_PKT;
 }
 
-uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
-			     struct vhost_pktbuf_pool *pool,
-			     struct vhost_pktbuf **pkts, uint16_t n)
+/* The dequeue body, instantiated per ring format. Returns packets put in
+ * pkts; *taken: chains consumed (used entries written). */
+static inline __attribute__((always_inline)) uint16_t
+dequeue_body(struct vhost_vring *vq, const bool packed,
+	     struct ring_cur *cur_io, struct vhost_pktbuf_pool *pool,
+	     struct vhost_pktbuf **pkts, uint16_t n, uint16_t queue,
+	     struct burst_stats *b, uint16_t *taken_out)
 {
-	struct vhost_vring *vq = data_vring(dev, queue, false);
-	struct burst_stats b = { 0 };
-	uint16_t avail, taken = 0, got = 0, nfresh = 0, used_fresh = 0;
+	struct ring_cur cur_l = *cur_io, *cur = &cur_l;
+	uint16_t taken = 0, got = 0, nfresh = 0, used_fresh = 0;
 	struct vhost_pktbuf *fresh[64];
 	bool bulk_failed = false;
+	struct chain c;
 
-	if (!vq || !pool || !n || !vring_trylock(vq))
-		return 0;
-	if (!ring_usable(vq))
-		goto out;
-	if (split_avail_count(vq, &avail)) {
-		mark_broken(vq, "avail index moved too far");
-		goto out;
-	}
-	/* After a migration (SEND_RARP) the guest's announcement comes
-	 * first, as if the guest had sent it. */
-	if (atomic_load_explicit(&dev->rarp, memory_order_relaxed))
-		got = take_rarp(dev, pool, queue, pkts);
-	n = (uint16_t)(n - got);
-	if (n > avail)
-		n = avail;
-	while (taken < n) {
-		uint16_t head = split_avail_head(vq, taken);
+	/* Split knows how many wait (and counts bad chains against n, as
+	 * before); packed finds out descriptor by descriptor. */
+	if (!packed && n > cur->left)
+		n = cur->left;
+	while ((packed ? got : taken) < n) {
 		struct vhost_pktbuf *pkt, *cand;
+		struct ring_head rh;
+		enum ring_peek pk = ring_peek_n(vq, packed, cur, &rh, !packed);
 		enum slow_result res;
+		uint16_t id;
 
-		if (head >= vq->size) {
-			b.broken = true;
+		if (pk == RING_EMPTY)
+			break;
+		if (pk == RING_BROKEN) {
+			b->broken = true;
 			break;
 		}
 		/* Buffers come in bulk, a burst's worth at a time; when the
 		 * pool cannot give a whole bulk, one at a time (slow path). */
 		if (used_fresh == nfresh && !bulk_failed) {
-			uint16_t want = (uint16_t)(n - taken) > 64 ?
-					64 : (uint16_t)(n - taken);
+			uint16_t more = (uint16_t)(n - (packed ? got : taken));
+			uint16_t want = more > 64 ? 64 : more;
 
 			used_fresh = nfresh = 0;
 			if (!vhost_pktbuf_alloc_bulk(pool, fresh, want))
@@ -844,43 +878,94 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 				bulk_failed = true;
 		}
 		cand = used_fresh < nfresh ? fresh[used_fresh] : NULL;
-		if (cand && dequeue_fast(vq, head, cand)) {
+		if (cand && dequeue_fast(vq, packed, &rh, cand, &id)) {
 			used_fresh++;
 			pkt = cand;
+			ring_used_add(vq, packed, taken++, id, 0, 1);
+			ring_next(vq, packed, cur, 1);
 		} else {
-			res = dequeue_slow(vq, head, pool, cand, &b, &pkt);
+			/* A copy: the cursor itself stays in registers. */
+			struct ring_cur cc = *cur;
+
+			res = dequeue_slow(vq, &cc, &rh, pool, cand, b, &pkt,
+					   &c);
+			if (res == SLOW_BROKEN) {
+				b->broken = true;
+				break;
+			}
 			if (res != SLOW_BAD && cand)
 				used_fresh++; /* used up */
 			if (res == SLOW_RETRY)
 				break; /* leave it in the ring for the next burst */
+			ring_used_add(vq, packed, taken++, c.head, 0, c.nslots);
+			ring_next(vq, packed, cur, c.nslots);
 			if (res != SLOW_PKT) {
 				/* Returned unread; it counts against the
 				 * burst's budget of chains without progress. */
-				split_used_write(vq, vq->last_used_idx + taken,
-						 head, 0);
-				taken++;
-				if (++b.bad_chains > BAD_CHAINS_PER_BURST)
+				if (++b->bad_chains > BAD_CHAINS_PER_BURST)
 					break;
 				continue;
 			}
 		}
 		pkt->queue = queue;
 		pkts[got++] = pkt;
-		split_used_write(vq, vq->last_used_idx + taken, head, 0);
-		taken++;
-		count_packet(&b, pkt->pkt_len);
+		count_packet(b, pkt->pkt_len);
 	}
 	if (used_fresh < nfresh)
 		vhost_pktbuf_free_bulk(fresh + used_fresh, nfresh - used_fresh);
-	if (taken) {
-		uint16_t old = vq->last_used_idx;
+	*cur_io = cur_l;
+	*taken_out = taken;
+	return got;
+}
 
-		vq->last_avail_idx += taken;
-		vq->last_used_idx += taken;
-		split_used_publish(vq, vq->last_used_idx);
-		if (vq->log_bits)
-			vring_log_used(vq, old, taken);
-		notify_guest(vq, old, vq->last_used_idx);
+static uint16_t dequeue_split(struct vhost_vring *vq, struct ring_cur *cur,
+			      struct vhost_pktbuf_pool *pool,
+			      struct vhost_pktbuf **pkts, uint16_t n,
+			      uint16_t queue, struct burst_stats *b,
+			      uint16_t *taken)
+{
+	return dequeue_body(vq, false, cur, pool, pkts, n, queue, b, taken);
+}
+
+static uint16_t dequeue_packed(struct vhost_vring *vq, struct ring_cur *cur,
+			       struct vhost_pktbuf_pool *pool,
+			       struct vhost_pktbuf **pkts, uint16_t n,
+			       uint16_t queue, struct burst_stats *b,
+			       uint16_t *taken)
+{
+	return dequeue_body(vq, true, cur, pool, pkts, n, queue, b, taken);
+}
+
+uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
+			     struct vhost_pktbuf_pool *pool,
+			     struct vhost_pktbuf **pkts, uint16_t n)
+{
+	struct vhost_vring *vq = data_vring(dev, queue, false);
+	struct burst_stats b = { 0 };
+	struct ring_cur cur;
+	uint16_t taken = 0, got = 0;
+
+	if (!vq || !pool || !n || !vring_trylock(vq))
+		return 0;
+	if (!ring_usable(vq))
+		goto out;
+	if (ring_begin(vq, vq->packed, &cur)) {
+		mark_broken(vq, "avail index moved too far");
+		goto out;
+	}
+	/* After a migration (SEND_RARP) the guest's announcement comes
+	 * first, as if the guest had sent it. */
+	if (atomic_load_explicit(&dev->rarp, memory_order_relaxed))
+		got = take_rarp(dev, pool, queue, pkts);
+	got = (uint16_t)(got + (vq->packed ? dequeue_packed : dequeue_split)(
+				       vq, &cur, pool, pkts + got,
+				       (uint16_t)(n - got), queue, &b, &taken));
+	if (taken) {
+		ring_commit(vq, vq->packed, &cur);
+		if (vq->packed)
+			ring_publish(vq, true, taken, false);
+		else
+			ring_publish(vq, false, taken, false);
 	}
 	stats_commit(vq, &b);
 	/* What came before the bad head was done and is published. */
@@ -916,14 +1001,15 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 		return -EINVAL;
 	vring_lock(vq);
 	vq->notify_wanted = enable;
-	if (ring_usable(vq)) {
-		split_set_kick_wanted(vq, enable);
-		if (vq->log_bits)
-			vring_log_used_flags(vq);
-	}
+	if (ring_usable(vq))
+		ring_set_kick_wanted(vq, enable);
 	vring_unlock(vq);
 	return 0;
 }
+
+/* Packed rings have no index to subtract: descriptors are counted one by
+ * one, up to this many (more than any burst asks for). */
+#define PACKED_COUNT_MAX 256
 
 uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
 {
@@ -932,8 +1018,12 @@ uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
 
 	if (!vq || !vring_trylock(vq))
 		return 0;
-	if (ring_usable(vq) && split_avail_count(vq, &n))
-		n = 0;
+	if (ring_usable(vq)) {
+		if (vq->packed)
+			n = packed_count_avail(vq, PACKED_COUNT_MAX);
+		else if (split_avail_count(vq, &n))
+			n = 0;
+	}
 	vring_unlock(vq);
 	return n;
 }

@@ -22,7 +22,7 @@
 #include "ring_error.h"
 #include "socket.h"
 #include "vring_drain.h"
-#include "vring_split.h"
+#include "vring.h"
 
 /* Chains returned per wakeup; more wait for the next turn of the loop, so
  * one guest cannot hold the event thread every other device needs. */
@@ -31,9 +31,10 @@
 static bool vring_drain_wanted(const struct vhost_dev *dev,
 			       const struct vhost_vring *vq)
 {
-	return !dev->closing && (vq->index & 1) && vq->started &&
-	       !vq->enabled && vq->fe_disabled && vq->desc != NULL &&
-	       !atomic_load_explicit(&vq->broken, memory_order_acquire);
+	/* Only a ring the front-end disabled (not one waiting for its first
+	 * enable: see fe_disabled in device.h). */
+	return !dev->closing && (vq->index & 1) && vq->desc != NULL &&
+	       vring_state(vq) == VRING_STARTED_DISABLED && vq->fe_disabled;
 }
 
 /* The same report as the data path's: error eventfd, application. */
@@ -45,49 +46,52 @@ static void drain_mark_broken(struct vhost_vring *vq, const char *why)
 	ring_error_mark_broken(vq);
 }
 
-/* Return up to DRAIN_BUDGET available chains with length 0. Caller holds
- * vq's lock. Returns true if more are waiting. */
+/* Return up to DRAIN_BUDGET available chains with length 0 (each walked
+ * for its extent and id; its content does not matter). Caller holds vq's
+ * lock. Returns true if more are waiting. */
 static bool drain_locked(struct vhost_vring *vq)
 {
-	uint16_t n, i, used = vq->last_used_idx;
+	const bool packed = vq->packed;
+	struct ring_cur cur;
+	struct ring_head h;
+	struct chain c;
+	uint16_t i = 0;
 	bool more = false;
 
-	if (split_avail_count(vq, &n)) {
+	if (ring_begin(vq, packed, &cur)) {
 		drain_mark_broken(vq, "avail index moved too far");
 		return false;
 	}
-	if (n > DRAIN_BUDGET) {
-		n = DRAIN_BUDGET;
-		more = true;
-	}
-	for (i = 0; i < n; i++) {
-		uint16_t head = split_avail_head(vq, i);
+	for (;;) {
+		enum ring_peek pk = ring_peek(vq, packed, &cur, &h);
 
-		/* Only ids the guest made available go to the used ring. */
-		if (head >= vq->size) {
-			drain_mark_broken(vq, "head index out of range");
-			more = false;
+		if (pk == RING_EMPTY)
+			break;
+		if (i == DRAIN_BUDGET) {
+			more = true;
 			break;
 		}
-		split_used_write(vq, used++, head, 0);
+		/* Only ids the guest made available go to the used ring. */
+		if (pk == RING_BROKEN ||
+		    ring_walk(vq, packed, &cur, &h, false, UINT32_MAX, &c) ==
+		    CHAIN_BROKEN) {
+			drain_mark_broken(vq, "head index out of range");
+			break;
+		}
+		ring_used_add(vq, packed, i++, c.head, 0, c.nslots);
+		ring_next(vq, packed, &cur, c.nslots);
 	}
 	if (i) {
-		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx + i);
-		split_used_publish(vq, used);
-		if (split_need_notify(vq, vq->last_used_idx, used) &&
-		    vq->callfd >= 0) {
-			eventfd_write(vq->callfd, 1);
-			STAT_ADD(vq->stats.notifications, 1);
-		}
-		vq->last_used_idx = used;
+		ring_commit(vq, packed, &cur);
+		ring_publish(vq, packed, i, false);
 		STAT_ADD(vq->stats.drops[VHOST_DROP_DISABLED], i);
 	}
 	if (more || atomic_load_explicit(&vq->broken, memory_order_relaxed))
 		return more;
 	/* Ask for a kick past what we took (avail_event with EVENT_IDX),
 	 * then look once more: the guest may have added one in between. */
-	split_set_kick_wanted(vq, true);
-	return split_avail_count(vq, &n) == 0 && n > 0;
+	ring_set_kick_wanted(vq, true);
+	return ring_has_avail(vq);
 }
 
 static void drain_run(struct vhost_vring *vq)

@@ -34,7 +34,8 @@ struct buf_vec {
 };
 
 struct chain {
-	uint16_t head;
+	uint16_t head;            /* split: head index; packed: buffer id */
+	uint16_t nslots;          /* packed: ring slots the chain takes */
 	uint16_t nvec;
 	uint16_t ndesc;           /* descriptors walked (CHAIN_OK) */
 	uint32_t len;             /* bytes in vec */
@@ -46,6 +47,7 @@ enum chain_status {
 	CHAIN_BAD_DESC,   /* index, flags, loop, indirect rules */
 	CHAIN_BAD_ADDR,   /* buffer outside guest memory */
 	CHAIN_TOO_BIG,    /* more than max_bytes (device-readable chains) */
+	CHAIN_BROKEN,     /* packed: extent or id unknowable; the ring stops */
 };
 
 /* Entries the guest made available and we have not taken: at most the

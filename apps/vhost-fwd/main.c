@@ -71,6 +71,7 @@ static const char *const feature_names[64] = {
 	[30] = "PROTOCOL_FEATURES",
 	[VIRTIO_F_VERSION_1] = "VERSION_1",
 	[VIRTIO_F_IN_ORDER] = "IN_ORDER",
+	[VIRTIO_F_RING_PACKED] = "RING_PACKED",
 };
 
 static void print_features(FILE *out, uint64_t f)

@@ -263,7 +263,9 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 int vhost_vring_kickfd(struct vhost_dev *dev, uint16_t queue);
 int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 			      bool enable);
-/* Buffers the guest has posted that we have not consumed yet. */
+/* Buffers the guest has posted that we have not consumed yet. Packed
+ * rings have no index for it: descriptors are counted, at most 256 (a
+ * chain of k descriptors counts k). */
 uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue);
 
 /* Drop reasons counted per virtqueue. */

@@ -10,11 +10,15 @@
  * burst of packets whose metadata also comes from the input.
  *
  * Input: 16 control bytes, then bytes copied over RX desc+avail, TX
- * desc+avail, and the buffer area. Descriptor addresses with the top bit
+ * desc+avail, and the buffer area. Control bit 0x20 selects a second
+ * device with packed rings (size 61, not a power of two): the input is
+ * copied over its descriptor rings and driver event areas instead, and
+ * the bases give positions and wrap counters. Descriptor addresses with the top bit
  * clear are folded into guest memory so the fuzzer reaches valid buffers;
  * with it set they are used raw (anywhere, wrapping, unmapped).
  */
 #include <errno.h>
+#include <linux/virtio_config.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +29,22 @@
 #include "socket.h"
 
 #define RING 64
+#define PRING 61
 #define MEM (1u << 20)
 #define BUF_AREA 16384
 
 static struct vhost_ctx *ctx;
-static struct vhost_dev *_Atomic the_dev;
-static struct fe fe;
+static struct vhost_dev *_Atomic the_dev, *_Atomic the_pdev;
+static struct fe fe, pfe;
 static struct vhost_pktbuf_pool *pool;
 static uint8_t *bufs;
 
 static int on_new(struct vhost_dev *d)
 {
-	atomic_store(&the_dev, d);
+	if (vhost_dev_features(d) & (1ull << VIRTIO_F_RING_PACKED))
+		atomic_store(&the_pdev, d);
+	else
+		atomic_store(&the_dev, d);
 	return 0;
 }
 
@@ -53,6 +61,8 @@ static void setup(void)
 	struct vhost_socket *s;
 	char path[64];
 	struct fe_opts o = { .ring_size = RING, .mem_size = MEM };
+	struct fe_opts po = { .ring_size = PRING, .mem_size = MEM,
+			      .packed = true };
 
 	if (!getenv("FUZZ_VERBOSE"))
 		vhost_log_set_handler(quiet);
@@ -64,9 +74,13 @@ static void setup(void)
 	fe_init(&fe);
 	if (fe_connect(&fe, path, 2000) || fe_handshake(&fe, &o))
 		abort();
-	for (int i = 0; i < 2000 && !atomic_load(&the_dev); i++)
+	fe_init(&pfe);
+	if (fe_connect(&pfe, path, 2000) || fe_handshake(&pfe, &po))
+		abort();
+	for (int i = 0; i < 2000 && !(atomic_load(&the_dev) &&
+				      atomic_load(&the_pdev)); i++)
 		usleep(1000);
-	if (!atomic_load(&the_dev))
+	if (!atomic_load(&the_dev) || !atomic_load(&the_pdev))
 		abort();
 	unlink(path);
 	bufs = fe_alloc(&fe, BUF_AREA, 4096);
@@ -119,6 +133,24 @@ static void reset_vring(struct vhost_vring *vq, uint8_t flags, uint16_t base)
 	vring_unlock(vq);
 }
 
+/* The same for a packed ring: positions and wrap counters from base. */
+static void reset_pvring(struct vhost_vring *vq, uint8_t flags, uint16_t base)
+{
+	reset_vring(vq, flags, 0);
+	vring_lock(vq);
+	vq->last_avail_idx = (uint16_t)((base & 0x7fff) % PRING);
+	vq->last_used_idx = vq->last_avail_idx;
+	vq->avail_wrap = vq->used_wrap = base >> 15;
+	vring_unlock(vq);
+}
+
+static void fold_pdescs(struct vring_packed_desc *t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!(t[i].addr >> 63))
+			t[i].addr = FE_GPA_BASE + (t[i].addr & (MEM - 1));
+}
+
 /* Only heads the guest made available reach the used ring: never one at
  * or beyond the ring size (such a head breaks the ring instead). Valid
  * only when the back-end wrote no packet into guest memory: a receive
@@ -169,6 +201,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	base_tx = (uint16_t)(ctl[3] | ctl[4] << 8);
 	npkts = ctl[5] & 31;
 
+	if (ctl[0] & 32) {
+		/* Packed: descriptor rings and driver event areas. */
+		dev = atomic_load(&the_pdev);
+		fill(pfe.vr[0].desc, 16 * PRING, &c, &left);
+		fill(pfe.vr[0].avail, 4, &c, &left);
+		fill(pfe.vr[1].desc, 16 * PRING, &c, &left);
+		fill(pfe.vr[1].avail, 4, &c, &left);
+		fold_pdescs((struct vring_packed_desc *)pfe.vr[0].desc, PRING);
+		fold_pdescs((struct vring_packed_desc *)pfe.vr[1].desc, PRING);
+		reset_pvring(&dev->vrings[0], ctl[0], base_rx);
+		reset_pvring(&dev->vrings[1], ctl[0], base_tx);
+	}
 	/* The guest's side: rings and buffers. */
 	fill(fe.vr[0].desc, 16 * RING, &c, &left);
 	fill(fe.vr[0].avail, 6 + 2 * RING, &c, &left);
@@ -179,8 +223,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fold_descs(fe.vr[1].desc, RING);
 	/* Indirect tables in the buffer area get the same folding. */
 	fold_descs((struct vring_desc *)bufs, BUF_AREA / 16);
-	reset_vring(&dev->vrings[0], ctl[0], base_rx);
-	reset_vring(&dev->vrings[1], ctl[0], base_tx);
+	if (!(ctl[0] & 32)) {
+		reset_vring(&dev->vrings[0], ctl[0], base_rx);
+		reset_vring(&dev->vrings[1], ctl[0], base_tx);
+	}
 	fe.vr[0].used->idx = base_rx;
 	fe.vr[1].used->idx = base_tx;
 
@@ -228,7 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vhost_pktbuf_free_bulk(out, n);
 	}
 	vhost_pktbuf_free_bulk(pkts, npkts);
-	if (!npkts)
+	if (!npkts && !(ctl[0] & 32))
 		check_used(&fe.vr[1], base_tx);
 	/* Every buffer went back. */
 	if (vhost_pktbuf_pool_avail(pool) != vhost_pktbuf_pool_count(pool))

@@ -103,6 +103,22 @@ area2 = (pkt.ljust(256, b"\0") * 4).ljust(2048, b"\0") + ind
 rx2 = [desc(BUF + 2048, len(ind), I)]
 write("vring", "chained-indirect", vring_seed(2 | 16, rx2, [0], tx2, [0, 2, 4, 6], area2))
 
+# vring, packed (control bit 0x20): RX desc ring (61 x 16) + driver event
+# area (4), TX likewise; bases 0x8000 (position 0, wrap counter 1).
+PRING = 61
+def pdesc(addr, length, id_, flags):
+    return struct.pack("<QIHH", addr, length, id_, flags)
+
+def pring(descs):
+    return b"".join(descs).ljust(16 * PRING, b"\0") + b"\0" * 4
+
+AV = 0x80  # VRING_PACKED_DESC_F_AVAIL: available with wrap counter 1
+prx = [pdesc(BUF + 2048 * i, 2048, i, AV | W) for i in range(8)]
+ptx = [pdesc(BUF + 128 * i, 12, i, AV | N) if j == 0 else pdesc(BUF + 128 * i + 12, 60, i, AV)
+       for i in range(4) for j in range(2)]
+pctl = bytes([0x20 | 1 | 2 | 4, 0, 0x80, 0, 0x80, 8, 20, 0, 10, 6, 1, 2, 30, 4, 5, 6])
+write("vring", "packed", pctl + pring(prx) + pring(ptx))
+
 # net_hdr: features, length, header, metadata, packet
 def hdr_seed(features, length, hdr, meta, pkt):
     return struct.pack("<QI", features, length) + hdr + meta + pkt

@@ -519,6 +519,7 @@ static bool hc_open(struct hconn *h)
 	if (!r)
 		r = fe_get_u64(fe, VHOST_USER_GET_FEATURES, &f);
 	h->offered_f = f;
+	f &= ~(1ull << VIRTIO_F_RING_PACKED); /* the rings here are split */
 	fe->features = f;
 	if (!r && (h->flags & HC_PROTO)) {
 		r = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES, &pf);
@@ -1892,6 +1893,7 @@ static void ring_at(const char *what, uint64_t d_off, uint64_t a_off,
 	a.avail_user_addr = base + a_off;
 	a.used_user_addr = base + u_off;
 	r = fe_get_u64(&fe, VHOST_USER_GET_FEATURES, &f);
+	f &= ~(1ull << VIRTIO_F_RING_PACKED); /* split ring layouts */
 	if (!r)
 		r = fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES, &pf);
 	pf &= ~PF(STATUS);

@@ -286,6 +286,88 @@ int fe_vring_alloc(struct fe *fe, uint16_t i, uint16_t n)
 	return 0;
 }
 
+int fe_packed_alloc(struct fe *fe, uint16_t i, uint16_t n)
+{
+	struct fe_vring *vr = &fe->vr[i];
+	int ret = fe_vring_alloc(fe, i, 1);
+
+	if (ret)
+		return ret;
+	vr->size = n;
+	vr->desc = fe_alloc(fe, 16ull * n, 4096);
+	vr->avail = fe_alloc(fe, 4, 4096);
+	vr->used = fe_alloc(fe, 4, 4096);
+	if (!vr->desc || !vr->avail || !vr->used)
+		return -ENOMEM;
+	memset(vr->desc, 0, 16ull * n);
+	memset(vr->avail, 0, 4);
+	memset(vr->used, 0, 4);
+	vr->packed = true;
+	vr->avail_idx = 0;
+	vr->avail_wrap = true;
+	vr->used_idx = 0;
+	vr->used_wrap = true;
+	return 0;
+}
+
+uint16_t fe_packed_avail_bits(bool w)
+{
+	return w ? (uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL) :
+		   (uint16_t)(1u << VRING_PACKED_DESC_F_USED);
+}
+
+uint16_t fe_packed_post(struct fe *fe, uint16_t i, const struct fe_pbuf *b,
+			unsigned n, uint16_t id)
+{
+	struct fe_vring *vr = &fe->vr[i];
+	struct vring_packed_desc *ring = (struct vring_packed_desc *)vr->desc;
+	uint16_t head = vr->avail_idx, head_flags = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct vring_packed_desc *d = &ring[vr->avail_idx];
+		uint16_t f = (uint16_t)(b[k].flags |
+					fe_packed_avail_bits(vr->avail_wrap));
+
+		if (k + 1 < n)
+			f |= VRING_DESC_F_NEXT;
+		d->addr = b[k].addr;
+		d->len = b[k].len;
+		d->id = id;
+		if (k == 0)
+			head_flags = f;
+		else
+			d->flags = f;
+		if (++vr->avail_idx == vr->size) {
+			vr->avail_idx = 0;
+			vr->avail_wrap = !vr->avail_wrap;
+		}
+	}
+	__atomic_store_n(&ring[head].flags, head_flags, __ATOMIC_RELEASE);
+	return head;
+}
+
+bool fe_packed_used(struct fe *fe, uint16_t i, uint16_t nslots, uint16_t *id,
+		    uint32_t *len)
+{
+	struct fe_vring *vr = &fe->vr[i];
+	struct vring_packed_desc *d =
+		&((struct vring_packed_desc *)vr->desc)[vr->used_idx];
+	uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+	bool a = f & (1u << VRING_PACKED_DESC_F_AVAIL);
+	bool u = f & (1u << VRING_PACKED_DESC_F_USED);
+
+	if (a != u || u != vr->used_wrap)
+		return false;
+	*id = d->id;
+	*len = d->len;
+	vr->used_idx = (uint16_t)(vr->used_idx + nslots);
+	if (vr->used_idx >= vr->size) {
+		vr->used_idx = (uint16_t)(vr->used_idx - vr->size);
+		vr->used_wrap = !vr->used_wrap;
+	}
+	return true;
+}
+
 int fe_vring_setup(struct fe *fe, uint16_t i)
 {
 	struct fe_vring *vr = &fe->vr[i];
@@ -301,6 +383,11 @@ int fe_vring_setup(struct fe *fe, uint16_t i)
 	ret = fe_vring_state(fe, VHOST_USER_SET_VRING_NUM, i, vr->size);
 	if (!ret)
 		ret = fe_vring_state(fe, VHOST_USER_SET_VRING_BASE, i,
+				     vr->packed ?
+				     (uint32_t)vr->avail_idx |
+				     (uint32_t)vr->avail_wrap << 15 |
+				     (uint32_t)vr->used_idx << 16 |
+				     (uint32_t)vr->used_wrap << 31 :
 				     vr->avail_idx);
 	if (!ret)
 		ret = fe_request(fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a),
@@ -342,6 +429,9 @@ int fe_handshake(struct fe *fe, const struct fe_opts *o)
 	if (ret)
 		return ret;
 	fe->features = offered & (o->features_mask ? o->features_mask : ~0ull);
+	/* Packed rings only when asked: the rings laid out are split. */
+	if (!o->packed)
+		fe->features &= ~(1ull << VIRTIO_F_RING_PACKED);
 	if (offered & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)) {
 		ret = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES, &pf);
 		if (ret)
@@ -369,7 +459,8 @@ int fe_handshake(struct fe *fe, const struct fe_opts *o)
 		ret = fe_set_mem_table(fe);
 	for (uint16_t i = 0; !ret && i < nvrings; i++) {
 		if (!fe->vr[i].desc)
-			ret = fe_vring_alloc(fe, i, o->ring_size ? o->ring_size : 256);
+			ret = (o->packed ? fe_packed_alloc : fe_vring_alloc)(
+				fe, i, o->ring_size ? o->ring_size : 256);
 		if (!ret)
 			ret = fe_vring_setup(fe, i);
 	}

@@ -28,6 +28,12 @@ struct fe_vring {
 	int kickfd, callfd;
 	uint16_t avail_idx;  /* next avail->idx to publish */
 	uint16_t used_seen;  /* used entries consumed */
+	/* Packed rings (fe_packed_alloc): desc is the descriptor ring,
+	 * avail the driver event area, used the device event area. */
+	bool packed;
+	bool avail_wrap;     /* with avail_idx: next position to post */
+	uint16_t used_idx;   /* next position to read a used entry at */
+	bool used_wrap;
 };
 
 struct fe {
@@ -49,6 +55,7 @@ struct fe_opts {
 	uint16_t ring_size;       /* 0: 256 */
 	uint64_t mem_size;        /* 0: 8 MiB */
 	bool no_status;           /* skip SET_STATUS(DRIVER_OK) */
+	bool packed;              /* negotiate VIRTIO_F_RING_PACKED */
 };
 
 void fe_init(struct fe *fe);
@@ -89,6 +96,32 @@ int fe_vring_setup(struct fe *fe, uint16_t i);
 int fe_set_mem_table(struct fe *fe);
 /* The whole start-up sequence QEMU uses. */
 int fe_handshake(struct fe *fe, const struct fe_opts *opts);
+
+/* ---- packed rings, driver side (virtio 1.1, 2.7) ---- */
+
+/* One buffer of a chain to post. flags: VRING_DESC_F_WRITE and/or
+ * VRING_DESC_F_INDIRECT (NEXT and the avail/used bits are added). */
+struct fe_pbuf {
+	uint64_t addr;     /* guest physical */
+	uint32_t len;
+	uint16_t flags;
+};
+
+/* Lay out packed ring i (size n, any n) in guest memory: wrap counters
+ * 1, positions 0; no message sent (fe_vring_setup sends the 32-bit base). */
+int fe_packed_alloc(struct fe *fe, uint16_t i, uint16_t n);
+/* The avail/used flag bits for a descriptor made available with wrap w. */
+uint16_t fe_packed_avail_bits(bool w);
+/* Post a chain of n buffers with buffer id `id` (written in every
+ * descriptor, as Linux does), the head's flags last (release). Returns the
+ * head's position. */
+uint16_t fe_packed_post(struct fe *fe, uint16_t i, const struct fe_pbuf *b,
+			unsigned n, uint16_t id);
+/* The next used entry, if the device wrote one: its id and len; the read
+ * position then moves by nslots (the chain length of that id, which the
+ * driver knows). Returns false if none. */
+bool fe_packed_used(struct fe *fe, uint16_t i, uint16_t nslots, uint16_t *id,
+		    uint32_t *len);
 
 /* Migration start as QEMU does it: SET_LOG_BASE with a memfd of size bytes
  * (the reply is header-only), SET_FEATURES with LOG_ALL, SET_VRING_ADDR with

@@ -23,6 +23,9 @@
 #                         non-zero
 #   mq-interrupt          interrupt with two queue pairs: woken by kicks on
 #                         either TX ring, both queues carry traffic
+#   packed-<case>         <case> with packed virtqueues (virtio-user
+#                         packed_vq=1): g2h/h2g/loop, mrg on/off, in_order
+#                         on/off, indirect off, interrupt, reconnect
 # Prints "PASS name ..." / "FAIL name reason" per case and
 # "peer: N passed, N failed" at the end. Pinning: testpmd forwards on core 0,
 # vhost-fwd on core 1. Everything started is killed by PID on exit.
@@ -348,8 +351,8 @@ fwd_asleep() {
     return 1
 }
 
-case_interrupt() { # case_interrupt [NAME [VHOST_FWD_ARGS...]]
-    local name=${1:-interrupt} sock=$TP_DIR/${1:-interrupt}.sock ok=1 why="" sent=0
+case_interrupt() { # case_interrupt [NAME [VHOST_FWD_ARGS...]] (NAME: $NAME)
+    local name=${1:-$NAME} sock=$TP_DIR/${1:-$NAME}.sock ok=1 why="" sent=0
     start_fwd fwd --socket "$sock" --mode rxonly --validate --interrupt "${@:2}"
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
     if ! start_testpmd "$sock" 1 64 || ! tp_wait_link fe 10; then
@@ -408,7 +411,7 @@ session_gone() {
 ms_since() { echo $(( ($(tp_now_ns) - $1) / 1000000 )); }
 
 case_reconnect_server() {
-    local name=reconnect-server sock=$TP_DIR/rs.sock ok=1 why="" t0
+    local name=$NAME sock=$TP_DIR/rs.sock ok=1 why="" t0
     SENT=0
     start_fwd fwd --socket "$sock" --mode rxonly --validate
     wait_for_sock "$sock" || { result $name 0 "no socket"; stop_fwd fwd; return; }
@@ -466,7 +469,7 @@ case_reconnect_client() {
 }
 
 case_features() {
-    local name=features ok=1 why="" mrg line
+    local name=$NAME ok=1 why="" mrg line
     for mrg in 0 1; do
         local sock=$TP_DIR/feat$mrg.sock
         start_fwd fwd --socket "$sock" --mode rxonly
@@ -479,6 +482,12 @@ case_features() {
         line=$(grep -m1 'ready on' "$TP_DIR/fwd.err")
         echo "  mrg_rxbuf=$mrg: $line"
         [[ $line == *VERSION_1* && $line == *PROTOCOL_FEATURES* ]] || { ok=0; why="$why no VERSION_1"; }
+        # Packed rings exactly when virtio-user asks for them.
+        if [[ $VDEV_EXTRA == *packed_vq=1* ]]; then
+            [[ $line == *RING_PACKED* ]] || { ok=0; why="$why RING_PACKED missing"; }
+        else
+            [[ $line != *RING_PACKED* ]] || { ok=0; why="$why RING_PACKED acked"; }
+        fi
         if [[ $mrg == 1 ]]; then
             [[ $line == *MRG_RXBUF* ]] || { ok=0; why="$why MRG_RXBUF missing"; }
         else
@@ -592,19 +601,26 @@ case_mq_interrupt() {
     VDEV_QUEUES=1 VDEV_EXTRA="" TP_QUEUE_ARGS="" INTR_CHECK=""
 }
 
+# Packed rings: mergeable on and off, in_order on and off, indirect off, in
+# both directions and looped (every packed-<case> can be named too).
+PACKED=(packed-features packed-g2h-64-mrg0 packed-g2h-1518-mrg1 packed-g2h-9000-mrg1
+        packed-h2g-64-mrg1 packed-h2g-1518-mrg0 packed-h2g-9000-mrg1 packed-loop-mrg1
+        packed-noindirect packed-noinorder-g2h packed-noinorder-h2g packed-interrupt
+        packed-reconnect-server)
 ALL=(features g2h-64-mrg0 g2h-64-mrg1 g2h-1518-mrg0 g2h-1518-mrg1 g2h-9000-mrg1
      h2g-64-mrg0 h2g-64-mrg1 h2g-1518-mrg0 h2g-1518-mrg1 h2g-9000-mrg1 h2g-9000-mrg0
-     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client mq-g2h mq-h2g mq-interrupt)
+     loop-mrg0 loop-mrg1 noindirect noinorder-g2h noinorder-h2g interrupt reconnect-server reconnect-client
+     mq-g2h mq-h2g mq-interrupt "${PACKED[@]}")
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
-for c in "${CASES[@]}"; do
-    set_slow "$c"
+run_case() { # run_case CASE (VDEV_EXTRA as set by the caller)
+    local c=$1 s extra=$VDEV_EXTRA
     case $c in
-        g2h-*-mrg*) s=${c#g2h-}; case_g2h "$c" "${s%-mrg*}" "${c##*mrg}" ;;
-        h2g-*-mrg*) s=${c#h2g-}; case_h2g "$c" "${s%-mrg*}" "${c##*mrg}" ;;
-        loop-mrg*) case_loop "$c" "${c##*mrg}" ;;
-        noindirect) case_g2h noindirect 1518 1 --no-indirect ;;
-        noinorder-g2h) VDEV_EXTRA=in_order=0; case_g2h "$c" 64 1; VDEV_EXTRA="" ;;
-        noinorder-h2g) VDEV_EXTRA=in_order=0; case_h2g "$c" 1518 1; VDEV_EXTRA="" ;;
+        g2h-*-mrg*) s=${c#g2h-}; case_g2h "$NAME" "${s%-mrg*}" "${c##*mrg}" ;;
+        h2g-*-mrg*) s=${c#h2g-}; case_h2g "$NAME" "${s%-mrg*}" "${c##*mrg}" ;;
+        loop-mrg*) case_loop "$NAME" "${c##*mrg}" ;;
+        noindirect) case_g2h "$NAME" 1518 1 --no-indirect ;;
+        noinorder-g2h) VDEV_EXTRA=${extra:+$extra,}in_order=0; case_g2h "$NAME" 64 1 ;;
+        noinorder-h2g) VDEV_EXTRA=${extra:+$extra,}in_order=0; case_h2g "$NAME" 1518 1 ;;
         interrupt) case_interrupt ;;
         reconnect-server) case_reconnect_server ;;
         reconnect-client) case_reconnect_client ;;
@@ -612,7 +628,17 @@ for c in "${CASES[@]}"; do
         mq-g2h) case_mq_g2h ;;
         mq-h2g) case_mq_h2g ;;
         mq-interrupt) case_mq_interrupt ;;
-        *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
+        *) echo "FAIL $NAME: unknown case"; FAIL=$((FAIL + 1)) ;;
+    esac
+    VDEV_EXTRA=$extra
+}
+for c in "${CASES[@]}"; do
+    set_slow "$c"
+    NAME=$c
+    case $c in
+        # The same case with packed virtqueues (virtio-user packed_vq=1).
+        packed-*) VDEV_EXTRA=packed_vq=1; run_case "${c#packed-}"; VDEV_EXTRA="" ;;
+        *) run_case "$c" ;;
     esac
 done
 ((PASS + FAIL)) || { echo "FAIL peer: no case ran"; FAIL=1; }

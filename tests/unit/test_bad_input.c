@@ -402,6 +402,7 @@ static bool conn_open(struct fe *fe, uint64_t pf, unsigned flags, int line)
 	r = fe_connect(fe, path, WAIT_MS);
 	if (!r)
 		r = fe_get_u64(fe, VHOST_USER_GET_FEATURES, &f);
+	f &= ~(1ull << VIRTIO_F_RING_PACKED); /* the rings here are split */
 	fe->features = f;
 	if (!r && (flags & O_PROTO)) {
 		r = fe_get_u64(fe, VHOST_USER_GET_PROTOCOL_FEATURES,

@@ -8,6 +8,7 @@
 #   split-mrg-off   QEMU as server (the switch connects), mrg_rxbuf=off,
 #                   guest_announce=off: QEMU sends SEND_RARP on the
 #                   destination, and the switch must learn the MAC there
+#   packed-mrg-on   split-mrg-on with packed virtqueues (packed=on)
 #   no-log          the same migration with the switch's dirty logging
 #                   switched off (VHOST_TEST_SKIP_DIRTY_LOG=1): pages must
 #                   differ -- shows the RAM comparison can fail
@@ -46,7 +47,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off no-log cancel announce hotplug}
+CASES=${VMTEST_CASES:-split-mrg-on split-mrg-off packed-mrg-on no-log cancel announce hotplug}
 MIB=${VMTEST_MIB:-20}
 BW=${VMTEST_MIG_BW:-32M}
 VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-240}
@@ -166,6 +167,9 @@ case_migrate() {
     skip=0; [ "$mode" = nolog ] && skip=1
     VHOST_TEST_SKIP_DIRTY_LOG=$skip sw_start "$d" "${sw_args[@]}" || return 1
     nic=""; [ "$name" = split-mrg-off ] && nic=guest_announce=off
+    # Packed rings: the device writes used entries into the descriptor
+    # ring, which must be logged like every other write into the guest.
+    [ "$name" = packed-mrg-on ] && nic=packed=on
     export VMTEST_NIC_OPTS=$nic
     vm_start "$d" b "$d/b.sock" $MAC_B 10.0.0.2/24 "$role" "$mrg" 1 mig-peer.sh \
         --param peer=10.0.0.1 --param "mib=$MIB" || return 1
@@ -336,11 +340,19 @@ case_announce() {
     DETAIL="guest silent, $n SEND_RARP, its MAC moved from port 1 (thief) back to port 0 by the RARP, time $(el "$t0")s"
 }
 
+packed_negotiated() { # packed_negotiated CASE: RING_PACKED (bit 34) in the guest
+    local f
+    f=$(sed -n 's/.*features=\([01]*\).*/\1/p' "$WORK/$1/a-src.log" | head -n1 | cut -c35)
+    [ "$f" = 1 ] || { REASON="the guest did not negotiate RING_PACKED"; return 1; }
+    DETAIL="$DETAIL RING_PACKED=1"
+}
+
 run_case() {
     REASON=""; DETAIL=""
     case $1 in
     split-mrg-on) case_migrate split-mrg-on client on ok ;;
     split-mrg-off) case_migrate split-mrg-off server off ok ;;
+    packed-mrg-on) case_migrate packed-mrg-on client on ok && packed_negotiated packed-mrg-on ;;
     no-log) case_migrate no-log client on nolog ;;
     cancel) case_migrate cancel client on cancel ;;
     hotplug) case_hotplug ;;
