@@ -102,7 +102,7 @@ fi
 
 if want peer; then
     note "peer tests (DPDK testpmd virtio-user, ASan build)"
-    timeout 900 tests/peer/test-testpmd.sh --build build-ci-asan >"$LOGDIR/peer.log" 2>&1
+    timeout 1500 tests/peer/test-testpmd.sh --build build-ci-asan >"$LOGDIR/peer.log" 2>&1
     grep -q '^peer:' "$LOGDIR/peer.log" || echo "FAIL peer: did not finish" >>"$LOGDIR/peer.log"
     count "$LOGDIR/peer.log"
     note "peer tests of our front-end (virtio-user: our back-end, testpmd net_vhost; ASan build)"
@@ -118,7 +118,7 @@ if want valgrind; then
     PEER_FWD_WRAPPER="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect" \
     PEER_RUN_SECS=4 timeout 600 tests/peer/test-testpmd.sh \
         --build build-ci-gcc g2h-64-mrg1 h2g-1518-mrg0 loop-mrg1 g2h-9000-mrg1 \
-        interrupt reconnect-server reconnect-client mq-g2h \
+        interrupt reconnect-server reconnect-client mq-g2h packed-g2h-64-mrg1 packed-h2g-1518-mrg0 \
         >"$LOGDIR/valgrind.log" 2>&1
     grep -q '^peer:' "$LOGDIR/valgrind.log" || echo "FAIL valgrind: did not finish" >>"$LOGDIR/valgrind.log"
     sed -E 's/^(PASS|FAIL) /\1 valgrind /' "$LOGDIR/valgrind.log" >"$LOGDIR/valgrind.res"
@@ -177,7 +177,7 @@ if want tsan; then
             grep -m3 -A12 'WARNING: ThreadSanitizer' "$b/meson-logs/testlog.txt"
         fi
         timeout 600 tests/peer/test-testpmd.sh --build "$b" \
-            reconnect-server reconnect-client interrupt mq-interrupt >"$LOGDIR/tsan-peer.log" 2>&1
+            reconnect-server reconnect-client interrupt mq-interrupt packed-reconnect-server >"$LOGDIR/tsan-peer.log" 2>&1
         grep -q '^peer:' "$LOGDIR/tsan-peer.log" || echo "FAIL tsan peer: did not finish" >>"$LOGDIR/tsan-peer.log"
         sed -E 's/^(PASS|FAIL) /\1 tsan /' "$LOGDIR/tsan-peer.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
         if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
