@@ -22,7 +22,8 @@
 #   ours-interrupt       the same against vhost-fwd txonly
 #   container            docs/container-example.sh: two processes in their own network
 #                        namespaces on vhost-switch through a bind-mounted socket dir
-#   ours-mq              virtio-fwd asks two pairs of vhost-fwd, which offers no MQ:
+#   ours-mq2             virtio-fwd and vhost-fwd both with two queue pairs
+#   ours-mq              virtio-fwd asks two pairs of vhost-fwd --queues 1 (no MQ):
 #                        it falls back to one pair and traffic flows
 # Counts must match exactly where both ends count (sent == received after a
 # drain), received packets are validated (UDP/IPv4 headers, lengths), and
@@ -329,15 +330,29 @@ case_dpdk_restart() { # NAME [client]
     result "$name" $ok "virtio-fwd connects $(jget fe connects), second testpmd received $got $why"
 }
 
-case_ours_mq() { # NAME: vhost-fwd offers no MQ: one pair, traffic still flows
+case_ours_mq() { # NAME: vhost-fwd offers no MQ (--queues 1): one pair, traffic still flows
     local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
-    start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate
+    start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate --queues 1
     wait_sock "$sock"
     start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 10000 10 || { ok=0; why="no traffic"; }
     kill -USR1 "$(proc_pid fe)"; sleep 0.5
     stop_proc fe; stop_proc be
     [[ $(jget fe queue_pairs) == 1 ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs) != 1"; }
+    [[ $(jget fe tx_packets) == "$(jget be rx_packets)" ]] || { ok=0; why="$why received != sent"; }
+    [[ $(jget be rx_invalid) == 0 ]] || { ok=0; why="$why invalid"; }
+    result "$name" $ok "asked 2 pairs, got $(jget fe queue_pairs); sent $(jget fe tx_packets), received $(jget be rx_packets) $why"
+}
+
+case_ours_mq2() { # NAME: both sides with MQ: two pairs negotiated, traffic on both
+    local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
+    start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate --queues 2
+    wait_sock "$sock"
+    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly --stats-file "$TP_DIR/fe.stats"
+    wait_count fe 2 10000 10 || { ok=0; why="no traffic"; }
+    kill -USR1 "$(proc_pid fe)"; sleep 0.5
+    stop_proc fe; stop_proc be
+    [[ $(jget fe queue_pairs) == 2 ]] || { ok=0; why="$why queue pairs $(jget fe queue_pairs) != 2"; }
     [[ $(jget fe tx_packets) == "$(jget be rx_packets)" ]] || { ok=0; why="$why received != sent"; }
     [[ $(jget be rx_invalid) == 0 ]] || { ok=0; why="$why invalid"; }
     result "$name" $ok "asked 2 pairs, got $(jget fe queue_pairs); sent $(jget fe tx_packets), received $(jget be rx_packets) $why"
@@ -356,7 +371,7 @@ case_container() { # NAME
 
 ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-loop ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
-     dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq
+     dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq ours-mq2
      dpdk-interrupt ours-interrupt container)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
@@ -380,6 +395,7 @@ for c in "${CASES[@]}"; do
         dpdk-mq-g2h) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_g2h "$c" 1 ;;
         dpdk-mq-h2g) TP_QUEUES=2 VF_EXTRA="--queues 2" case_dpdk_h2g "$c" 1 64 ;;
         ours-mq) case_ours_mq "$c" ;;
+        ours-mq2) case_ours_mq2 "$c" ;;
         container) case_container "$c" ;;
         dpdk-interrupt) VF_EXTRA=--interrupt case_dpdk_h2g "$c" 1 64 ;;
         ours-interrupt) VF_EXTRA=--interrupt case_ours_h2g "$c" 1 64 ;;

@@ -14,7 +14,7 @@
 #                   ways)
 #   restart-server  the switch listens, QEMU connects with reconnect=1; while
 #                   VM A pings VM B every 0.2 s the switch is SIGKILLed and
-#                   started again; pings must resume (the last 10 answered),
+#                   started again; pings must resume (10 in a row answered before the last second),
 #                   then a checked 20 MiB transfer; no VM reboots
 #   restart-client  the same with the switch as client (--client) and QEMU
 #                   listening (server=on,wait=off)
