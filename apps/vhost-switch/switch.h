@@ -22,6 +22,7 @@
 #include <vhost/vhost.h>
 
 #include "mac_table.h"
+#include "network.h"
 #include "port_sec.h"
 
 #define SW_MAX_PORTS 64
@@ -29,7 +30,9 @@
 #define SW_BURST 32
 #define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
 
-enum port_kind { PORT_VHOST, PORT_TAP };
+enum port_kind { PORT_VHOST, PORT_TAP, PORT_VXLAN };
+
+struct vxlan;
 
 struct sw_port {
 	uint16_t id;
@@ -39,6 +42,8 @@ struct sw_port {
 	struct vhost_socket *sock;
 	struct vhost_dev *_Atomic dev; /* vhost: set while running */
 	int tap_fd;                    /* tap: -1 if none */
+	struct port_net pnet;          /* network(s): network.h */
+	struct vxlan *vx;              /* the VXLAN uplink: vxlan.h */
 	_Atomic bool up;               /* may be polled and sent to */
 	_Atomic int worker;            /* polling worker, -1 if none */
 	_Atomic uint32_t tx_lock;      /* one sender at a time per port */
