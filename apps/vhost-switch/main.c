@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client]
- *              [--tap NAME[,network=N|,trunk]]
+ *              [--tap NAME[,network=N|,trunk] ...]
  *              [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]
  *              [--vtep NET:VNI:REMOTE_IP[:PORT] ...]
  *              [--workers N] [--cpu LIST] [--stats-interval S]
@@ -74,7 +74,7 @@ static void usage(FILE *o)
 {
 	fprintf(o, "usage: vhost-switch --socket PATH[,mac=MAC...][,lock][,max-macs=N]\n"
 		   "         [,network=N] [--socket ...] [--client]\n"
-		   "         [--tap NAME[,network=N|,trunk]]\n"
+		   "         [--tap NAME[,network=N|,trunk]...]\n"
 		   "         [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]\n"
 		   "         [--vtep NET:VNI:REMOTE_IP[:PORT]...] [--workers N]\n"
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
-	char *tap = NULL, *tap_opts = NULL;
+	char *taps[SW_MAX_TAPS], *tap_opts[SW_MAX_TAPS];
+	unsigned ntaps = 0;
 	static struct vxlan vx;
 	bool vxlan = false;
 	bool client = false, json = false;
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (sw.nports >= SW_MAX_PORTS - 2) { /* room for the uplinks */
+			if (sw.nports >= SW_MAX_PORTS) {
 				fprintf(stderr, "too many ports\n");
 				return 2;
 			}
@@ -296,10 +297,15 @@ int main(int argc, char **argv)
 			break;
 		case 'c': client = true; break;
 		case 't':
-			tap = optarg;
-			tap_opts = strchr(optarg, ',');
-			if (tap_opts)
-				*tap_opts++ = '\0';
+			if (ntaps >= SW_MAX_TAPS) {
+				fprintf(stderr, "at most %d --tap\n", SW_MAX_TAPS);
+				return 2;
+			}
+			taps[ntaps] = optarg;
+			tap_opts[ntaps] = strchr(optarg, ',');
+			if (tap_opts[ntaps])
+				*tap_opts[ntaps]++ = '\0';
+			ntaps++;
 			break;
 		case 'X':
 			if (!vxlan)
@@ -356,7 +362,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "--vtep needs --vxlan LOCAL_IP\n");
 		return 2;
 	}
-	if ((!sw.nports && !tap && !vxlan) || nworkers < 1 ||
+	if (sw.nports + ntaps + vxlan > SW_MAX_PORTS) {
+		fprintf(stderr, "too many ports\n");
+		return 2;
+	}
+	if ((!sw.nports && !ntaps && !vxlan) || nworkers < 1 ||
 	    nworkers > SW_MAX_WORKERS) {
 		usage(stderr);
 		return 2;
@@ -389,18 +399,18 @@ int main(int argc, char **argv)
 		sw.ports[i].tap_fd = -1;
 		atomic_store(&sw.ports[i].worker, -1);
 	}
-	if (tap) {
+	for (unsigned t = 0; t < ntaps; t++) {
 		struct sw_port *p = &sw.ports[sw.nports];
 
 		p->id = (uint16_t)sw.nports++;
 		p->kind = PORT_TAP;
-		p->name = tap;
+		p->name = taps[t];
 		atomic_store(&p->worker, -1);
-		if (tap_opts && parse_port_opts(p, &sw.sec[p->id], tap_opts))
+		if (tap_opts[t] && parse_port_opts(p, &sw.sec[p->id], tap_opts[t]))
 			return 2;
-		p->tap_fd = tap_open(tap, p->ifname, sizeof(p->ifname));
+		p->tap_fd = tap_open(taps[t], p->ifname, sizeof(p->ifname));
 		if (p->tap_fd < 0) {
-			fprintf(stderr, "tap %s: %s\n", tap, strerror(-p->tap_fd));
+			fprintf(stderr, "tap %s: %s\n", taps[t], strerror(-p->tap_fd));
 			return 1;
 		}
 	}
@@ -450,8 +460,8 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s%s\n", sw.nports,
-		nworkers, tap ? ", uplink " : "",
-		tap ? sw.ports[sw.nports - 1 - vxlan].ifname : "",
+		nworkers, ntaps ? ", uplink " : "",
+		ntaps ? sw.ports[sw.nports - ntaps - vxlan].ifname : "",
 		vxlan ? ", vxlan uplink" : "");
 	start = last = now_s();
 	while (!got_signal && !atomic_load(&sw.stop)) {

@@ -27,6 +27,7 @@
 
 #define SW_MAX_PORTS 64
 #define SW_MAX_WORKERS 16
+#define SW_MAX_TAPS 8
 #define SW_BURST 32
 #define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
 
