@@ -37,7 +37,7 @@ NN_DIR=$(mktemp -d /tmp/netns-vxlan.XXXXXX)
 # shellcheck source=../peer/lib/testpmd.sh
 TP_NO_TRAP=1 . "$ROOT/tests/peer/lib/testpmd.sh"
 TP_NO_TRAP=1 tp_init "$NN_DIR/tp"
-trap 'tp_cleanup_all; nn_cleanup' EXIT
+trap 'tp_cleanup_all; [ "$(type -t ovs_stop)" = function ] && ovs_stop; nn_cleanup' EXIT
 PASS=0 FAIL=0
 
 [ "$(id -u)" = 0 ] || { echo "FAIL netns: needs root"; echo "test-vxlan: 0 passed, 1 failed"; exit 1; }
