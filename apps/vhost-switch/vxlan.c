@@ -602,7 +602,7 @@ uint16_t vxlan_tx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 /* --------------------------------------------------------- statistics */
 
 static const char *const drop_names[VX_DROP_N] = {
-	"short", "flags", "vni", "tiny", "vtep", "trunc", "too_big",
+	NULL, "short", "flags", "vni", "tiny", "vtep", "trunc", "too_big",
 	"no_vni", "bad_meta", "send",
 };
 
@@ -612,7 +612,7 @@ void vxlan_print_stats(const struct vxlan *vx, FILE *o)
 		", %u vteps (%" PRIu64 " learned); drops:",
 		atomic_load(&vx->rx_dgrams), atomic_load(&vx->tx_dgrams),
 		atomic_load(&vx->nvteps), atomic_load(&vx->learned_vteps));
-	for (int i = 0; i < VX_DROP_N; i++)
+	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++)
 		fprintf(o, " %s %" PRIu64, drop_names[i], atomic_load(&vx->drops[i]));
 	fprintf(o, "\n");
 }
@@ -623,7 +623,7 @@ void vxlan_print_json(const struct vxlan *vx, FILE *o)
 		",\"vteps\":%u,\"learned_vteps\":%" PRIu64,
 		atomic_load(&vx->rx_dgrams), atomic_load(&vx->tx_dgrams),
 		atomic_load(&vx->nvteps), atomic_load(&vx->learned_vteps));
-	for (int i = 0; i < VX_DROP_N; i++)
+	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++)
 		fprintf(o, ",\"drop_%s\":%" PRIu64, drop_names[i],
 			atomic_load(&vx->drops[i]));
 	fprintf(o, "}");

@@ -47,8 +47,9 @@
 #define VX_RX_SEGS 5           /* buffers one datagram may fill */
 #define VX_MIN_INNER 14        /* an inner frame is at least an Ethernet header */
 
+/* Why a datagram or frame was dropped; 0 is "not dropped" (vxlan_decap). */
 enum vx_drop {
-	VX_DROP_SHORT,         /* shorter than a VXLAN header */
+	VX_DROP_SHORT = 1,     /* shorter than a VXLAN header */
 	VX_DROP_FLAGS,         /* I flag missing or reserved bits set */
 	VX_DROP_VNI,           /* a VNI we have no network for */
 	VX_DROP_TINY,          /* inner frame below an Ethernet header */

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!p || vhost_pktbuf_append_data(p, data + 9, (uint32_t)(size - 9)))
 		abort();
 	r = vxlan_decap(&vx, src[data[0] & 3], p);
-	if (r < 0 || r >= VX_DROP_N)
+	if (r < 0 || r >= VX_DROP_N || (r && r < VX_DROP_SHORT))
 		abort();
 	if (!r) {
 		net = pkt_net(p);

@@ -118,6 +118,8 @@ static void decap_checks(void)
 	p = dgram(0x08, 42, 0);
 	vhost_pktbuf_trim(p, 1);
 	CHECK_EQ(decap(v, b, p), VX_DROP_SHORT);
+	CHECK(VX_DROP_SHORT != 0); /* 0 is "not dropped" */
+	CHECK_EQ(decap(v, b, dgram(0x08, 42, 0)), VX_DROP_TINY);
 	CHECK_EQ(decap(v, b, dgram(0x0c, 42, 60)), VX_DROP_FLAGS);
 	CHECK_EQ(decap(v, b, dgram(0x00, 42, 60)), VX_DROP_FLAGS);
 	CHECK_EQ(decap(v, b, dgram(0x88, 42, 60)), VX_DROP_FLAGS);
