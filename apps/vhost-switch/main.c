@@ -2,6 +2,7 @@
 /*
  * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client]
  *              [--tap NAME[,network=N|,trunk] ...]
+ *              [--nic IFNAME[,network=N|,trunk] ...]
  *              [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]
  *              [--vtep NET:VNI:REMOTE_IP[:PORT] ...]
  *              [--workers N] [--cpu LIST] [--stats-interval S]
@@ -15,7 +16,9 @@
  * limit), network=N (its tenant network, default 1; network.h).
  * --max-macs and --lock-macs set the default of every vhost port. The TAP
  * uplink is an access port of one network, or a trunk (802.1Q VID =
- * network). --vxlan adds a VXLAN uplink (vxlan.h), --vtep maps a network to
+ * network). --nic makes an existing interface an uplink, read and written
+ * through AF_PACKET rings (afpacket.h), with the same options. --vxlan adds
+ * a VXLAN uplink (vxlan.h), --vtep maps a network to
  * a VNI and puts a remote VTEP in its flood list.
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json);
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "afpacket.h"
 #include "switch.h"
 #include "vxlan.h"
 
@@ -75,6 +79,7 @@ static void usage(FILE *o)
 	fprintf(o, "usage: vhost-switch --socket PATH[,mac=MAC...][,lock][,max-macs=N]\n"
 		   "         [,network=N] [--socket ...] [--client]\n"
 		   "         [--tap NAME[,network=N|,trunk]...]\n"
+		   "         [--nic IFNAME[,network=N|,trunk]...]\n"
 		   "         [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]\n"
 		   "         [--vtep NET:VNI:REMOTE_IP[:PORT]...] [--workers N]\n"
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
@@ -85,14 +90,14 @@ static void usage(FILE *o)
 /* The last w characters of s: socket paths differ at their end. */
 static const char *port_name(const struct sw_port *p)
 {
-	return p->kind == PORT_VHOST ? p->name : p->kind == PORT_TAP ?
-	       p->ifname : "vxlan";
+	return p->kind == PORT_VHOST ? p->name : p->kind == PORT_VXLAN ?
+	       "vxlan" : p->ifname;
 }
 
 static const char *kind_name(const struct sw_port *p)
 {
 	return p->kind == PORT_VHOST ? "vhost" : p->kind == PORT_TAP ? "tap" :
-	       "vxlan";
+	       p->kind == PORT_NIC ? "nic" : "vxlan";
 }
 
 static const char *name_tail(const char *s, size_t w)
@@ -256,6 +261,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "client", no_argument, NULL, 'c' },
 		{ "tap", required_argument, NULL, 't' },
+		{ "nic", required_argument, NULL, 'N' },
 		{ "vxlan", required_argument, NULL, 'X' },
 		{ "vtep", required_argument, NULL, 'V' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -273,6 +279,7 @@ int main(int argc, char **argv)
 	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
 	char *taps[SW_MAX_TAPS], *tap_opts[SW_MAX_TAPS];
 	unsigned ntaps = 0;
+	bool is_nic[SW_MAX_TAPS] = { 0 };
 	static struct vxlan vx;
 	bool vxlan = false;
 	bool client = false, json = false;
@@ -297,10 +304,13 @@ int main(int argc, char **argv)
 			break;
 		case 'c': client = true; break;
 		case 't':
+		case 'N':
 			if (ntaps >= SW_MAX_TAPS) {
-				fprintf(stderr, "at most %d --tap\n", SW_MAX_TAPS);
+				fprintf(stderr, "at most %d --tap and --nic\n",
+					SW_MAX_TAPS);
 				return 2;
 			}
+			is_nic[ntaps] = c == 'N';
 			taps[ntaps] = optarg;
 			tap_opts[ntaps] = strchr(optarg, ',');
 			if (tap_opts[ntaps])
@@ -403,11 +413,22 @@ int main(int argc, char **argv)
 		struct sw_port *p = &sw.ports[sw.nports];
 
 		p->id = (uint16_t)sw.nports++;
-		p->kind = PORT_TAP;
+		p->kind = is_nic[t] ? PORT_NIC : PORT_TAP;
 		p->name = taps[t];
+		p->tap_fd = -1;
 		atomic_store(&p->worker, -1);
 		if (tap_opts[t] && parse_port_opts(p, &sw.sec[p->id], tap_opts[t]))
 			return 2;
+		if (is_nic[t]) {
+			snprintf(p->ifname, sizeof(p->ifname), "%s", taps[t]);
+			p->afp = calloc(1, sizeof(*p->afp));
+			ret = p->afp ? afp_open(p->afp, taps[t]) : -ENOMEM;
+			if (ret) {
+				fprintf(stderr, "nic %s: %s\n", taps[t], strerror(-ret));
+				return 1;
+			}
+			continue;
+		}
 		p->tap_fd = tap_open(taps[t], p->ifname, sizeof(p->ifname));
 		if (p->tap_fd < 0) {
 			fprintf(stderr, "tap %s: %s\n", taps[t], strerror(-p->tap_fd));
@@ -492,6 +513,12 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < sw.nports; i++)
 		if (sw.ports[i].tap_fd >= 0)
 			close(sw.ports[i].tap_fd);
+	for (unsigned i = 0; i < sw.nports; i++) {
+		if (sw.ports[i].afp) {
+			afp_close(sw.ports[i].afp);
+			free(sw.ports[i].afp);
+		}
+	}
 	if (vxlan)
 		vxlan_close(&vx);
 	vhost_pktbuf_pool_destroy(sw.pool);

@@ -31,9 +31,11 @@
 #define SW_BURST 32
 #define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
 
-enum port_kind { PORT_VHOST, PORT_TAP, PORT_VXLAN };
+enum port_kind { PORT_VHOST, PORT_TAP, PORT_VXLAN, PORT_NIC };
 
 struct vxlan;
+struct afp;
+struct virtio_net_hdr;
 
 struct sw_port {
 	uint16_t id;
@@ -45,6 +47,7 @@ struct sw_port {
 	int tap_fd;                    /* tap: -1 if none */
 	struct port_net pnet;          /* network(s): network.h */
 	struct vxlan *vx;              /* the VXLAN uplink: vxlan.h */
+	struct afp *afp;               /* a NIC uplink: afpacket.h */
 	_Atomic bool up;               /* may be polled and sent to */
 	_Atomic int worker;            /* polling worker, -1 if none */
 	_Atomic uint32_t tx_lock;      /* one sender at a time per port */
@@ -103,5 +106,6 @@ uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
 		struct vhost_pktbuf **pkts, uint16_t n);
 uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		uint16_t n);
+void tap_vnet_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h);
 
 #endif

@@ -92,8 +92,9 @@ uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
 	return got;
 }
 
-/* The virtio-net header for the kernel from packet metadata. */
-static void tap_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h)
+/* The virtio-net header for the kernel from packet metadata (the TAP and
+ * NIC uplinks). */
+void tap_vnet_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	if (p->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) {
@@ -132,7 +133,7 @@ uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		uint8_t tag[4];
 		int cnt = 1;
 
-		tap_hdr(p, &h);
+		tap_vnet_hdr(p, &h);
 		iov[0].iov_base = &h;
 		iov[0].iov_len = sizeof(h);
 		if (port->pnet.trunk) {

@@ -16,6 +16,7 @@
 
 #include <linux/virtio_net.h>
 
+#include "afpacket.h"
 #include "gso.h"
 #include "switch.h"
 #include "vxlan.h"
@@ -201,6 +202,10 @@ static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		sent = vxlan_tx(port->vx, pkts[0]->pool, pkts, n);
 		add(&port->tx_bytes, bytes_of(pkts, sent));
 		room = sent == n;
+	} else if (port->kind == PORT_NIC) {
+		sent = afp_tx(port, pkts, n);
+		add(&port->tx_bytes, bytes_of(pkts, sent));
+		room = sent == n;
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
@@ -224,6 +229,8 @@ static uint16_t port_receive(struct sw *sw, struct sw_port *port,
 		n = tap_rx(port, sw->pool, pkts, SW_BURST);
 	} else if (port->kind == PORT_VXLAN) {
 		n = vxlan_rx(port->vx, sw->pool, pkts, SW_BURST);
+	} else if (port->kind == PORT_NIC) {
+		n = afp_rx(port, sw->pool, pkts, SW_BURST);
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);

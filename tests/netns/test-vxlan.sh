@@ -17,6 +17,9 @@
 #           host B to host C is followed (A's MAC table, ping, transfer)
 #   ovs     OVS userspace datapath (netdev) with a vxlan port as host B
 #           (SKIP if ovs-vswitchd is not installed)
+#   nic     the NIC uplink (AF_PACKET rings) on a veth with a namespace
+#           behind it: a testpmd icmpecho port and a TAP namespace reach it
+#           (ping, checked TCP both ways)
 # Prints PASS/FAIL/SKIP lines and "test-vxlan: N passed, N failed".
 set -u
 NN_HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +32,7 @@ while (($#)); do
         *) CASES+=("$1"); shift ;;
     esac
 done
-((${#CASES[@]})) || CASES=(kernel switch ovs)
+((${#CASES[@]})) || CASES=(kernel switch ovs nic)
 NN_SWBIN=$BUILD/apps/vhost-switch/vhost-switch
 NN_DIR=$(mktemp -d /tmp/netns-vxlan.XXXXXX)
 # shellcheck source=lib.sh
@@ -157,6 +160,33 @@ case_switch() {
     nn_switch_stop a
     f='sum(j["vxlan"][k] for k in ("drop_flags", "drop_short", "drop_vni", "drop_vtep", "drop_send"))'
     check switch-no-bad-headers test "$(nn_json a "$f")" = 0
+    nn_cleanup
+}
+
+case_nic() {
+    local sock=$NN_DIR/n.sock
+    nn_ns a && nn_ns n1 &&
+        ip link add "${P}n" type veth peer name "${P}m" &&
+        ip link set "${P}n" netns "$P-a" name eth1 &&
+        ip link set "${P}m" netns "$P-n1" name eth0 &&
+        nn_x a ip link set eth1 up &&
+        nn_x n1 ethtool -K eth0 tx off >/dev/null &&
+        nn_x n1 ip link set eth0 address "$MB" &&
+        nn_x n1 ip addr add 192.168.1.2/24 dev eth0 && nn_x n1 ip link set eth0 up ||
+        { ko nic-setup; return; }
+    nn_switch a a --socket "$sock" --tap ta --nic eth1 || { ko nic-switch; return; }
+    nn_endpoint ta a a1 192.168.1.1 "$MA" || { ko nic-setup-a; return; }
+    tp_start pmd --lcores 0,1 --main-lcore 0 \
+        --vdev "net_virtio_user0,path=$sock,queues=1" -- --nb-cores=1 &&
+        tp_wait_link pmd 20 && tp_cmd pmd "set fwd icmpecho" && tp_cmd pmd "start" ||
+        { ko nic-testpmd; return; }
+    check nic-ping-testpmd nn_ping n1 192.168.1.77
+    tp_stop pmd
+    check nic-ping nn_ping a1 192.168.1.2
+    check nic-tcp-out nn_xfer a1 n1 192.168.1.2
+    check nic-tcp-in nn_xfer n1 a1 192.168.1.1
+    nn_switch_stop a
+    check nic-counted test "$(nn_json a '[p["rx_packets"] for p in j["ports"] if p["kind"] == "nic"][0]')" -gt 100
     nn_cleanup
 }
 
