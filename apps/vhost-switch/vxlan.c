@@ -214,6 +214,8 @@ fail:
 
 void vxlan_close(struct vxlan *vx)
 {
+	vhost_pktbuf_free_bulk(vx->rx_buf, vx->rx_nbuf);
+	vx->rx_nbuf = 0;
 	if (vx->rx_fd >= 0)
 		close(vx->rx_fd);
 	if (vx->tx_fd >= 0)
@@ -332,11 +334,11 @@ uint16_t vxlan_rx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 {
 	struct mmsghdr m[VX_BATCH];
 	struct iovec iov[VX_BATCH][VX_RX_SEGS];
-	struct vhost_pktbuf *b[VX_BATCH][VX_RX_SEGS];
 	struct sockaddr_in from[VX_BATCH];
+	struct vhost_pktbuf **b = vx->rx_buf;
 	uint32_t room = vhost_pktbuf_pool_data_room(pool);
 	/* a datagram is at most mtu - 28 bytes (IPv4 and UDP headers) */
-	unsigned per = (vx->mtu - 28 + room - 1) / room, nm = 0;
+	unsigned per = (vx->mtu - 28 + room - 1) / room, nm, keep = 0;
 	uint16_t got = 0;
 	int r;
 
@@ -344,44 +346,40 @@ uint16_t vxlan_rx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 		per = VX_RX_SEGS;
 	if (n > VX_BATCH)
 		n = VX_BATCH;
-	for (; nm < n; nm++) {
-		unsigned k;
+	/* top the kept buffers up (nothing to do after an idle poll) */
+	while (vx->rx_nbuf < (unsigned)n * per) {
+		struct vhost_pktbuf *p = vhost_pktbuf_alloc(pool);
 
-		for (k = 0; k < per; k++) {
-			b[nm][k] = vhost_pktbuf_alloc(pool);
-			if (!b[nm][k])
-				break;
-			iov[nm][k].iov_base = vhost_pktbuf_data(b[nm][k]);
-			iov[nm][k].iov_len = vhost_pktbuf_tailroom(b[nm][k]);
-		}
-		if (k < per) { /* pool empty: fewer datagrams this time */
-			vhost_pktbuf_free_bulk(b[nm], k);
+		if (!p)
 			break;
+		b[vx->rx_nbuf++] = p;
+	}
+	nm = vx->rx_nbuf / per;
+	for (unsigned i = 0; i < nm; i++) {
+		for (unsigned k = 0; k < per; k++) {
+			iov[i][k].iov_base = vhost_pktbuf_data(b[i * per + k]);
+			iov[i][k].iov_len = vhost_pktbuf_tailroom(b[i * per + k]);
 		}
-		memset(&m[nm], 0, sizeof(m[nm]));
-		m[nm].msg_hdr.msg_name = &from[nm];
-		m[nm].msg_hdr.msg_namelen = sizeof(from[nm]);
-		m[nm].msg_hdr.msg_iov = iov[nm];
-		m[nm].msg_hdr.msg_iovlen = per;
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].msg_hdr.msg_name = &from[i];
+		m[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		m[i].msg_hdr.msg_iov = iov[i];
+		m[i].msg_hdr.msg_iovlen = per;
 	}
 	r = nm ? recvmmsg(vx->rx_fd, m, nm, MSG_DONTWAIT, NULL) : 0;
-	if (r < 0)
-		r = 0;
-	for (unsigned i = 0; i < nm; i++) {
-		uint32_t len = i < (unsigned)r ? m[i].msg_len : 0, left = len;
-		struct vhost_pktbuf *p = b[i][0];
+	if (r <= 0)
+		return 0;
+	for (unsigned i = 0; i < (unsigned)r; i++) {
+		uint32_t left = m[i].msg_len;
+		struct vhost_pktbuf *p = b[i * per];
 		unsigned used = 0;
 		int why;
 
-		if (i >= (unsigned)r) {
-			vhost_pktbuf_free_bulk(b[i], per);
-			continue;
-		}
 		atomic_fetch_add_explicit(&vx->rx_dgrams, 1, memory_order_relaxed);
 		/* segments: the first holds the VXLAN header, the rest are
-		 * chained in order */
+		 * chained in order; the unused ones are kept */
 		do {
-			struct vhost_pktbuf *s = b[i][used];
+			struct vhost_pktbuf *s = b[i * per + used];
 			uint32_t part = left < iov[i][used].iov_len ?
 					left : (uint32_t)iov[i][used].iov_len;
 
@@ -392,7 +390,8 @@ uint16_t vxlan_rx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 			left -= part;
 			used++;
 		} while (left && used < per);
-		vhost_pktbuf_free_bulk(b[i] + used, per - used);
+		for (unsigned k = used; k < per; k++)
+			b[keep++] = b[i * per + k];
 		if (m[i].msg_hdr.msg_flags & MSG_TRUNC)
 			why = VX_DROP_TRUNC;
 		else
@@ -404,6 +403,10 @@ uint16_t vxlan_rx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 		}
 		pkts[got++] = p;
 	}
+	/* the buffers of datagrams not received stay for the next burst */
+	for (unsigned j = (unsigned)r * per; j < vx->rx_nbuf; j++)
+		b[keep++] = b[j];
+	vx->rx_nbuf = keep;
 	return got;
 }
 

@@ -81,6 +81,10 @@ struct vxlan {
 	struct vx_vtep vteps[VX_MAX_VTEPS];
 	_Atomic unsigned nvteps; /* entries [0, nvteps) are set */
 	int rx_fd, tx_fd;
+	/* receive buffers kept between bursts (an idle poll allocates
+	 * nothing): rx_nbuf of them, receiving worker only */
+	struct vhost_pktbuf *rx_buf[VX_BATCH * VX_RX_SEGS];
+	unsigned rx_nbuf;
 	/* statistics */
 	_Atomic uint64_t drops[VX_DROP_N];
 	_Atomic uint64_t rx_dgrams, tx_dgrams, learned_vteps;
@@ -103,7 +107,8 @@ int vxlan_parse_vtep(struct vxlan *vx, const char *arg);
  * -EINVAL. Add a flood-list VTEP: its index, or -errno. */
 int vxlan_map(struct vxlan *vx, uint16_t net, uint32_t vni);
 int vxlan_add_vtep(struct vxlan *vx, uint16_t net, uint32_t ip, uint16_t port);
-/* Sockets: 0 or -errno. vxlan_close is safe on a closed one. */
+/* Sockets: 0 or -errno. vxlan_close is safe on a closed one; it frees
+ * the receive buffers it keeps (before their pool goes). */
 int vxlan_open(struct vxlan *vx);
 void vxlan_close(struct vxlan *vx);
 

@@ -38,13 +38,14 @@ nn_ns() {
 }
 
 # nn_underlay HOST... : each host a namespace with eth0 10.0.0.N/24 (N from
-# 1, in order), all in one bridge (namespace "ul").
+# 1, in order), all in one bridge (namespace "ul"); MTU NN_MTU (1500).
 nn_underlay() {
     local i=1 h
     nn_ns ul && nn_x ul ip link add br0 type bridge && nn_x ul ip link set br0 up || return 1
     for h in "$@"; do
         nn_ns "$h" || return 1
-        ip link add "$P$h" type veth peer name "$P${h}u" || return 1
+        ip link add "$P$h" mtu "${NN_MTU:-1500}" type veth peer name "$P${h}u" \
+            mtu "${NN_MTU:-1500}" || return 1
         ip link set "$P$h" netns "$P-$h" name eth0 &&
             ip link set "$P${h}u" netns "$P-ul" &&
             nn_x ul ip link set "$P${h}u" master br0 up &&
@@ -66,13 +67,19 @@ nn_switch() {
     nn_wait 20 "switch $name" grep -q '^vhost-switch:' "$NN_DIR/sw-$name.err"
 }
 
-# nn_switch_stop NAME : SIGTERM, wait; its JSON summary is then in sw-NAME.out
+# nn_switch_stop NAME : SIGTERM, wait; its JSON summary is then in
+# sw-NAME.out. Fails if it exited with an error or a sanitizer spoke.
 nn_switch_stop() {
-    local pid=${NN_SWPID[$1]:-}
+    local pid=${NN_SWPID[$1]:-} rc
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    rc=$?
     unset "NN_SWPID[$1]"
+    if [ "$rc" != 0 ] || grep -qE 'Sanitizer|runtime error' "$NN_DIR/sw-$1.err"; then
+        nn_log "switch $1: exit $rc (see $NN_DIR/sw-$1.err)"
+        return 1
+    fi
 }
 
 # nn_json NAME EXPR : evaluate a python expression on switch NAME's JSON

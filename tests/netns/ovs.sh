@@ -58,7 +58,7 @@ ovs_case() {
     check ovs-tcp-a2b nn_xfer a1 b1 192.168.1.2
     check ovs-tcp-b2a nn_xfer b1 a1 192.168.1.1
     ovs_stop
-    nn_switch_stop a
+    check ovs-switch-clean nn_switch_stop a
     check ovs-no-bad-headers test "$(nn_json a 'sum(j["vxlan"][k] for k in ("drop_flags", "drop_short", "drop_vni", "drop_send"))')" = 0
     nn_cleanup
 }

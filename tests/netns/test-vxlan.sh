@@ -109,7 +109,7 @@ case_kernel() {
     kernel_side b 44 b44 192.168.9.2 "$MB" 10.0.0.2 10.0.0.1
     nn_x b44 busybox ping -c 2 -W 1 192.168.9.1 >/dev/null 2>&1
     tp_stop pmd
-    nn_switch_stop a
+    check kernel-switch-clean nn_switch_stop a
     check kernel-bad-vni-counted test "$(nn_json a 'j["vxlan"]["drop_vni"]')" -gt 0
     check kernel-no-bad-headers test "$(nn_json a 'j["vxlan"]["drop_flags"] + j["vxlan"]["drop_short"] + j["vxlan"]["drop_send"]')" = 0
     nn_cleanup
@@ -157,7 +157,9 @@ case_switch() {
     check switch-mac-moved-ping nn_ping c1 192.168.1.1
     check switch-mac-moved-fdb moved_to 2
     check switch-mac-moved-tcp nn_xfer a1 c1 192.168.1.2
-    nn_switch_stop a
+    check switch-clean nn_switch_stop a
+    check switch-b-clean nn_switch_stop b
+    check switch-c-clean nn_switch_stop c
     f='sum(j["vxlan"][k] for k in ("drop_flags", "drop_short", "drop_vni", "drop_vtep", "drop_send"))'
     check switch-no-bad-headers test "$(nn_json a "$f")" = 0
     nn_cleanup
@@ -185,7 +187,7 @@ case_nic() {
     check nic-ping nn_ping a1 192.168.1.2
     check nic-tcp-out nn_xfer a1 n1 192.168.1.2
     check nic-tcp-in nn_xfer n1 a1 192.168.1.1
-    nn_switch_stop a
+    check nic-switch-clean nn_switch_stop a
     check nic-counted test "$(nn_json a '[p["rx_packets"] for p in j["ports"] if p["kind"] == "nic"][0]')" -gt 100
     nn_cleanup
 }
