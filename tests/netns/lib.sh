@@ -113,10 +113,17 @@ nn_endpoint() {
 nn_rx() { nn_x "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
 
 # nn_ping NS IP : wait until IP answers (ARP, learning), then 5 pings, all
-# answered.
+# answered (each reply may take until the deadline: a loaded machine is
+# slow, not lossy).
+# (busybox ping -c N gives up on a reply about a second after its last
+# request: one ping at a time, each with its own deadline, instead)
 nn_ping() {
-    nn_wait 30 "first ping $1 -> $2" nn_x "$1" busybox ping -c 1 -W 1 "$2" &&
-        nn_x "$1" busybox ping -c 5 -i 0.2 -W 2 "$2" | grep -q ' 5 packets received'
+    local i
+    nn_wait 30 "first ping $1 -> $2" nn_x "$1" busybox ping -c 1 -W 1 "$2" || return 1
+    for i in 1 2 3 4 5; do
+        nn_x "$1" busybox ping -c 1 -W $((10 * NN_SLOW)) "$2" >"$NN_DIR/ping.log" 2>&1 ||
+            { nn_log "ping $i: $(tail -2 "$NN_DIR/ping.log")"; return 1; }
+    done
 }
 
 # nn_xfer FROMNS TONS TOIP : 2 MiB of random bytes over TCP, compared.
