@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -270,4 +271,18 @@ uint16_t afp_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		}
 	}
 	return queued;
+}
+
+void afp_print_stats(const struct afp *a, const char *ifname, FILE *o)
+{
+	fprintf(o, "nic %s: drops: rx_too_big %" PRIu64 " tx_ring_full %" PRIu64
+		" tx_bad %" PRIu64 "\n", ifname, atomic_load(&a->rx_trunc),
+		atomic_load(&a->tx_full), atomic_load(&a->tx_bad));
+}
+
+void afp_print_json(const struct afp *a, FILE *o)
+{
+	fprintf(o, ",\"drop_rx_too_big\":%" PRIu64 ",\"drop_tx_ring_full\":%" PRIu64
+		",\"drop_tx_bad\":%" PRIu64, atomic_load(&a->rx_trunc),
+		atomic_load(&a->tx_full), atomic_load(&a->tx_bad));
 }

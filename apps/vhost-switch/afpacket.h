@@ -19,6 +19,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <vhost/pktbuf.h>
 
@@ -49,5 +50,8 @@ uint16_t afp_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
 		struct vhost_pktbuf **pkts, uint16_t n);
 uint16_t afp_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		uint16_t n);
+/* Its drop counters: a statistics line, and JSON members. */
+void afp_print_stats(const struct afp *a, const char *ifname, FILE *o);
+void afp_print_json(const struct afp *a, FILE *o);
 
 #endif

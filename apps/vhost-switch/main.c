@@ -147,6 +147,8 @@ static void print_stats(struct sw *sw, FILE *o)
 	for (unsigned i = 0; i < sw->nports; i++)
 		if (sw->ports[i].kind == PORT_VXLAN)
 			vxlan_print_stats(sw->ports[i].vx, o);
+		else if (sw->ports[i].kind == PORT_NIC)
+			afp_print_stats(sw->ports[i].afp, sw->ports[i].ifname, o);
 	fflush(o);
 }
 
@@ -163,7 +165,7 @@ static void print_json(struct sw *sw, double elapsed)
 		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
 		       ",\"tso_cut\":%" PRIu64 ",\"tx_no_room\":%" PRIu64
 		       ",\"tx_unplaceable\":%" PRIu64 ",\"drop_spoofed\":%" PRIu64
-		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64 "}",
+		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64,
 		       i ? "," : "", port_name(p), kind_name(p),
 		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
 		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
@@ -173,6 +175,11 @@ static void print_json(struct sw *sw, double elapsed)
 		       atomic_load(&sw->sec[i].drop_spoof),
 		       atomic_load(&sw->sec[i].drop_limit),
 		       atomic_load(&sw->sec[i].moves));
+		if (p->kind == PORT_NIC) {
+			fflush(stdout);
+			afp_print_json(p->afp, stdout);
+		}
+		printf("}");
 	}
 	printf("],\"workers\":[");
 	for (unsigned i = 0; i < sw->nworkers; i++)

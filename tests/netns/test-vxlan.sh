@@ -193,6 +193,7 @@ case_nic() {
     check nic-tcp-in nn_xfer n1 a1 192.168.1.1
     check nic-switch-clean nn_switch_stop a
     check nic-counted test "$(nn_json a '[p["rx_packets"] for p in j["ports"] if p["kind"] == "nic"][0]')" -gt 100
+    check nic-no-drops test "$(nn_json a '[p["drop_rx_too_big"] + p["drop_tx_bad"] for p in j["ports"] if p["kind"] == "nic"][0]')" = 0
     nn_cleanup
 }
 
