@@ -168,6 +168,15 @@ check_list:
 	return PSEC_PASS;
 }
 
+bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
+			uint16_t net, const uint8_t *mac)
+{
+	if (!pinned_elsewhere(all, nports, in, net, mac_u64(mac) + 1))
+		return true;
+	atomic_fetch_add_explicit(&all[in].drop_spoof, 1, memory_order_relaxed);
+	return false;
+}
+
 void port_sec_reset(struct port_sec *ps)
 {
 	memset(ps->learned, 0, sizeof(ps->learned));

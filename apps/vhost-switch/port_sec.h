@@ -61,6 +61,11 @@ int port_sec_parse_mac(const char *s, uint8_t *mac);
 enum psec_verdict port_sec_ingress(struct mac_table *t, struct port_sec *all,
 				   unsigned nports, uint16_t in, uint16_t net,
 				   const uint8_t *mac);
+/* A frame from a remote host (the VXLAN uplink, port `in`) with source mac
+ * in network net, which the switch is about to learn there: false (and
+ * counted as spoofed on `in`) if a local port of net owns the MAC. */
+bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
+			uint16_t net, const uint8_t *mac);
 /* The port's VM went away (no worker polls it): forget its learned MACs and
  * a lock (configured MACs stay). */
 void port_sec_reset(struct port_sec *ps);

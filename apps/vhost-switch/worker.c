@@ -300,12 +300,21 @@ static void forward(struct sw_worker *w, struct sw_port *in,
 		}
 		eth = vhost_pktbuf_data(p);
 		if (in->kind == PORT_VXLAN) {
-			/* Remote MACs live behind the VTEP they came from. */
-			uint16_t v = pkt_vtep_in(p);
+			/* Remote MACs live behind the VTEP they came from;
+			 * one a local port owns stays local (checked when
+			 * the MAC is new or moves here). */
+			uint32_t want = MAC_DEST(in->id, pkt_vtep_in(p));
 
-			if (v && !(eth[6] & 1))
-				mac_table_learn(sw->macs, net, eth + 6,
-						MAC_DEST(in->id, v));
+			if (!(eth[6] & 1) &&
+			    mac_table_lookup(sw->macs, net, eth + 6) != want) {
+				if (!port_sec_remote_ok(sw->sec, sw->nports,
+							in->id, net, eth + 6)) {
+					dropped++;
+					continue;
+				}
+			}
+			if (MAC_DEST_VTEP1(want) && !(eth[6] & 1))
+				mac_table_learn(sw->macs, net, eth + 6, want);
 		} else if (port_sec_ingress(sw->macs, sw->sec, sw->nports,
 					    in->id, net, eth + 6) != PSEC_PASS) {
 			/* Source allowed on this port, learned within its

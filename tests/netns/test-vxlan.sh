@@ -8,7 +8,8 @@
 #           on host B (VNI 42 and 43, dstport 4789, each in a bridge with a
 #           namespace behind it; both namespaces have the same MAC and IP):
 #           no leak between the networks (counters), ping both networks,
-#           a checked TCP transfer both ways, a wrong VNI dropped and counted
+#           a checked TCP transfer both ways, a wrong VNI dropped and counted,
+#           a remote host using the MAC a local port owns dropped and counted
 #   switch  three switches: A and B with a TAP uplink in each of networks 1
 #           and 2 (VNIs 100 and 200, same MACs and IPs in both), C with
 #           one in network 1 (but both VNIs): ping and checked transfers in
@@ -56,6 +57,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name" "(logs
 MA=02:00:00:00:00:0a
 MB=02:00:00:00:00:0b
 MC=02:00:00:00:00:0c
+MP=02:00:00:00:00:0d
 
 # kernel_side HOST VNI NS IP MAC LOCAL REMOTE : a kernel vxlan device in a
 # bridge with a namespace behind it
@@ -90,7 +92,8 @@ no_leak() {
 case_kernel() {
     local sock=$NN_DIR/a.sock
     nn_underlay a b || { ko kernel-setup; return; }
-    nn_switch a a --socket "$sock,network=1" --tap ta,network=2 \
+    # the testpmd port owns its MAC (port security)
+    nn_switch a a --socket "$sock,network=1,mac=$MP" --tap ta,network=2 \
         --vxlan 10.0.0.1 --vtep 1:42:10.0.0.2 --vtep 2:43:10.0.0.2 ||
         { ko kernel-switch; return; }
     nn_endpoint ta a a2 192.168.1.1 "$MA" || { ko kernel-setup-a; return; }
@@ -99,7 +102,7 @@ case_kernel() {
         { ko kernel-setup-b; return; }
     # testpmd answers ARP and ICMP echo for any address in network 1
     tp_start pmd --lcores 0,1 --main-lcore 0 \
-        --vdev "net_virtio_user0,path=$sock,queues=1" -- --nb-cores=1 &&
+        --vdev "net_virtio_user0,path=$sock,queues=1,mac=$MP" -- --nb-cores=1 &&
         tp_wait_link pmd 20 && tp_cmd pmd "set fwd icmpecho" && tp_cmd pmd "start" ||
         { ko kernel-testpmd; return; }
     # network 1 traffic (a broadcast ARP first) while network 2 is idle
@@ -109,11 +112,15 @@ case_kernel() {
     check kernel-ping-b2a nn_ping b43 192.168.1.1
     check kernel-tcp-a2b nn_xfer a2 b43 192.168.1.2
     check kernel-tcp-b2a nn_xfer b43 a2 192.168.1.1
+    # a remote host that takes the testpmd port's MAC: dropped and counted
+    nn_x b42 ip link set eth0 address "$MP"
+    nn_x b42 busybox ping -c 2 -W 1 192.168.1.99 >/dev/null 2>&1
     # a VNI switch A does not carry: dropped and counted
     kernel_side b 44 b44 192.168.9.2 "$MB" 10.0.0.2 10.0.0.1
     nn_x b44 busybox ping -c 2 -W 1 192.168.9.1 >/dev/null 2>&1
     tp_stop pmd
     check kernel-switch-clean nn_switch_stop a
+    check kernel-remote-spoof-counted test "$(nn_json a '[p["drop_spoofed"] for p in j["ports"] if p["kind"] == "vxlan"][0]')" -gt 0
     check kernel-bad-vni-counted test "$(nn_json a 'j["vxlan"]["drop_vni"]')" -gt 0
     check kernel-no-bad-headers test "$(nn_json a 'j["vxlan"]["drop_flags"] + j["vxlan"]["drop_short"] + j["vxlan"]["drop_send"]')" = 0
     nn_cleanup

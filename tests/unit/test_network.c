@@ -4,7 +4,8 @@
  * (the same MAC in two networks, remote VTEP destinations, flushes), the
  * network of a frame on access and trunk ports (802.1Q tag taken off, bad
  * tags dropped), port options, and port security per network (a MAC one
- * network's port owns is free in another network).
+ * network's port owns is free in another network, and no remote host may
+ * claim it in its own).
  */
 #include <stdlib.h>
 
@@ -165,6 +166,12 @@ static void port_sec_per_network(void)
 	CHECK_EQ(mac_table_lookup(t, 1, MAC1), 0);
 	CHECK_EQ(mac_table_lookup(t, 2, MAC1), 2);
 	CHECK_EQ(atomic_load(&sec[2].moves), 0); /* not a move: two MACs */
+	/* a remote host (port 1 as the VXLAN uplink) may not claim it in
+	 * network 1; in network 2 nobody owns it */
+	CHECK(!port_sec_remote_ok(sec, 3, 1, 1, MAC1));
+	CHECK_EQ(atomic_load(&sec[1].drop_spoof), 2);
+	CHECK(port_sec_remote_ok(sec, 3, 1, 2, MAC1));
+	CHECK(port_sec_remote_ok(sec, 3, 1, 1, MAC2));
 }
 
 int main(void)
