@@ -56,11 +56,12 @@ nn_underlay() {
 }
 
 # nn_switch NAME HOST ARGS... : run vhost-switch in HOST's namespace (logs in
-# $NN_DIR/sw-NAME.{out,err}); waits until it is up.
+# $NN_DIR/sw-NAME.{out,err}), with NN_SWARGS added; waits until it is up.
 nn_switch() {
     local name=$1 host=$2
     shift 2
-    ip netns exec "$P-$host" "$NN_SWBIN" "$@" --json \
+    # shellcheck disable=SC2086 # NN_SWARGS: extra words, e.g. "--workers 2"
+    ip netns exec "$P-$host" "$NN_SWBIN" "$@" ${NN_SWARGS:-} --json \
         >"$NN_DIR/sw-$name.out" 2>"$NN_DIR/sw-$name.err" &
     NN_SWPID[$name]=$!
     NN_SW+=("$name")
@@ -90,12 +91,19 @@ nn_json() {
 }
 
 # nn_fdb NAME : the MAC table of a running switch (SIGUSR1), printed.
+# (stderr is unbuffered: wait until the dump has as many entries as its
+# header "fdb: N entries" says)
+nn_fdb_dump() { # FILE N : the entries after header number N+1, if complete
+    awk -v n="$2" '/^fdb: / { k++; if (k == n + 1) want = $2 }
+        k > n && /^fdb / { print; got++ }
+        END { exit (want == "" || got < want) }' "$1"
+}
 nn_fdb() {
     local f=$NN_DIR/sw-$1.err n
     n=$(grep -ac '^fdb: ' "$f")
     kill -USR1 "${NN_SWPID[$1]}"
-    nn_wait 10 "fdb of $1" test "$(grep -ac '^fdb: ' "$f")" -gt "$n" || return 1
-    awk -v n="$n" '/^fdb: / { k++ } k > n && /^fdb / { print }' "$f"
+    nn_wait 10 "fdb of $1" nn_fdb_dump "$f" "$n" || return 1
+    nn_fdb_dump "$f" "$n"
 }
 
 # nn_endpoint IF FROMHOST NS IP MAC : move interface IF from FROMHOST's

@@ -210,7 +210,7 @@ case_trunk() {
         { ko trunk-switch; return; }
     nn_endpoint t5 a e5 192.168.5.1 "$MA" && nn_endpoint t6 a e6 192.168.5.1 "$MA" &&
         nn_ns tr && ip -n "$P-a" link set tt netns "$P-tr" &&
-        nn_x tr ip link set tt up || { ko trunk-setup; return; }
+        nn_x tr ip link set tt up || { ko trunk-setup-endpoints; return; }
     # VID 5 is network 5: the reply comes back tagged 5, network 6 sees nothing
     check trunk-vid5 nn_x tr python3 "$NN_HERE/vlan.py" tt 5 "$MB" 192.168.5.2 192.168.5.1
     check trunk-no-leak no_leak e6 t6 nn_x tr python3 "$NN_HERE/vlan.py" tt 5 "$MB" \
