@@ -60,6 +60,8 @@ nn_underlay() {
 nn_switch() {
     local name=$1 host=$2
     shift 2
+    # a previous switch's log must not count as this one being up
+    rm -f "$NN_DIR/sw-$name.out" "$NN_DIR/sw-$name.err"
     # shellcheck disable=SC2086 # NN_SWARGS: extra words, e.g. "--workers 2"
     ip netns exec "$P-$host" "$NN_SWBIN" "$@" ${NN_SWARGS:-} --json \
         >"$NN_DIR/sw-$name.out" 2>"$NN_DIR/sw-$name.err" &

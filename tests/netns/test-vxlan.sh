@@ -235,6 +235,10 @@ case_ovs() {
 for c in "${CASES[@]}"; do
     nn_log "case $c"
     "case_$c"
+    # whatever a case left behind (it returns early when its set-up fails)
+    tp_cleanup_all
+    [ "$(type -t ovs_stop)" = function ] && ovs_stop
+    nn_cleanup
 done
 echo "test-vxlan: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
