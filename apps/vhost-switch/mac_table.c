@@ -23,6 +23,10 @@ static inline uint64_t make_key(uint64_t mac, uint16_t net)
 	return (mac << 16 | net) + 1;
 }
 
+/* A slot being taken over: not empty (searches go on past it), matches no
+ * key (a network is at most 4094, so no key is all ones). */
+#define KEY_BUSY UINT64_MAX
+
 static inline uint64_t key_mac(uint64_t key)
 {
 	return (key - 1) >> 16;
@@ -60,6 +64,14 @@ void mac_table_learn(struct mac_table *t, uint16_t net, const uint8_t *mac,
 		struct mac_entry *e = &t->e[(s + i) & (MAC_TABLE_SIZE - 1)];
 		uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
 
+		/* A slot never used ends the search: a key always goes to
+		 * the first free or stale slot of its window, and keys are
+		 * never cleared (only their time), so none lies beyond. */
+		if (!k) {
+			if (!reuse)
+				reuse = e;
+			break;
+		}
 		if (k == want) {
 			/* Known: refresh, and move it if the host moved. */
 			if (atomic_load_explicit(&e->dest, memory_order_relaxed) != dest)
@@ -70,16 +82,16 @@ void mac_table_learn(struct mac_table *t, uint16_t net, const uint8_t *mac,
 						      memory_order_relaxed);
 			return;
 		}
-		if (!reuse && (!k || !fresh(t, e)))
+		if (!reuse && !fresh(t, e))
 			reuse = e;
 	}
 	if (reuse) {
-		/* Empty the slot before its destination changes: a reader
-		 * that saw the old key sees the key change when it checks
-		 * again (the release on dest orders the two). Two workers
-		 * may race for the slot: the last store wins, and the loser
-		 * learns again on its next packet. */
-		atomic_store_explicit(&reuse->key, 0, memory_order_relaxed);
+		/* Mark the slot busy before its destination changes: a
+		 * reader that saw the old key sees the key change when it
+		 * checks again (the release on dest orders the two). Two
+		 * workers may race for the slot: the last store wins, and
+		 * the loser learns again on its next packet. */
+		atomic_store_explicit(&reuse->key, KEY_BUSY, memory_order_relaxed);
 		atomic_store_explicit(&reuse->dest, dest, memory_order_release);
 		atomic_store_explicit(&reuse->seen, now, memory_order_relaxed);
 		atomic_store_explicit(&reuse->key, want, memory_order_release);
@@ -97,6 +109,8 @@ uint32_t mac_table_lookup(const struct mac_table *t, uint16_t net,
 		uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
 		uint32_t d;
 
+		if (!k) /* never used: not beyond (see learn) */
+			return MAC_PORT_NONE;
 		if (k != want)
 			continue;
 		d = atomic_load_explicit(&e->dest, memory_order_acquire);
@@ -113,7 +127,7 @@ static void flush_if(struct mac_table *t, uint32_t mask, uint32_t val)
 	for (unsigned i = 0; i < MAC_TABLE_SIZE; i++) {
 		uint64_t k = atomic_load(&t->e[i].key);
 
-		if (k && (atomic_load(&t->e[i].dest) & mask) == val)
+		if (k && k != KEY_BUSY && (atomic_load(&t->e[i].dest) & mask) == val)
 			atomic_store(&t->e[i].seen, 0);
 	}
 }
@@ -132,9 +146,12 @@ unsigned mac_table_count(const struct mac_table *t)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < MAC_TABLE_SIZE; i++)
-		if (atomic_load(&t->e[i].key) && fresh(t, &t->e[i]))
+	for (unsigned i = 0; i < MAC_TABLE_SIZE; i++) {
+		uint64_t k = atomic_load(&t->e[i].key);
+
+		if (k && k != KEY_BUSY && fresh(t, &t->e[i]))
 			n++;
+	}
 	return n;
 }
 
@@ -152,7 +169,7 @@ void mac_table_foreach(const struct mac_table *t,
 		uint32_t seen = atomic_load(&e->seen);
 		uint8_t mac[6];
 
-		if (!key || !fresh(t, e))
+		if (!key || key == KEY_BUSY || !fresh(t, e))
 			continue;
 		for (int k = 0; k < 6; k++)
 			mac[k] = (uint8_t)(key_mac(key) >> (8 * (5 - k)));

@@ -5,8 +5,9 @@
  * two networks. An entry is a key word (MAC, network), a destination word
  * (port, and the remote VTEP behind the VXLAN uplink) and a last-seen time,
  * each updated with single atomic stores. A slot taken over for another
- * key is emptied first, and a reader checks the key again after reading
- * the destination, so it sees an old or a new mapping, never a torn one.
+ * key is marked busy first, and a reader checks the key again after
+ * reading the destination, so it sees an old or a new mapping, never a
+ * torn one.
  * Entries older than the aging time count as absent and their slots are
  * reused.
  */
@@ -26,7 +27,9 @@
 #define MAC_DEST_VTEP1(d) ((uint16_t)((d) >> 16))
 
 struct mac_entry {
-	_Atomic uint64_t key;      /* mac << 16 | network; 0: empty */
+	/* mac << 16 | network, + 1; 0: never used (ends a search: keys are
+	 * never cleared, only their time) */
+	_Atomic uint64_t key;
 	_Atomic uint32_t dest;     /* MAC_DEST */
 	_Atomic uint32_t seen;     /* seconds, mac_table.now at learning */
 };

@@ -30,7 +30,7 @@ int network_parse_opt(struct port_net *pn, const char *opt, bool uplink)
 	return 0;
 }
 
-uint16_t network_ingress(const struct port_net *pn, struct vhost_pktbuf *p)
+uint16_t network_ingress_slow(const struct port_net *pn, struct vhost_pktbuf *p)
 {
 	uint8_t *eth = vhost_pktbuf_data(p);
 	uint16_t type, vid;

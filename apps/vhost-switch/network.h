@@ -62,8 +62,22 @@ static inline void pkt_set_meta(struct vhost_pktbuf *p, uint16_t net,
  * network option, -1 (message printed) if bad. */
 int network_parse_opt(struct port_net *pn, const char *opt, bool uplink);
 /* The network of a frame that came in on an access or trunk port: set in
- * its userdata (trunk: the tag is removed), or NET_NONE: drop it. */
-uint16_t network_ingress(const struct port_net *pn, struct vhost_pktbuf *p);
+ * its userdata (trunk: the tag is removed), or NET_NONE: drop it. The
+ * common frame (untagged, on an access port) is decided inline. */
+uint16_t network_ingress_slow(const struct port_net *pn, struct vhost_pktbuf *p);
+static inline uint16_t network_of(const struct port_net *pn);
+static inline uint16_t network_ingress(const struct port_net *pn,
+				       struct vhost_pktbuf *p)
+{
+	const uint8_t *eth = vhost_pktbuf_data(p);
+
+	if (!pn->trunk && !pn->any && p->data_len >= 14 &&
+	    !(eth[12] == (ETH_P_8021Q_ >> 8) && eth[13] == (ETH_P_8021Q_ & 0xff))) {
+		p->userdata = network_of(pn);
+		return network_of(pn);
+	}
+	return network_ingress_slow(pn, p);
+}
 /* An access port's network: a zeroed port is in the default one. */
 static inline uint16_t network_of(const struct port_net *pn)
 {

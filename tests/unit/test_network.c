@@ -64,6 +64,41 @@ static void table_many(void)
 	CHECK_EQ(found, 800);
 }
 
+/* Slots are reused once stale; searches stop at a never-used slot: every
+ * fresh key is still found, no key is there twice. */
+static void table_reuse(void)
+{
+	unsigned found = 0;
+
+	mac_table_init(t, 10);
+	for (unsigned i = 0; i < 1500; i++) {
+		uint8_t m[6] = { 2, 1, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		mac_table_learn(t, 1, m, 1);
+	}
+	atomic_store(&t->now, 1 + 11); /* all stale */
+	CHECK_EQ(mac_table_count(t), 0);
+	for (unsigned i = 0; i < 1500; i++) {
+		uint8_t m[6] = { 2, 2, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		mac_table_learn(t, 1, m, 2);
+	}
+	for (unsigned i = 0; i < 100; i++) {
+		uint8_t m[6] = { 2, 1, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		mac_table_learn(t, 1, m, 3);
+	}
+	for (unsigned i = 0; i < 1500; i++) {
+		uint8_t a[6] = { 2, 1, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+		uint8_t b[6] = { 2, 2, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		found += mac_table_lookup(t, 1, b) == 2;
+		found += mac_table_lookup(t, 1, a) == (i < 100 ? 3u : MAC_PORT_NONE);
+	}
+	CHECK_EQ(found, 3000);
+	CHECK_EQ(mac_table_count(t), 1600);
+}
+
 static struct vhost_pktbuf *frame(const uint8_t *bytes, uint16_t len)
 {
 	struct vhost_pktbuf *p = vhost_pktbuf_alloc(pool);
@@ -181,6 +216,7 @@ int main(void)
 	CHECK(t && pool);
 	RUN(table_per_network);
 	RUN(table_many);
+	RUN(table_reuse);
 	RUN(ingress_access_trunk);
 	RUN(options);
 	RUN(port_sec_per_network);
