@@ -16,6 +16,10 @@
 #           both networks, flooding reaches the third host, a broadcast of
 #           one network reaches no port of the other, a MAC that moves from
 #           host B to host C is followed (A's MAC table, ping, transfer)
+#   vm      a Linux VM (QEMU, TCG) on switch A's VXLAN uplink, a namespace
+#           behind the kernel's vxlan on host B: ping, 20 MiB each way
+#           (sha256); the guest's TSO and partial checksums cross the overlay
+#           (SKIP without the test guest: tests/vm/build-guest.sh)
 #   ovs     OVS userspace datapath (netdev) with a vxlan port as host B
 #           (SKIP if ovs-vswitchd is not installed)
 #   trunk   an 802.1Q trunk TAP uplink (networks 5 and 6 behind access
@@ -36,7 +40,7 @@ while (($#)); do
         *) CASES+=("$1"); shift ;;
     esac
 done
-((${#CASES[@]})) || CASES=(kernel switch ovs nic trunk)
+((${#CASES[@]})) || CASES=(kernel switch ovs nic trunk vm)
 NN_SWBIN=$BUILD/apps/vhost-switch/vhost-switch
 NN_DIR=$(mktemp -d /tmp/netns-vxlan.XXXXXX)
 # shellcheck source=lib.sh
@@ -223,6 +227,49 @@ case_trunk() {
     nn_cleanup
 }
 
+# A Linux VM (QEMU, TCG) on switch A's VXLAN uplink and a namespace behind
+# the kernel's vxlan on host B: the guest's offloads (TSO, partial
+# checksums) are cut and completed before encapsulation.
+case_vm() {
+    local g=${VMTEST_GUEST:-/tmp/vmtest-guest} d=$NN_DIR/vm hl wa=1 res sha
+    if [ ! -f "$g/vmlinuz" ]; then
+        echo "SKIP vm: no test guest in $g (tests/vm/build-guest.sh)"
+        return
+    fi
+    mkdir -p "$d"
+    nn_underlay a b || { ko vm-setup; return; }
+    nn_switch a a --socket "$d/vm0.sock" --vxlan 10.0.0.1 --vtep 1:42:10.0.0.2 ||
+        { ko vm-switch; return; }
+    kernel_side b 42 h 10.9.0.254 "$MB" 10.0.0.2 10.0.0.1 || { ko vm-setup-b; return; }
+    head -c 20971520 /dev/urandom >"$d/host-tx.bin"
+    mkfifo "$d/hold"
+    # the guest uploads to the host's nc (stdin a FIFO held open)
+    timeout $((400 * NN_SLOW)) ip netns exec "$P-h" busybox nc -l -p 5001 <>"$d/hold" \
+        >"$d/host-rx.bin" 2>"$d/nc.err" &
+    hl=$!
+    sh "$ROOT/tests/vm/run-vm.sh" start --guest "$g" --log "$d/vm.log" \
+        --pidfile "$d/vm.pid" --sock "$d/vm0.sock" --mac 52:54:00:00:00:0a \
+        --ip 10.9.0.1/24 --script "$ROOT/tests/vm/guest/tap-peer.sh" \
+        --param host=10.9.0.254 --param mib=20 --param pings=10 \
+        --param bytes=20971520 --timeout 300 >/dev/null || { ko vm-start; return; }
+    if nn_wait 300 "guest listening" grep -qE 'listen|VMTEST-RESULT' "$d/vm.log"; then
+        # the guest announces 'listen' just before its nc listens
+        nn_wait 60 "host -> VM transfer" timeout $((60 * NN_SLOW)) \
+            ip netns exec "$P-h" busybox nc 10.9.0.1 5002 <"$d/host-tx.bin"
+    fi
+    res=$(sh "$ROOT/tests/vm/run-vm.sh" wait --log "$d/vm.log" --pidfile "$d/vm.pid" \
+        --timeout $((300 * NN_SLOW))) && wa=0
+    kill "$hl" 2>/dev/null; wait "$hl" 2>/dev/null
+    sha=$(sha256sum <"$d/host-rx.bin" | cut -d' ' -f1)
+    check vm-guest-pass test "$wa" = 0
+    check vm-ping-10 grep -q 'ping=10/10' <<<"$res"
+    check vm-tcp-vm2host grep -q "tx_sha256=$sha" <<<"$res"
+    check vm-tcp-host2vm grep -q "rx_sha256=$(sha256sum <"$d/host-tx.bin" | cut -d' ' -f1)" <<<"$res"
+    check vm-switch-clean nn_switch_stop a
+    check vm-no-drops test "$(nn_json a 'sum(j["vxlan"][k] for k in ("drop_too_big", "drop_bad_meta", "drop_send", "drop_flags"))')" = 0
+    nn_cleanup
+}
+
 case_ovs() {
     if ! command -v ovs-vswitchd >/dev/null; then
         echo "SKIP ovs: ovs-vswitchd not installed (apt-get install openvswitch-switch)"
@@ -238,6 +285,7 @@ for c in "${CASES[@]}"; do
     # whatever a case left behind (it returns early when its set-up fails)
     tp_cleanup_all
     [ "$(type -t ovs_stop)" = function ] && ovs_stop
+    [ -f "$NN_DIR/vm/vm.pid" ] && sh "$ROOT/tests/vm/run-vm.sh" kill --pidfile "$NN_DIR/vm/vm.pid"
     nn_cleanup
 done
 echo "test-vxlan: $PASS passed, $FAIL failed"
