@@ -220,8 +220,11 @@ case_trunk() {
     check trunk-no-leak no_leak e6 t6 nn_x tr python3 "$NN_HERE/vlan.py" tt 5 "$MB" \
         192.168.5.2 192.168.5.1
     check trunk-vid6 nn_x tr python3 "$NN_HERE/vlan.py" tt 6 "$MC" 192.168.5.3 192.168.5.1
-    # untagged frames on a trunk (no native VLAN): dropped and counted
+    # untagged frames on a trunk (no native VLAN): dropped and counted (a
+    # tagged exchange after it: the port's frames are handled in order, so
+    # the untagged one has been by the time the reply comes)
     nn_x tr python3 "$NN_HERE/vlan.py" tt 0 "$MB" 192.168.5.2 192.168.5.1 --no-wait
+    check trunk-vid5-again nn_x tr python3 "$NN_HERE/vlan.py" tt 5 "$MB" 192.168.5.2 192.168.5.1
     check trunk-switch-clean nn_switch_stop a
     check trunk-untagged-counted test "$(nn_json a '[p["rx_drops"] for p in j["ports"] if p["name"] == "tt"][0]')" -ge 1
     nn_cleanup
