@@ -13,6 +13,9 @@
 #   5b. live migration of a Linux guest between two QEMU processes on the
 #      switch (RAM compared page by page, a run without logging that must
 #      differ, cancel, announce_self, memory hot-plug; tests/vm/test-migrate.sh)
+#   5c. multi-host: vhost-switch's VXLAN uplink and tenant networks across
+#      hosts made of network namespaces, against the kernel's vxlan, other
+#      switches and OVS (tests/netns/test-vxlan.sh, ASan switch)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
@@ -21,7 +24,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm migrate fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +32,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -57,7 +60,8 @@ unit_results() {
 }
 
 need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
-    qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ||
+    qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
+    openvswitch-switch ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
 
 BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
@@ -66,7 +70,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want valgrind || want vm || want migrate; then
+if want build || want unit || want peer || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -151,9 +155,21 @@ if want migrate; then
     count "$LOGDIR/migrate.res"
 fi
 
+if want netns; then
+    note "multi-host: VXLAN uplink and tenant networks in network namespaces (ASan switch)"
+    if [[ $(id -u) != 0 ]]; then
+        echo "FAIL netns: needs root (namespaces, TAP, raw sockets)" >"$LOGDIR/netns.log"
+    else
+        timeout 600 tests/netns/test-vxlan.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/netns.log" 2>&1
+        grep -q '^test-vxlan:' "$LOGDIR/netns.log" || echo "FAIL netns: did not finish" >>"$LOGDIR/netns.log"
+    fi
+    sed -E 's/^(PASS|FAIL) /\1 netns /' "$LOGDIR/netns.log" >"$LOGDIR/netns.res"
+    count "$LOGDIR/netns.res"
+fi
+
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"
-    timeout $((FUZZ_SECONDS * 4 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+    timeout $((FUZZ_SECONDS * 5 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client] [--tap NAME]
+ * vhost-switch --socket PATH[,OPT...] [--socket ...] [--client]
+ *              [--tap NAME[,network=N|,trunk] ...]
+ *              [--nic IFNAME[,network=N|,trunk] ...]
+ *              [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]
+ *              [--vtep NET:VNI:REMOTE_IP[:PORT] ...]
  *              [--workers N] [--cpu LIST] [--stats-interval S]
  *              [--duration S] [--mac-aging S] [--max-macs N] [--lock-macs]
  *              [--queues N] [--json] [--verbose]
@@ -9,8 +13,14 @@
  * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
  * only source MACs the port may use), lock (the first source MAC seen is
  * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
- * limit), queues=N (queue pairs offered, 1..16; 1: no MQ). --max-macs,
- * --lock-macs and --queues (default 8) set the default of every vhost port.
+ * limit), queues=N (queue pairs offered, 1..16; 1: no MQ), network=N (its
+ * tenant network, default 1; network.h). --max-macs, --lock-macs and
+ * --queues (default 8) set the default of every vhost port. The TAP
+ * uplink is an access port of one network, or a trunk (802.1Q VID =
+ * network). --nic makes an existing interface an uplink, read and written
+ * through AF_PACKET rings (afpacket.h), with the same options. --vxlan adds
+ * a VXLAN uplink (vxlan.h), --vtep maps a network to
+ * a VNI and puts a remote VTEP in its flood list.
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json);
  * SIGUSR1 prints the MAC table to stderr ("fdb MAC port N age S").
@@ -25,7 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "afpacket.h"
 #include "switch.h"
+#include "vxlan.h"
 
 static volatile sig_atomic_t got_signal, want_fdb;
 
@@ -40,11 +52,12 @@ static void on_usr1(int sig)
 	want_fdb = 1;
 }
 
-static void print_fdb_entry(const uint8_t *m, uint16_t port, uint32_t age,
-			    void *arg)
+static void print_fdb_entry(uint16_t net, const uint8_t *m, uint32_t dest,
+			    uint32_t age, void *arg)
 {
-	fprintf(arg, "fdb %02x:%02x:%02x:%02x:%02x:%02x port %u age %u\n",
-		m[0], m[1], m[2], m[3], m[4], m[5], port, age);
+	fprintf(arg, "fdb %02x:%02x:%02x:%02x:%02x:%02x port %u age %u net %u"
+		" vtep %u\n", m[0], m[1], m[2], m[3], m[4], m[5],
+		MAC_DEST_PORT(dest), age, net, MAC_DEST_VTEP1(dest));
 }
 
 static void print_fdb(struct sw *sw, FILE *o)
@@ -65,7 +78,11 @@ static double now_s(void)
 static void usage(FILE *o)
 {
 	fprintf(o, "usage: vhost-switch --socket PATH[,mac=MAC...][,lock][,max-macs=N]\n"
-		   "         [--socket ...] [--client] [--tap NAME] [--workers N]\n"
+		   "         [,network=N] [--socket ...] [--client]\n"
+		   "         [--tap NAME[,network=N|,trunk]...]\n"
+		   "         [--nic IFNAME[,network=N|,trunk]...]\n"
+		   "         [--vxlan LOCAL_IP[:PORT][,mtu=N][,strict]]\n"
+		   "         [--vtep NET:VNI:REMOTE_IP[:PORT]...] [--workers N]\n"
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
 		   "         [--mac-aging S] [--max-macs N] [--lock-macs] [--json]\n"
 		   "         [--queues N] [--verbose]\n"
@@ -73,6 +90,18 @@ static void usage(FILE *o)
 }
 
 /* The last w characters of s: socket paths differ at their end. */
+static const char *port_name(const struct sw_port *p)
+{
+	return p->kind == PORT_VHOST ? p->name : p->kind == PORT_VXLAN ?
+	       "vxlan" : p->ifname;
+}
+
+static const char *kind_name(const struct sw_port *p)
+{
+	return p->kind == PORT_VHOST ? "vhost" : p->kind == PORT_TAP ? "tap" :
+	       p->kind == PORT_NIC ? "nic" : "vxlan";
+}
+
 static const char *name_tail(const char *s, size_t w)
 {
 	size_t n = strlen(s);
@@ -94,7 +123,7 @@ static void print_stats(struct sw *sw, FILE *o)
 			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
 			" %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
 			" %8" PRIu64 " %8" PRIu64 "\n",
-			i, name_tail(p->kind == PORT_TAP ? p->ifname : p->name, 28),
+			i, name_tail(port_name(p), 28),
 			atomic_load(&p->up) ? "up" : "down",
 			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
 			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),
@@ -118,6 +147,11 @@ static void print_stats(struct sw *sw, FILE *o)
 				 (double)passes : 0.0);
 	}
 	fprintf(o, "mac table: %u entries\n", mac_table_count(sw->macs));
+	for (unsigned i = 0; i < sw->nports; i++)
+		if (sw->ports[i].kind == PORT_VXLAN)
+			vxlan_print_stats(sw->ports[i].vx, o);
+		else if (sw->ports[i].kind == PORT_NIC)
+			afp_print_stats(sw->ports[i].afp, sw->ports[i].ifname, o);
 	fflush(o);
 }
 
@@ -135,8 +169,7 @@ static void print_json(struct sw *sw, double elapsed)
 		       ",\"tso_cut\":%" PRIu64 ",\"tx_no_room\":%" PRIu64
 		       ",\"tx_unplaceable\":%" PRIu64 ",\"drop_spoofed\":%" PRIu64
 		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64,
-		       i ? "," : "", p->kind == PORT_TAP ? p->ifname : p->name,
-		       p->kind == PORT_TAP ? "tap" : "vhost",
+		       i ? "," : "", port_name(p), kind_name(p),
 		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
 		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
 		       atomic_load(&p->tx_packets), atomic_load(&p->tx_bytes),
@@ -146,6 +179,10 @@ static void print_json(struct sw *sw, double elapsed)
 		       atomic_load(&sw->sec[i].drop_limit),
 		       atomic_load(&sw->sec[i].moves));
 		sw_json_queues(p, stdout);
+		if (p->kind == PORT_NIC) {
+			fflush(stdout);
+			afp_print_json(p->afp, stdout);
+		}
 		printf("}");
 	}
 	printf("],\"workers\":[");
@@ -154,7 +191,15 @@ static void print_json(struct sw *sw, double elapsed)
 		       "}", i ? "," : "", sw->workers[i].cpu,
 		       atomic_load(&sw->workers[i].packets),
 		       atomic_load(&sw->workers[i].floods));
-	printf("]}\n");
+	printf("]");
+	for (unsigned i = 0; i < sw->nports; i++) {
+		if (sw->ports[i].kind != PORT_VXLAN)
+			continue;
+		printf(",\"vxlan\":");
+		fflush(stdout);
+		vxlan_print_json(sw->ports[i].vx, stdout);
+	}
+	printf("}\n");
 }
 
 static int parse_queues(const char *s, uint16_t *out)
@@ -170,8 +215,9 @@ static int parse_queues(const char *s, uint16_t *out)
 	return 0;
 }
 
-/* Port options after the path: mac=MAC, lock, max-macs=N, queues=N. */
-static int parse_port_opts(struct port_sec *ps, struct sw_port *port,
+/* Port options after the path: mac=MAC, lock, max-macs=N, queues=N,
+ * network=N. */
+static int parse_port_opts(struct sw_port *port, struct port_sec *ps,
 			   char *opts)
 {
 	char *save = NULL;
@@ -180,8 +226,18 @@ static int parse_port_opts(struct port_sec *ps, struct sw_port *port,
 	     o = strtok_r(NULL, ",", &save)) {
 		uint8_t mac[6];
 		char *end;
+		int r = network_parse_opt(&port->pnet, o, port->kind != PORT_VHOST);
 
-		if (!strncmp(o, "mac=", 4)) {
+		if (r < 0)
+			return -1;
+		if (r) {
+			ps->net = port->pnet.net;
+			continue;
+		}
+		if (port->kind != PORT_VHOST) {
+			fprintf(stderr, "unknown uplink option %s\n", o);
+			return -1;
+		} else if (!strncmp(o, "mac=", 4)) {
 			if (port_sec_parse_mac(o + 4, mac) ||
 			    port_sec_allow(ps, mac)) {
 				fprintf(stderr, "bad or too many mac= (at most %d "
@@ -233,6 +289,9 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "client", no_argument, NULL, 'c' },
 		{ "tap", required_argument, NULL, 't' },
+		{ "nic", required_argument, NULL, 'N' },
+		{ "vxlan", required_argument, NULL, 'X' },
+		{ "vtep", required_argument, NULL, 'V' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "cpu", required_argument, NULL, 'C' },
 		{ "stats-interval", required_argument, NULL, 'i' },
@@ -247,7 +306,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
-	const char *tap = NULL;
+	char *taps[SW_MAX_TAPS], *tap_opts[SW_MAX_TAPS];
+	unsigned ntaps = 0;
+	bool is_nic[SW_MAX_TAPS] = { 0 };
+	static struct vxlan vx;
+	bool vxlan = false;
 	bool client = false, json = false;
 	double interval = 0, duration = 0, start, last;
 	unsigned aging = 300, nworkers = 1, max_macs = PSEC_DEFAULT_MAX_LEARNED;
@@ -258,7 +321,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (sw.nports >= SW_MAX_PORTS - 1) {
+			if (sw.nports >= SW_MAX_PORTS) {
 				fprintf(stderr, "too many ports\n");
 				return 2;
 			}
@@ -270,7 +333,41 @@ int main(int argc, char **argv)
 			sw.ports[sw.nports++].name = optarg;
 			break;
 		case 'c': client = true; break;
-		case 't': tap = optarg; break;
+		case 't':
+		case 'N':
+			if (ntaps >= SW_MAX_TAPS) {
+				fprintf(stderr, "at most %d --tap and --nic\n",
+					SW_MAX_TAPS);
+				return 2;
+			}
+			is_nic[ntaps] = c == 'N';
+			taps[ntaps] = optarg;
+			tap_opts[ntaps] = strchr(optarg, ',');
+			if (tap_opts[ntaps])
+				*tap_opts[ntaps]++ = '\0';
+			ntaps++;
+			break;
+		case 'X':
+			if (!vxlan)
+				vxlan_init(&vx);
+			vxlan = true;
+			if (vxlan_parse_local(&vx, optarg)) {
+				fprintf(stderr, "--vxlan LOCAL_IP[:PORT][,mtu=576..9216][,strict]\n");
+				return 2;
+			}
+			break;
+		case 'V':
+			if (!vxlan)
+				vxlan_init(&vx);
+			vxlan = true;
+			ret = vxlan_parse_vtep(&vx, optarg);
+			if (ret) {
+				fprintf(stderr, "--vtep NET:VNI:REMOTE_IP[:PORT] %s: %s\n",
+					optarg, strerror(-ret));
+				return 2;
+			}
+			ret = 0;
+			break;
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
 		case 'C':
 			ncpus = parse_cpus(optarg, cpus, SW_MAX_WORKERS);
@@ -305,7 +402,16 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if ((!sw.nports && !tap) || nworkers < 1 || nworkers > SW_MAX_WORKERS) {
+	if (vxlan && !vx.local_ip) {
+		fprintf(stderr, "--vtep needs --vxlan LOCAL_IP\n");
+		return 2;
+	}
+	if (sw.nports + ntaps + vxlan > SW_MAX_PORTS) {
+		fprintf(stderr, "too many ports\n");
+		return 2;
+	}
+	if ((!sw.nports && !ntaps && !vxlan) || nworkers < 1 ||
+	    nworkers > SW_MAX_WORKERS) {
 		usage(stderr);
 		return 2;
 	}
@@ -315,8 +421,9 @@ int main(int argc, char **argv)
 		sw.sec[i].max_learned = i < sw.nports ? max_macs : 0;
 		sw.sec[i].lock_first = i < sw.nports && lock_macs;
 		sw.ports[i].queues = queues;
-		if (port_opts[i] && parse_port_opts(&sw.sec[i], &sw.ports[i],
-						    port_opts[i]))
+		sw.ports[i].pnet.net = NET_DEFAULT;
+		if (port_opts[i] &&
+		    parse_port_opts(&sw.ports[i], &sw.sec[i], port_opts[i]))
 			return 2;
 	}
 	signal(SIGINT, on_signal);
@@ -337,16 +444,45 @@ int main(int argc, char **argv)
 		sw.ports[i].tap_fd = -1;
 		atomic_store(&sw.ports[i].worker, -1);
 	}
-	if (tap) {
+	for (unsigned t = 0; t < ntaps; t++) {
 		struct sw_port *p = &sw.ports[sw.nports];
 
 		p->id = (uint16_t)sw.nports++;
-		p->kind = PORT_TAP;
-		p->name = tap;
+		p->kind = is_nic[t] ? PORT_NIC : PORT_TAP;
+		p->name = taps[t];
+		p->tap_fd = -1;
 		atomic_store(&p->worker, -1);
-		p->tap_fd = tap_open(tap, p->ifname, sizeof(p->ifname));
+		if (tap_opts[t] && parse_port_opts(p, &sw.sec[p->id], tap_opts[t]))
+			return 2;
+		if (is_nic[t]) {
+			snprintf(p->ifname, sizeof(p->ifname), "%s", taps[t]);
+			p->afp = calloc(1, sizeof(*p->afp));
+			ret = p->afp ? afp_open(p->afp, taps[t]) : -ENOMEM;
+			if (ret) {
+				fprintf(stderr, "nic %s: %s\n", taps[t], strerror(-ret));
+				return 1;
+			}
+			continue;
+		}
+		p->tap_fd = tap_open(taps[t], p->ifname, sizeof(p->ifname));
 		if (p->tap_fd < 0) {
-			fprintf(stderr, "tap %s: %s\n", tap, strerror(-p->tap_fd));
+			fprintf(stderr, "tap %s: %s\n", taps[t], strerror(-p->tap_fd));
+			return 1;
+		}
+	}
+	if (vxlan) {
+		struct sw_port *p = &sw.ports[sw.nports];
+
+		p->id = (uint16_t)sw.nports++;
+		p->kind = PORT_VXLAN;
+		p->name = "vxlan";
+		p->tap_fd = -1;
+		p->vx = &vx;
+		p->pnet.any = true;
+		atomic_store(&p->worker, -1);
+		ret = vxlan_open(&vx);
+		if (ret) {
+			fprintf(stderr, "vxlan: %s\n", strerror(-ret));
 			return 1;
 		}
 	}
@@ -361,9 +497,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (tap) {
-		atomic_store(&sw.ports[sw.nports - 1].up, true);
-		sw_assign_port(&sw, &sw.ports[sw.nports - 1]);
+	for (unsigned i = 0; i < sw.nports; i++) {
+		if (sw.ports[i].kind == PORT_VHOST)
+			continue;
+		atomic_store(&sw.ports[i].up, true);
+		sw_assign_port(&sw, &sw.ports[i]);
 	}
 	for (unsigned i = 0; i < sw.nports; i++) {
 		struct sw_port *p = &sw.ports[i];
@@ -377,8 +515,10 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s\n", sw.nports,
-		nworkers, tap ? ", uplink " : "", tap ? sw.ports[sw.nports - 1].ifname : "");
+	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s%s\n", sw.nports,
+		nworkers, ntaps ? ", uplink " : "",
+		ntaps ? sw.ports[sw.nports - ntaps - vxlan].ifname : "",
+		vxlan ? ", vxlan uplink" : "");
 	start = last = now_s();
 	while (!got_signal && !atomic_load(&sw.stop)) {
 		double t;
@@ -408,6 +548,14 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < sw.nports; i++)
 		if (sw.ports[i].tap_fd >= 0)
 			close(sw.ports[i].tap_fd);
+	for (unsigned i = 0; i < sw.nports; i++) {
+		if (sw.ports[i].afp) {
+			afp_close(sw.ports[i].afp);
+			free(sw.ports[i].afp);
+		}
+	}
+	if (vxlan)
+		vxlan_close(&vx);
 	vhost_pktbuf_pool_destroy(sw.pool);
 	free(sw.macs);
 	return ret ? 1 : 0;

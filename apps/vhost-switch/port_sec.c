@@ -22,6 +22,7 @@ void port_sec_init(struct port_sec *ps)
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->max_learned = PSEC_DEFAULT_MAX_LEARNED;
+	ps->net = 1; /* NET_DEFAULT */
 }
 
 int port_sec_allow(struct port_sec *ps, const uint8_t *mac)
@@ -62,13 +63,14 @@ static bool allows(const struct port_sec *ps, uint64_t key)
 	return false;
 }
 
-/* Some other port's list holds the MAC (and so owns it). Bounded:
+/* Some other port of the network has the MAC in its list (and so owns
+ * it; other networks may use the same MAC). Bounded:
  * ports x PSEC_MAX_ALLOWED, and only for MACs not learned on `in`. */
 static bool pinned_elsewhere(const struct port_sec *all, unsigned nports,
-			     uint16_t in, uint64_t key)
+			     uint16_t in, uint16_t net, uint64_t key)
 {
 	for (unsigned p = 0; p < nports; p++)
-		if (p != in && allows(&all[p], key))
+		if (p != in && all[p].net == net && allows(&all[p], key))
 			return true;
 	return false;
 }
@@ -77,7 +79,7 @@ static bool pinned_elsewhere(const struct port_sec *all, unsigned nports,
  * false at the limit. An entry is free once the table no longer maps its
  * MAC to this port (aged, moved, flushed). */
 static bool take_learn_slot(const struct mac_table *t, struct port_sec *ps,
-			    uint16_t in, uint64_t key)
+			    uint16_t in, uint16_t net, uint64_t key)
 {
 	uint32_t now = atomic_load_explicit(&t->now, memory_order_relaxed);
 	unsigned max = ps->max_learned < PSEC_MAX_LEARNED ? ps->max_learned :
@@ -101,7 +103,7 @@ static bool take_learn_slot(const struct mac_table *t, struct port_sec *ps,
 			continue;
 		}
 		u64_mac(ps->learned[i] - 1, m);
-		if (mac_table_lookup(t, m) != in)
+		if (mac_table_lookup(t, net, m) != in)
 			free_slot = (int)i;
 	}
 	if (free_slot < 0) {
@@ -113,21 +115,21 @@ static bool take_learn_slot(const struct mac_table *t, struct port_sec *ps,
 }
 
 enum psec_verdict port_sec_ingress(struct mac_table *t, struct port_sec *all,
-				   unsigned nports, uint16_t in,
+				   unsigned nports, uint16_t in, uint16_t net,
 				   const uint8_t *mac)
 {
 	struct port_sec *ps = &all[in];
 	uint64_t key = mac_u64(mac) + 1;
-	uint16_t cur = MAC_PORT_NONE;
+	uint32_t cur = MAC_PORT_NONE;
 	bool own;
 
 	if (mac[0] & 1) /* never learned; a list never holds one */
 		goto check_list;
-	cur = mac_table_lookup(t, mac);
+	cur = mac_table_lookup(t, net, mac);
 	if (cur == in && (!atomic_load_explicit(&ps->nallowed,
 						memory_order_relaxed) ||
 			  allows(ps, key))) {
-		mac_table_learn(t, mac, in); /* refresh */
+		mac_table_learn(t, net, mac, in); /* refresh */
 		return PSEC_PASS;
 	}
 check_list:
@@ -140,12 +142,12 @@ check_list:
 	if (mac[0] & 1)
 		return PSEC_PASS; /* open port: as before, not learned */
 	/* Not allowed here, owned by another port: a stolen MAC. */
-	if (!own && pinned_elsewhere(all, nports, in, key)) {
+	if (!own && pinned_elsewhere(all, nports, in, net, key)) {
 		atomic_fetch_add_explicit(&ps->drop_spoof, 1,
 					  memory_order_relaxed);
 		return PSEC_DROP_SPOOF;
 	}
-	if (ps->max_learned && !take_learn_slot(t, ps, in, key)) {
+	if (ps->max_learned && !take_learn_slot(t, ps, in, net, key)) {
 		atomic_fetch_add_explicit(&ps->drop_limit, 1,
 					  memory_order_relaxed);
 		return PSEC_DROP_LIMIT;
@@ -156,13 +158,23 @@ check_list:
 		atomic_store_explicit(&ps->allowed[0], key, memory_order_relaxed);
 		atomic_store_explicit(&ps->nallowed, 1, memory_order_release);
 	}
-	mac_table_learn(t, mac, in);
+	mac_table_learn(t, net, mac, in);
 	if (cur != MAC_PORT_NONE && cur != in) {
-		atomic_store_explicit(&ps->last_move, (key - 1) << 16 | cur,
+		atomic_store_explicit(&ps->last_move,
+				      (key - 1) << 16 | MAC_DEST_PORT(cur),
 				      memory_order_relaxed);
 		atomic_fetch_add_explicit(&ps->moves, 1, memory_order_release);
 	}
 	return PSEC_PASS;
+}
+
+bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
+			uint16_t net, const uint8_t *mac)
+{
+	if (!pinned_elsewhere(all, nports, in, net, mac_u64(mac) + 1))
+		return true;
+	atomic_fetch_add_explicit(&all[in].drop_spoof, 1, memory_order_relaxed);
+	return false;
 }
 
 void port_sec_reset(struct port_sec *ps)

@@ -35,6 +35,7 @@ struct port_sec {
 	/* Allowed source MACs, mac + 1 (0: none); entries [0, nallowed). */
 	_Atomic uint64_t allowed[PSEC_MAX_ALLOWED];
 	_Atomic unsigned nallowed;
+	uint16_t net;               /* the port's network (lists are per network) */
 	bool configured;            /* allowed given at start: never reset */
 	bool lock_first;            /* lock to the first MAC seen */
 	unsigned max_learned;       /* 0: no limit (the TAP uplink) */
@@ -56,10 +57,15 @@ int port_sec_allow(struct port_sec *ps, const uint8_t *mac);
 /* Parse "aa:bb:cc:dd:ee:ff": 0 or -EINVAL. */
 int port_sec_parse_mac(const char *s, uint8_t *mac);
 /* A frame with source mac came in on port `in` (of nports, their port_sec
- * in all[]): check it, learn it, count what it costs. */
+ * in all[]) in network net: check it, learn it, count what it costs. */
 enum psec_verdict port_sec_ingress(struct mac_table *t, struct port_sec *all,
-				   unsigned nports, uint16_t in,
+				   unsigned nports, uint16_t in, uint16_t net,
 				   const uint8_t *mac);
+/* A frame from a remote host (the VXLAN uplink, port `in`) with source mac
+ * in network net, which the switch is about to learn there: false (and
+ * counted as spoofed on `in`) if a local port of net owns the MAC. */
+bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
+			uint16_t net, const uint8_t *mac);
 /* The port's VM went away (no worker polls it): forget its learned MACs and
  * a lock (configured MACs stay). */
 void port_sec_reset(struct port_sec *ps);

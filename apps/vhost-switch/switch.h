@@ -23,10 +23,12 @@
 #include <vhost/vhost.h>
 
 #include "mac_table.h"
+#include "network.h"
 #include "port_sec.h"
 
 #define SW_MAX_PORTS 64
 #define SW_MAX_WORKERS 16
+#define SW_MAX_TAPS 8
 #define SW_BURST 32
 #define SW_BUSY_RETRIES 4 /* enqueue retries when the ring is busy */
 #define SW_MAX_QP 16       /* queue pairs a port may offer */
@@ -37,7 +39,11 @@
 #define SW_UNIT_PORT(u) (((u) - 1) >> 8)
 #define SW_UNIT_QP(u) (((u) - 1) & 0xff)
 
-enum port_kind { PORT_VHOST, PORT_TAP };
+enum port_kind { PORT_VHOST, PORT_TAP, PORT_VXLAN, PORT_NIC };
+
+struct vxlan;
+struct afp;
+struct virtio_net_hdr;
 
 struct sw_port {
 	uint16_t id;
@@ -47,6 +53,9 @@ struct sw_port {
 	struct vhost_socket *sock;
 	struct vhost_dev *_Atomic dev; /* vhost: set while running */
 	int tap_fd;                    /* tap: -1 if none */
+	struct port_net pnet;          /* network(s): network.h */
+	struct vxlan *vx;              /* the VXLAN uplink: vxlan.h */
+	struct afp *afp;               /* a NIC uplink: afpacket.h */
 	_Atomic bool up;               /* may be polled and sent to */
 	_Atomic int worker;            /* worker of queue pair 0, -1: none */
 	uint16_t queues;               /* queue pairs offered (1: no MQ) */
@@ -135,5 +144,6 @@ uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
 		struct vhost_pktbuf **pkts, uint16_t n);
 uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		uint16_t n);
+void tap_vnet_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h);
 
 #endif

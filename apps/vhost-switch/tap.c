@@ -92,8 +92,9 @@ uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
 	return got;
 }
 
-/* The virtio-net header for the kernel from packet metadata. */
-static void tap_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h)
+/* The virtio-net header for the kernel from packet metadata (the TAP and
+ * NIC uplinks). */
+void tap_vnet_hdr(const struct vhost_pktbuf *p, struct virtio_net_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	if (p->ol_flags & VHOST_PKT_F_CSUM_PARTIAL) {
@@ -127,16 +128,47 @@ uint16_t tap_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vhost_pktbuf *p = pkts[i];
-		struct iovec iov[1 + 64];
+		struct iovec iov[3 + 64];
 		struct virtio_net_hdr h;
+		uint8_t tag[4];
 		int cnt = 1;
 
-		tap_hdr(p, &h);
+		tap_vnet_hdr(p, &h);
 		iov[0].iov_base = &h;
 		iov[0].iov_len = sizeof(h);
-		for (const struct vhost_pktbuf *s = p; s && cnt < 65; s = s->next) {
-			iov[cnt].iov_base = vhost_pktbuf_data(s);
-			iov[cnt++].iov_len = s->data_len;
+		if (port->pnet.trunk) {
+			/* 802.1Q: the network is the VID, after the MACs */
+			uint16_t net = pkt_net(p);
+
+			if (p->data_len < 12)
+				continue;
+			tag[0] = ETH_P_8021Q_ >> 8;
+			tag[1] = ETH_P_8021Q_ & 0xff;
+			tag[2] = (uint8_t)(net >> 8);
+			tag[3] = (uint8_t)net;
+			iov[1].iov_base = vhost_pktbuf_data(p);
+			iov[1].iov_len = 12;
+			iov[2].iov_base = tag;
+			iov[2].iov_len = 4;
+			iov[3].iov_base = (uint8_t *)vhost_pktbuf_data(p) + 12;
+			iov[3].iov_len = p->data_len - 12u;
+			cnt = 4;
+			/* offsets count from the frame's start: + the tag */
+			if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+				h.csum_start = (uint16_t)(h.csum_start + 4);
+			if (h.hdr_len)
+				h.hdr_len = (uint16_t)(h.hdr_len + 4);
+			for (const struct vhost_pktbuf *s = p->next; s && cnt < 67;
+			     s = s->next) {
+				iov[cnt].iov_base = vhost_pktbuf_data(s);
+				iov[cnt++].iov_len = s->data_len;
+			}
+		} else {
+			for (const struct vhost_pktbuf *s = p; s && cnt < 65;
+			     s = s->next) {
+				iov[cnt].iov_base = vhost_pktbuf_data(s);
+				iov[cnt++].iov_len = s->data_len;
+			}
 		}
 		if (p->nb_segs > 64)
 			continue; /* would be cut short: dropped */

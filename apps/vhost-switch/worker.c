@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Workers: poll the (port, queue pair) units they own (sched.c), check and
- * learn source MACs (port security, port_sec.c: frames from MACs a port may
- * not use are dropped and counted), and forward each burst by destination:
- * known unicast to its port, broadcast, multicast and unknown unicast to
- * every other port that is up; never back out of the ingress port. Packets are batched per
- * destination, one send per destination per burst; into a guest, spread
- * over its enabled RX queues by flow hash (flowhash.h).
+ * Workers: poll the (port, queue pair) units they own (sched.c), put each
+ * frame in its network (network.h: the port's, or a trunk's tag, or the
+ * VNI), check and learn source MACs (port security, port_sec.c: frames
+ * from MACs a port may not use are dropped and counted; on the VXLAN
+ * uplink the MAC is learned behind its VTEP), and forward each burst by
+ * destination within the network: known unicast to its port (and VTEP),
+ * broadcast, multicast and unknown unicast to every other port that is up
+ * and carries the network; never back out of the ingress port. Packets are
+ * batched per destination, one send per destination per burst; into a
+ * guest, spread over its enabled RX queues by flow hash (flowhash.h).
  */
 #include <sched.h>
 #include <stdio.h>
@@ -14,9 +17,11 @@
 
 #include <linux/virtio_net.h>
 
+#include "afpacket.h"
 #include "flowhash.h"
 #include "gso.h"
 #include "switch.h"
+#include "vxlan.h"
 
 static void add(_Atomic uint64_t *c, uint64_t v)
 {
@@ -242,6 +247,14 @@ static bool port_send(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		sent = tap_tx(port, pkts, n);
 		add(&port->tx_bytes, bytes_of(pkts, sent));
 		room = sent == n;
+	} else if (port->kind == PORT_VXLAN) {
+		sent = vxlan_tx(port->vx, pkts[0]->pool, pkts, n);
+		add(&port->tx_bytes, bytes_of(pkts, sent));
+		room = sent == n;
+	} else if (port->kind == PORT_NIC) {
+		sent = afp_tx(port, pkts, n);
+		add(&port->tx_bytes, bytes_of(pkts, sent));
+		room = sent == n;
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
@@ -263,6 +276,10 @@ static uint16_t port_receive(struct sw *sw, struct sw_port *port,
 
 	if (port->kind == PORT_TAP) {
 		n = tap_rx(port, sw->pool, pkts, SW_BURST);
+	} else if (port->kind == PORT_VXLAN) {
+		n = vxlan_rx(port->vx, sw->pool, pkts, SW_BURST);
+	} else if (port->kind == PORT_NIC) {
+		n = afp_rx(port, sw->pool, pkts, SW_BURST);
 	} else {
 		struct vhost_dev *dev = atomic_load_explicit(&port->dev,
 							     memory_order_acquire);
@@ -285,6 +302,29 @@ struct dest_batch {
 	struct vhost_pktbuf *pkts[SW_BURST];
 };
 
+/* Flood pkts (unknown destination, broadcast, multicast) to every other
+ * port that is up, each packet only where its network is. */
+static void flood_out(struct sw_worker *w, struct sw_port *in,
+		      struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	struct sw *sw = w->sw;
+	struct vhost_pktbuf *sub[SW_BURST];
+
+	add(&w->floods, n);
+	for (unsigned p = 0; p < sw->nports; p++) {
+		struct sw_port *out = &sw->ports[p];
+		uint16_t k = 0;
+
+		if (p == in->id || !atomic_load(&out->up))
+			continue;
+		for (uint16_t i = 0; i < n; i++)
+			if (network_carries(&out->pnet, pkt_net(pkts[i])))
+				sub[k++] = pkts[i];
+		if (k)
+			port_output(w, out, sub, k);
+	}
+}
+
 static void forward(struct sw_worker *w, struct sw_port *in,
 		    struct vhost_pktbuf **pkts, uint16_t n)
 {
@@ -298,29 +338,57 @@ static void forward(struct sw_worker *w, struct sw_port *in,
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vhost_pktbuf *p = pkts[i];
-		const uint8_t *eth = vhost_pktbuf_data(p);
-		uint16_t out;
+		const uint8_t *eth;
+		uint32_t dest;
+		uint16_t out, net;
 
-		if (p->data_len < 14) {
+		/* The frame's network (a trunk's tag comes off here); a
+		 * frame of no network we carry goes nowhere. */
+		net = p->data_len < 14 ? NET_NONE : network_ingress(&in->pnet, p);
+		if (net == NET_NONE) {
 			dropped++;
 			continue;
 		}
-		/* Source allowed on this port, learned within its limit. */
-		if (port_sec_ingress(sw->macs, sw->sec, sw->nports, in->id,
-				     eth + 6) != PSEC_PASS) {
+		eth = vhost_pktbuf_data(p);
+		if (in->kind == PORT_VXLAN) {
+			/* Remote MACs live behind the VTEP they came from;
+			 * one a local port owns stays local (checked when
+			 * the MAC is new or moves here). */
+			uint32_t want = MAC_DEST(in->id, pkt_vtep_in(p));
+
+			if (!(eth[6] & 1) &&
+			    mac_table_lookup(sw->macs, net, eth + 6) != want) {
+				if (!port_sec_remote_ok(sw->sec, sw->nports,
+							in->id, net, eth + 6)) {
+					dropped++;
+					continue;
+				}
+			}
+			if (MAC_DEST_VTEP1(want) && !(eth[6] & 1))
+				mac_table_learn(sw->macs, net, eth + 6, want);
+		} else if (port_sec_ingress(sw->macs, sw->sec, sw->nports,
+					    in->id, net, eth + 6) != PSEC_PASS) {
+			/* Source allowed on this port, learned within its
+			 * limit. */
 			dropped++;
 			continue;
 		}
-		out = (eth[0] & 1) ? MAC_PORT_NONE :
-		      mac_table_lookup(sw->macs, eth);
-		if (out == MAC_PORT_NONE) {
+		dest = (eth[0] & 1) ? MAC_PORT_NONE :
+		       mac_table_lookup(sw->macs, net, eth);
+		if (dest == MAC_PORT_NONE) {
 			flood.pkts[flood.n++] = p;
 			continue;
 		}
-		if (out == in->id || out >= sw->nports) {
-			dropped++; /* hairpin: the host is on the ingress side */
+		out = MAC_DEST_PORT(dest);
+		/* hairpin: the host is on the ingress side (for the VXLAN
+		 * uplink: VTEPs reach each other directly) */
+		if (out == in->id || out >= sw->nports ||
+		    !network_carries(&sw->ports[out].pnet, net)) {
+			dropped++;
 			continue;
 		}
+		if (MAC_DEST_VTEP1(dest))
+			pkt_set_meta(p, net, pkt_vtep_in(p), MAC_DEST_VTEP1(dest));
 		if (per_port[out].n == 0)
 			touched[ntouched++] = out;
 		per_port[out].pkts[per_port[out].n++] = p;
@@ -331,12 +399,8 @@ static void forward(struct sw_worker *w, struct sw_port *in,
 		port_output(w, &sw->ports[touched[t]], b->pkts, b->n);
 		b->n = 0;
 	}
-	if (flood.n) {
-		add(&w->floods, flood.n);
-		for (unsigned p = 0; p < sw->nports; p++)
-			if (p != in->id && atomic_load(&sw->ports[p].up))
-				port_output(w, &sw->ports[p], flood.pkts, flood.n);
-	}
+	if (flood.n)
+		flood_out(w, in, flood.pkts, flood.n);
 	if (dropped)
 		add(&in->rx_drops, dropped);
 	vhost_pktbuf_free_bulk(pkts, n);

@@ -40,7 +40,7 @@ static const uint8_t *M(unsigned n)
 
 static enum psec_verdict in(uint16_t port, const uint8_t *mac)
 {
-	return port_sec_ingress(t, sec, NPORTS, port, mac);
+	return port_sec_ingress(t, sec, NPORTS, port, 1, mac);
 }
 
 static void test_allowed_list(void)
@@ -60,27 +60,27 @@ static void test_allowed_list(void)
 	CHECK_EQ(in(0, M(10)), PSEC_PASS);
 	CHECK_EQ(in(0, M(11)), PSEC_PASS);
 	CHECK_EQ(in(0, M(11)), PSEC_PASS);
-	CHECK_EQ(mac_table_lookup(t, M(10)), 0);
-	CHECK_EQ(mac_table_lookup(t, M(11)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(10)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(11)), 0);
 	/* Any other source on port 0 is dropped, counted, not learned. */
 	CHECK_EQ(in(0, M(12)), PSEC_DROP_SPOOF);
 	CHECK_EQ(in(0, mac), PSEC_DROP_SPOOF); /* multicast source */
 	CHECK_EQ(atomic_load(&sec[0].drop_spoof), 2);
-	CHECK_EQ(mac_table_lookup(t, M(12)), MAC_PORT_NONE);
+	CHECK_EQ(mac_table_lookup(t, 1, M(12)), MAC_PORT_NONE);
 	/* Another VM takes port 0's MAC: dropped, the table still says 0. */
 	CHECK_EQ(in(1, M(10)), PSEC_DROP_SPOOF);
 	CHECK_EQ(in(1, M(10)), PSEC_DROP_SPOOF);
 	CHECK_EQ(atomic_load(&sec[1].drop_spoof), 2);
-	CHECK_EQ(mac_table_lookup(t, M(10)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(10)), 0);
 	/* ... also when port 0 has not sent yet (nothing learned). */
 	CHECK_EQ(port_sec_parse_mac("02:00:00:00:00:0c", mac), 0);
 	CHECK_EQ(port_sec_allow(&sec[0], mac), 0);
 	CHECK_EQ(in(2, M(12)), PSEC_DROP_SPOOF);
-	CHECK_EQ(mac_table_lookup(t, M(12)), MAC_PORT_NONE);
+	CHECK_EQ(mac_table_lookup(t, 1, M(12)), MAC_PORT_NONE);
 	/* The victim keeps working, and open ports their own MACs. */
 	CHECK_EQ(in(0, M(12)), PSEC_PASS);
 	CHECK_EQ(in(1, M(20)), PSEC_PASS);
-	CHECK_EQ(mac_table_lookup(t, M(20)), 1);
+	CHECK_EQ(mac_table_lookup(t, 1, M(20)), 1);
 	CHECK_EQ(atomic_load(&sec[0].moves), 0);
 	/* Full list. */
 	for (unsigned i = 3; i < PSEC_MAX_ALLOWED; i++)
@@ -111,8 +111,8 @@ static void test_lock_first(void)
 	sec[3].lock_first = true;
 	CHECK_EQ(in(3, M(5)), PSEC_DROP_SPOOF);
 	CHECK_EQ(atomic_load(&sec[3].nallowed), 0);
-	CHECK_EQ(mac_table_lookup(t, M(1)), 0);
-	CHECK_EQ(mac_table_lookup(t, M(5)), 1);
+	CHECK_EQ(mac_table_lookup(t, 1, M(1)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(5)), 1);
 	/* The VM goes; the next one on the port locks to its own MAC. */
 	mac_table_flush_port(t, 0);
 	port_sec_reset(&sec[0]);
@@ -167,7 +167,7 @@ static void test_moves(void)
 	 * with the port it came from. */
 	CHECK_EQ(in(1, M(7)), PSEC_PASS);
 	CHECK_EQ(in(2, M(7)), PSEC_PASS);
-	CHECK_EQ(mac_table_lookup(t, M(7)), 2);
+	CHECK_EQ(mac_table_lookup(t, 1, M(7)), 2);
 	CHECK_EQ(atomic_load(&sec[2].moves), 1);
 	CHECK_EQ(atomic_load(&sec[2].last_move), (7ull + (2ull << 40)) << 16 | 1);
 	CHECK_EQ(in(2, M(7)), PSEC_PASS);
@@ -178,13 +178,13 @@ static void test_moves(void)
 	CHECK_EQ(port_sec_allow(&sec[3], M(9)), 0);
 	CHECK_EQ(in(0, M(9)), PSEC_PASS);
 	CHECK_EQ(in(3, M(9)), PSEC_PASS);
-	CHECK_EQ(mac_table_lookup(t, M(9)), 3);
+	CHECK_EQ(mac_table_lookup(t, 1, M(9)), 3);
 	CHECK_EQ(in(0, M(9)), PSEC_PASS);
-	CHECK_EQ(mac_table_lookup(t, M(9)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(9)), 0);
 	CHECK_EQ(atomic_load(&sec[3].moves), 1);
 	CHECK_EQ(atomic_load(&sec[0].moves), 1);
 	CHECK_EQ(in(1, M(9)), PSEC_DROP_SPOOF);
-	CHECK_EQ(mac_table_lookup(t, M(9)), 0);
+	CHECK_EQ(mac_table_lookup(t, 1, M(9)), 0);
 }
 
 int main(void)

@@ -324,7 +324,7 @@ static void test_mac_steal(void)
 	CHECK_EQ(g_used(&c, RXQ), 2);
 	CHECK_EQ(atomic_load(&sw.sec[1].drop_spoof), 5);
 	CHECK_EQ(atomic_load(&sw.ports[1].rx_drops), 5);
-	CHECK_EQ(mac_table_lookup(sw.macs, a.mac), 0);
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, a.mac), 0);
 	CHECK_EQ(atomic_load(&sw.sec[0].moves) + atomic_load(&sw.sec[1].moves), 0);
 	fe_close(&a.fe);
 	fe_close(&b.fe);
@@ -350,11 +350,11 @@ static void test_mac_move(void)
 	g_tx(&a, bcast, x, 60, 0x01);
 	g_publish(&a, TXQ);
 	CHECK(wait_used(&b, RXQ, 1));
-	CHECK_EQ(mac_table_lookup(sw.macs, x), 0);
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, x), 0);
 	g_tx(&b, bcast, x, 60, 0x02);
 	g_publish(&b, TXQ);
 	CHECK(wait_used(&a, RXQ, 1));
-	CHECK_EQ(mac_table_lookup(sw.macs, x), 1);
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, x), 1);
 	CHECK_EQ(atomic_load(&sw.sec[1].moves), 1);
 	sw_log_events(&sw);
 	CHECK_EQ(sw.moves_logged[1], 1);
