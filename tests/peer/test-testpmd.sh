@@ -90,7 +90,7 @@ set_slow() {
     read -r l _ </proc/loadavg
     if [[ -n ${PEER_SLOW:-} ]]; then TP_SLOW=$PEER_SLOW; else
         TP_SLOW=$((BASE_SLOW * $(awk -v l="$l" -v n="$(nproc)" \
-            'BEGIN { f = int(l / n + 0.999); print (f < 1) ? 1 : (f > 4) ? 4 : f }')))
+            'BEGIN { f = int(l / n + 0.999); print ((f < 1) ? 1 : ((f > 4) ? 4 : f)) }')))
     fi
     echo "# $1: deadlines x$TP_SLOW ($WHY_SLOW, load $l on $(nproc) CPUs)"
 }

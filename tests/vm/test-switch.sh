@@ -77,7 +77,7 @@ PINGS=${VMTEST_PINGS:-10}
 # Deadline factor, from the load when the run starts (QEMU under TCG is
 # CPU-bound: a loaded machine slows the guests as much as the host side).
 SLOW=${VMTEST_SLOW:-$(awk -v n="$(nproc)" '{ f = int($1 / n + 0.999)
-    print (f < 1) ? 1 : (f > 4) ? 4 : f }' /proc/loadavg)}
+    print ((f < 1) ? 1 : ((f > 4) ? 4 : f)) }' /proc/loadavg)}
 export VMTEST_SLOW=$SLOW   # run-vm.sh scales its own deadlines by it
 WINDOW=${VMTEST_WINDOW:-$((15 * SLOW))}
 VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-$((150 * SLOW))}
