@@ -151,9 +151,9 @@ static void sched_update(struct sw *sw)
 void sw_assign_port(struct sw *sw, struct sw_port *port)
 {
 	pthread_mutex_lock(&sw->assign_lock);
-	/* A TAP has one queue, on from the start; a vhost port's rings come
-	 * with vring_state_changed. */
-	if (port->kind == PORT_TAP) {
+	/* An uplink (TAP, NIC, VXLAN) has one queue, on from the start; a
+	 * vhost port's rings come with vring_state_changed. */
+	if (port->kind != PORT_VHOST) {
 		atomic_store(&port->txq_on, 1);
 		atomic_store(&port->rxq_on, 1);
 	}
