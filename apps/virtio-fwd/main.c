@@ -3,7 +3,7 @@
  * virtio-fwd --socket PATH [--socket PATH2] [--server]
  *            --mode rxonly|txonly|mac|io [--gen] [--pkt-len N] [--burst N]
  *            [--cpu N] [--duration S] [--stats-interval S] [--json]
- *            [--validate] [--interrupt] [--no-mrg] [--no-event-idx]
+ *            [--validate] [--interrupt] [--no-mrg] [--no-event-idx] [--packed]
  *            [--queue-size N] [--queues N] [--tx-first N] [--start-paused]
  *            [--stats-file PATH]
  *            [--verbose]
@@ -68,7 +68,7 @@ static void usage(FILE *out)
 		"         --mode rxonly|txonly|mac|io [--gen] [--pkt-len N]\n"
 		"         [--burst N] [--cpu N] [--duration S] [--stats-interval S]\n"
 		"         [--json] [--validate] [--interrupt] [--no-mrg]\n"
-		"         [--no-event-idx] [--queue-size N] [--queues N] [--tx-first N]\n"
+		"         [--no-event-idx] [--packed] [--queue-size N] [--queues N] [--tx-first N]\n"
 		"         [--start-paused] [--stats-file PATH] [--verbose]\n");
 }
 
@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 		{ "interrupt", no_argument, NULL, 'I' },
 		{ "no-mrg", no_argument, NULL, 'M' },
 		{ "no-event-idx", no_argument, NULL, 'E' },
+		{ "packed", no_argument, NULL, 'R' },
 		{ "queue-size", required_argument, NULL, 'q' },
 		{ "tx-first", required_argument, NULL, 'T' },
 		{ "queues", required_argument, NULL, 'Q' },
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
 		case 'I': f.interrupt = true; break;
 		case 'M': features &= ~(1ull << VIRTIO_NET_F_MRG_RXBUF); break;
 		case 'E': features &= ~(1ull << VIRTIO_RING_F_EVENT_IDX); break;
+		case 'R': features |= 1ull << VIRTIO_F_RING_PACKED; break;
 		case 'Q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'T': f.tx_first = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'q': vp.queue_size = (uint16_t)strtoul(optarg, NULL, 0); break;

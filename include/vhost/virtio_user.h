@@ -2,7 +2,8 @@
 /*
  * virtio-user: the front-end (driver) side of vhost-user for virtio-net,
  * without a VM. The process owns the "guest" memory (one shared memfd) and
- * the split rings in it, and talks to a back-end (a vhost-user switch:
+ * the rings in it (split, or packed when VIRTIO_F_RING_PACKED is offered
+ * and the back-end takes it), and talks to a back-end (a vhost-user switch:
  * libvhost, DPDK net_vhost, OVS-DPDK, VPP) over a UNIX socket.
  *
  * Model
@@ -73,7 +74,8 @@ struct virtio_user_params {
 	uint16_t queue_pairs;  /* 0: 1; at most VIRTIO_USER_MAX_QUEUE_PAIRS */
 	uint16_t queue_size;   /* 0: 256; a power of two <= 4096 */
 	/* Virtio features to offer; 0: virtio_user_default_features() (MQ
-	 * added when queue_pairs > 1). Bits outside
+	 * added when queue_pairs > 1; split rings: add VIRTIO_F_RING_PACKED
+	 * for packed ones, as DPDK's packed_vq=1). Bits outside
 	 * virtio_user_supported_features() are refused (EINVAL). */
 	uint64_t features;
 	/* Bytes per buffer after the 12-byte virtio-net header; 0: 2048.

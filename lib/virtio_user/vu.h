@@ -39,14 +39,36 @@ struct vu_ring {
 	bool gen;               /* prebuilt packets (load generator) */
 	bool intr;              /* the application wants calls */
 	bool event_idx, mrg;
+	bool packed;            /* VIRTIO_F_RING_PACKED negotiated */
 	uint16_t index, size, mask;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	/* Split: descriptor table, avail and used rings. Packed: the
+	 * descriptor ring (pdesc, the same memory), the driver event area
+	 * (drv_event, in avail's place: ours) and the device event area
+	 * (dev_event, in used's place: the back-end's). */
+	union {
+		struct vring_desc *desc;
+		struct vring_packed_desc *pdesc;
+	};
+	union {
+		struct vring_avail *avail;
+		struct vring_packed_desc_event *drv_event;
+	};
+	union {
+		struct vring_used *used;
+		struct vring_packed_desc_event *dev_event;
+	};
 	uint8_t *slots;         /* size buffers of slot_len bytes */
 	uint32_t slot_len;      /* header + buf_len, rounded */
-	uint16_t avail_idx;     /* next avail->idx we publish */
-	uint16_t last_used;     /* used entries consumed */
+	uint16_t avail_idx;     /* split: next avail->idx we publish;
+				 * packed: descriptors posted (mod 2^16) */
+	uint16_t last_used;     /* split: used entries consumed */
+	/* Packed: the next descriptor we make available and the next one
+	 * the back-end marks used, with their wrap counters (virtio 2.7.1). */
+	uint16_t avail_pos, used_pos;
+	bool avail_wrap, used_wrap;
+	uint16_t head_flags;    /* packed: the chain head's flags, stored
+				 * last (vu_post) */
+	uint32_t post_len;      /* length of a prebuilt buffer (rx, gen) */
 	uint16_t free_head, nfree;
 	uint16_t *next;         /* private chain links and free list */
 	struct vu_head *heads;
@@ -54,6 +76,8 @@ struct vu_ring {
 	uint32_t gen_len;       /* gen: bytes in each tx descriptor */
 	uint64_t rx_features;   /* net_hdr_to_pkt view of the features */
 	uint64_t tx_features;   /* net_hdr_from_pkt view of the features */
+	uint32_t *lens;         /* private: each buffer's posted length
+				 * (packed rings are rewritten on recovery) */
 	int kickfd, callfd;
 	struct virtio_user_queue_stats st;
 };
@@ -90,9 +114,10 @@ void vu_mem_fini(struct virtio_user *vu);
 /* The ring's descriptors back to the free list, indices to 0. */
 void vu_ring_reset(struct vu_ring *r);
 /* After a back-end went away (ring stopped): consume what it returned,
- * then write the heads still in flight into the avail ring again, in post
- * order, from the used index on. Returns the base for SET_VRING_BASE. */
-uint16_t vu_ring_recover(struct vu_ring *r);
+ * then make the heads still in flight available again, in post order
+ * (split: from the used index on; packed: on a fresh ring). Returns the
+ * payload for SET_VRING_BASE. */
+uint32_t vu_ring_recover(struct vu_ring *r);
 
 /* vu_proto.c: the protocol client on a connected socket */
 int vu_request(int fd, bool ack, uint32_t req, const void *payload,
@@ -100,7 +125,7 @@ int vu_request(int fd, bool ack, uint32_t req, const void *payload,
 int vu_get_u64(int fd, uint32_t req, uint64_t *out);
 int vu_negotiate(struct virtio_user *vu, int fd);
 int vu_setup_ring(struct virtio_user *vu, int fd, struct vu_ring *r,
-		  uint16_t base);
+		  uint32_t base);
 int vu_set_status(struct virtio_user *vu, int fd);
 
 /* vu_net.c: rings at setup */

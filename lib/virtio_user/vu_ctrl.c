@@ -32,16 +32,17 @@
 	 BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |            \
 	 BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |      \
-	 BIT(VIRTIO_NET_F_MQ))
+	 BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_F_RING_PACKED))
 
 uint64_t virtio_user_supported_features(void)
 {
 	return SUPPORTED;
 }
 
+/* Split rings unless asked (as DPDK's virtio-user, packed_vq=0). */
 uint64_t virtio_user_default_features(void)
 {
-	return SUPPORTED & ~BIT(VIRTIO_NET_F_MQ);
+	return SUPPORTED & ~(BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_F_RING_PACKED));
 }
 
 struct virtio_user *virtio_user_create(const struct virtio_user_params *p)
@@ -150,12 +151,24 @@ static int bring_up(struct virtio_user *vu, int fd)
 	pairs = atomic_load(&vu->active_pairs);
 	for (uint16_t i = 0; i < 2 * pairs; i++) {
 		struct vu_ring *r = &vu->rings[i];
-		uint16_t base;
+		bool packed = atomic_load(&vu->features) &
+			      BIT(VIRTIO_F_RING_PACKED);
+		uint32_t base;
 
 		/* Stopped (rings_stop); the lock keeps a burst that only
 		 * looks at ready from racing the changes. */
 		while (!vu_ring_lock(r))
 			sched_yield();
+		if (r->packed != packed) {
+			/* A back-end of the other ring format: what was in
+			 * flight cannot be carried over. */
+			if (vu_inflight(r) && r->tx)
+				LOG_WARN("virtio-user ring %u: ring format "
+					 "changed, %u buffers dropped",
+					 r->index, vu_inflight(r));
+			r->packed = packed;
+			vu_ring_reset(r);
+		}
 		base = vu_ring_recover(r);
 		vu_ring_set_features(r, atomic_load(&vu->features));
 		if (!r->tx)

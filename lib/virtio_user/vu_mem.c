@@ -68,7 +68,8 @@ int vu_mem_init(struct virtio_user *vu)
 		off += ALIGN_UP((uint64_t)slot_len * size, PAGE);
 		r->next = calloc(size, sizeof(*r->next));
 		r->heads = calloc(size, sizeof(*r->heads));
-		if (!r->next || !r->heads)
+		r->lens = calloc(size, sizeof(*r->lens));
+		if (!r->next || !r->heads || !r->lens)
 			return -ENOMEM;
 		vu_ring_reset(r);
 	}
@@ -80,8 +81,10 @@ void vu_mem_fini(struct virtio_user *vu)
 	for (uint16_t i = 0; i < vu->nrings; i++) {
 		free(vu->rings[i].next);
 		free(vu->rings[i].heads);
+		free(vu->rings[i].lens);
 		vu->rings[i].next = NULL;
 		vu->rings[i].heads = NULL;
+		vu->rings[i].lens = NULL;
 	}
 	if (vu->mem)
 		munmap(vu->mem, vu->mem_size);

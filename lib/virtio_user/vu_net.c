@@ -5,9 +5,11 @@
  * virtio-net header built and parsed by net_hdr.c), mergeable receive,
  * and the load generator's prebuilt packets.
  *
- * Per burst: one trylock, one acquire load of used->idx, one release store
- * of avail->idx, at most one kick (only when the back-end asked). Per
- * packet: no lock, no syscall, no division or modulo.
+ * Per burst: one trylock, one acquire load of used->idx (packed: of each
+ * used descriptor's flags), one release store of avail->idx (packed: of
+ * each chain head's flags), at most one kick (only when the back-end
+ * asked). Per packet: no lock, no syscall, no division or modulo. The
+ * ring format is vu_ring.h's business.
  */
 #include <errno.h>
 #include <string.h>
@@ -38,15 +40,16 @@ void vu_ring_set_features(struct vu_ring *r, uint64_t f)
 static void rx_refill(struct vu_ring *r)
 {
 	while (r->nfree)
-		vu_post(r, vu_alloc_chain(r, 1));
+		vu_post_prebuilt(r, vu_alloc_chain(r, 1));
 }
 
 void vu_ring_post_rx(struct vu_ring *r)
 {
 	rx_refill(r);
 	vu_update_intr(r);
-	atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx, r->avail_idx,
-			      memory_order_release);
+	if (!r->packed)
+		atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx,
+				      r->avail_idx, memory_order_release);
 }
 
 static struct vu_ring *ring_get(struct virtio_user *vu, uint16_t qp, bool tx)
@@ -68,13 +71,37 @@ static bool burst_begin(struct vu_ring *r)
 	return true;
 }
 
+/* Packed: chains of any length come back one used descriptor each, the
+ * next one after the chain's own length. Bounded: each frees a chain in
+ * flight. */
+static int tx_reclaim_packed(struct vu_ring *r)
+{
+	uint16_t head;
+	uint32_t len;
+	int got;
+
+	while ((got = vu_p_used_next(r, &head, &len)) > 0) {
+		uint16_t nd = r->heads[head].ndesc;
+
+		vu_free_chain(r, head);
+		vu_p_advance(r, &r->used_pos, &r->used_wrap, nd);
+	}
+	if (got < 0) {
+		vu_ring_break(r, "used id not in flight");
+		return -1;
+	}
+	return 0;
+}
+
 /* Return transmit chains the back-end has used. */
 static int tx_reclaim(struct vu_ring *r)
 {
 	uint16_t n, head;
 	uint32_t len;
 
-	if (vu_used_count(r, &n) < 0) {
+	if (r->packed)
+		return tx_reclaim_packed(r);
+	if (vu_used_count(r, &n, 0xffff) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		return -1;
 	}
@@ -137,15 +164,8 @@ static void tx_fill(struct vu_ring *r, uint16_t head, uint16_t ndesc,
 				seg_off = 0;
 			}
 		}
-		r->desc[d].addr = (uint64_t)(uintptr_t)dst;
-		r->desc[d].len = used;
-		if (k + 1 < ndesc) {
-			r->desc[d].flags = VRING_DESC_F_NEXT;
-			r->desc[d].next = r->next[d];
-			d = r->next[d];
-		} else {
-			r->desc[d].flags = 0;
-		}
+		vu_desc_write(r, head, k, d, used, k + 1 < ndesc);
+		d = r->next[d];
 	}
 }
 
@@ -182,8 +202,8 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			memset(dst, 0, VU_HDR_LEN);
 			memcpy(dst + VU_HDR_LEN, vhost_pktbuf_data(pkt),
 			       pkt->data_len);
-			r->desc[head].len = VU_HDR_LEN + pkt->data_len;
-			r->desc[head].flags = 0;
+			vu_desc_write(r, head, 0, head,
+				      VU_HDR_LEN + pkt->data_len, false);
 			vu_post(r, head);
 			r->st.packets++;
 			r->st.bytes += pkt->data_len;
@@ -235,7 +255,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 
 	if (!burst_begin(r))
 		return 0;
-	if (vu_used_count(r, &cnt) < 0) {
+	if (vu_used_count(r, &cnt, n) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		goto out;
 	}
@@ -266,11 +286,13 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		memcpy(&h, vu_slot(r, head), VU_HDR_LEN);
 		if (r->mrg) {
 			nb = VU_READ(h.num_buffers);
-			if (nb == 0 || nb > (uint16_t)(r->avail_idx - r->last_used)) {
+			if (nb == 0 || nb > vu_inflight(r)) {
 				vu_ring_break(r, "num_buffers past the buffers in flight");
 				break;
 			}
 			/* The rest of the packet is not published yet. */
+			if (nb > cnt - i)
+				vu_used_extend(r, &cnt, (uint16_t)(i + nb));
 			if (nb > cnt - i)
 				break;
 		}
@@ -296,7 +318,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 				/* A stash buffer is freed with the stash. */
 				if (got >= have)
 					vhost_pktbuf_free(pkt);
-				r->last_used = (uint16_t)(r->last_used + i + k);
+				vu_used_consume(r, (uint16_t)(i + k));
 				vu_ring_break(r, "used id not in flight or length past its buffer");
 				goto done;
 			}
@@ -335,7 +357,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		r->st.packets++;
 		r->st.bytes += total;
 	}
-	r->last_used = (uint16_t)(r->last_used + i);
+	vu_used_consume(r, i);
 done:
 	if (have > got)
 		vhost_pktbuf_free_bulk(pkts + got, (unsigned)(have - got));
@@ -368,10 +390,13 @@ int virtio_user_gen_set_packet(struct virtio_user *vu, uint16_t qp,
 
 		memset(s, 0, VU_HDR_LEN);
 		memcpy(s + VU_HDR_LEN, pkt, len);
-		r->desc[i].addr = (uint64_t)(uintptr_t)s;
-		r->desc[i].len = VU_HDR_LEN + len;
-		r->desc[i].flags = 0;
+		if (!r->packed) {
+			r->desc[i].addr = (uint64_t)(uintptr_t)s;
+			r->desc[i].len = VU_HDR_LEN + len;
+			r->desc[i].flags = 0;
+		}
 	}
+	r->post_len = VU_HDR_LEN + len;
 	vu_ring_unlock(r);
 	return 0;
 }
@@ -391,7 +416,7 @@ uint16_t virtio_user_gen_tx(struct virtio_user *vu, uint16_t qp, uint16_t n)
 	if (n > r->nfree)
 		n = r->nfree;
 	for (i = 0; i < n; i++)
-		vu_post(r, vu_alloc_chain(r, 1));
+		vu_post_prebuilt(r, vu_alloc_chain(r, 1));
 	if (n) {
 		vu_publish(r, old);
 		r->st.packets += n;
@@ -414,7 +439,7 @@ uint16_t virtio_user_gen_rx(struct virtio_user *vu, uint16_t qp, uint16_t n,
 
 	if (!burst_begin(r))
 		return 0;
-	if (vu_used_count(r, &cnt) < 0) {
+	if (vu_used_count(r, &cnt, n) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		vu_ring_unlock(r);
 		return 0;
@@ -429,7 +454,7 @@ uint16_t virtio_user_gen_rx(struct virtio_user *vu, uint16_t qp, uint16_t n,
 		b += len > VU_HDR_LEN ? len - VU_HDR_LEN : 0;
 		vu_free_chain(r, head);
 	}
-	r->last_used = (uint16_t)(r->last_used + i);
+	vu_used_consume(r, i);
 	r->st.packets += i;
 	r->st.bytes += b;
 	if (bytes)

@@ -154,7 +154,7 @@ int vu_negotiate(struct virtio_user *vu, int fd)
 }
 
 int vu_setup_ring(struct virtio_user *vu, int fd, struct vu_ring *r,
-		  uint16_t base)
+		  uint32_t base)
 {
 	struct vhost_user_vring_addr a = {
 		.index = r->index,

@@ -8,27 +8,46 @@
 #include "log.h"
 #include "vu_ring.h"
 
+/* The ring's memory as a new driver leaves it (no buffer posted). */
+static void ring_clear(struct vu_ring *r)
+{
+	r->avail_idx = 0;
+	r->last_used = 0;
+	r->post_len = r->tx ? VU_HDR_LEN + r->gen_len : r->slot_len;
+	if (r->packed) {
+		/* Wrap counters start at 1 (virtio 2.7.1): flags 0 is neither
+		 * available nor used. */
+		memset(r->pdesc, 0, sizeof(*r->pdesc) * r->size);
+		r->avail_pos = r->used_pos = 0;
+		r->avail_wrap = r->used_wrap = true;
+		memset(r->drv_event, 0, sizeof(*r->drv_event));
+		memset(r->dev_event, 0, sizeof(*r->dev_event));
+		return;
+	}
+	for (uint16_t i = 0; i < r->size; i++) {
+		/* Receive buffers, and generator packets, never change. */
+		r->desc[i].addr = (uint64_t)(uintptr_t)vu_slot(r, i);
+		r->desc[i].len = r->post_len;
+		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
+		r->desc[i].next = 0;
+	}
+	r->avail->flags = 0;
+	r->avail->idx = 0;
+	r->used->flags = 0;
+	r->used->idx = 0;
+}
+
 void vu_ring_reset(struct vu_ring *r)
 {
 	for (uint16_t i = 0; i < r->size; i++) {
 		r->next[i] = (uint16_t)(i + 1);
 		r->heads[i].ndesc = 0;
 		r->heads[i].seq = 0;
-		/* Receive buffers, and generator packets, never change. */
-		r->desc[i].addr = (uint64_t)(uintptr_t)vu_slot(r, i);
-		r->desc[i].len = r->tx ? VU_HDR_LEN + r->gen_len : r->slot_len;
-		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
-		r->desc[i].next = 0;
 	}
 	r->free_head = 0;
 	r->nfree = r->size;
-	r->avail_idx = 0;
-	r->last_used = 0;
 	r->seq = 0;
-	r->avail->flags = 0;
-	r->avail->idx = 0;
-	r->used->flags = 0;
-	r->used->idx = 0;
+	ring_clear(r);
 	r->broken = false;
 }
 
@@ -50,13 +69,52 @@ static int cmp_seq(const void *a, const void *b, void *arg)
 	return d < 0 ? -1 : d > 0;
 }
 
-uint16_t vu_ring_recover(struct vu_ring *r)
-{
-	uint16_t n, head, *inflight, k = 0;
-	uint32_t len;
+/* SET_VRING_BASE for a packed ring at its start: avail index 0, wrap 1;
+ * used likewise (bits 16-31). */
+#define PACKED_BASE_START (0x8000u | 0x8000u << 16)
 
-	if (r->broken || vu_used_count(r, &n) < 0)
+/* Packed: what the old back-end returned (chains of any length), then the
+ * chains still in flight written again on a cleared ring, from position
+ * 0, oldest first: the new back-end starts there. */
+static uint32_t recover_packed(struct vu_ring *r, uint16_t *inflight,
+			       uint16_t k)
+{
+	ring_clear(r);
+	for (uint16_t i = 0; i < k; i++) {
+		uint16_t head = inflight[i], d = head, nd = r->heads[head].ndesc;
+
+		for (uint16_t j = 0; j < nd; j++) {
+			vu_desc_write(r, head, j, d, r->lens[d], j + 1 < nd);
+			d = r->next[d];
+		}
+		vu_post(r, head);
+	}
+	return PACKED_BASE_START;
+}
+
+uint32_t vu_ring_recover(struct vu_ring *r)
+{
+	uint16_t n = 0, head, *inflight, k = 0;
+	uint32_t len;
+	int got;
+
+	if (r->broken)
 		goto reset;
+	if (r->packed) {
+		/* Transmit buffers free again; received packets dropped. */
+		while ((got = vu_p_used_next(r, &head, &len)) > 0) {
+			uint16_t nd = r->heads[head].ndesc;
+
+			if (!r->tx)
+				r->st.lost_on_reset++;
+			vu_free_chain(r, head);
+			vu_p_advance(r, &r->used_pos, &r->used_wrap, nd);
+		}
+		if (got < 0)
+			goto reset;
+	} else if (vu_used_count(r, &n, 0xffff) < 0) {
+		goto reset;
+	}
 	/* What the old back-end returned: transmit buffers are free again;
 	 * received packets are dropped (the application may be gone from
 	 * this ring for a while, and a new back-end needs the buffers). */
@@ -76,11 +134,17 @@ uint16_t vu_ring_recover(struct vu_ring *r)
 	for (uint16_t h = 0; h < r->size; h++)
 		if (r->heads[h].ndesc)
 			inflight[k++] = h;
-	if (k != (uint16_t)(r->avail_idx - r->last_used)) {
+	if (!r->packed && k != (uint16_t)(r->avail_idx - r->last_used)) {
 		free(inflight);
 		goto reset;
 	}
 	qsort_r(inflight, k, sizeof(*inflight), cmp_seq, r->heads);
+	if (r->packed) {
+		uint32_t base = recover_packed(r, inflight, k);
+
+		free(inflight);
+		return base;
+	}
 	for (uint16_t i = 0; i < k; i++)
 		r->avail->ring[(uint16_t)(r->last_used + i) & r->mask] =
 			inflight[i];
@@ -91,5 +155,5 @@ uint16_t vu_ring_recover(struct vu_ring *r)
 reset:
 	LOG_WARN("virtio-user ring %u: state not recoverable, reset", r->index);
 	vu_ring_reset(r);
-	return 0;
+	return r->packed ? PACKED_BASE_START : 0;
 }

@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Split ring, driver side (virtio 1.1, 2.6): free descriptor list, avail
- * ring posting, used ring reading with every value the back-end wrote
- * checked, and the notification decisions in both directions.
+ * Split and packed rings, driver side (virtio 1.1, 2.6 and 2.7): the free
+ * buffer list, posting chains, reading used entries with every value the
+ * back-end wrote checked, and the notification decisions both ways.
  *
- * Nothing in shared memory is read back but the used ring (idx, then each
- * entry's id and len, each read once): descriptors, chains and the order of
- * posts are kept in private arrays (next[], heads[]). Callers hold the
- * ring's busy flag.
+ * Buffers are the ring's slots, numbered 0..size-1; a chain is a list of
+ * them (next[]) named by its first, which is also its id. Split: buffer d
+ * is descriptor d. Packed: a chain takes the next ring positions and
+ * carries its id in every descriptor; the back-end returns it as one used
+ * descriptor at the chain's first position, and we skip the chain's
+ * length (heads[id].ndesc, ours) to the next.
+ *
+ * Nothing in shared memory is read back but the used entries (split: idx,
+ * then each entry's id and len; packed: flags, then id and len), each
+ * field read once: descriptors, chains and the order of posts are kept in
+ * private arrays (next[], heads[], lens[]). Callers hold the ring's busy
+ * flag.
  */
 #ifndef VU_RING_H
 #define VU_RING_H
@@ -52,29 +60,94 @@ static inline void vu_free_chain(struct vu_ring *r, uint16_t head)
 	r->heads[head].ndesc = 0;
 }
 
-/* Used entries the back-end added: at most what is in flight, or it broke
- * the ring (pairs with the back-end's release store of used->idx). */
-static inline int vu_used_count(const struct vu_ring *r, uint16_t *count)
+#define VU_P_AVAIL ((uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL))
+#define VU_P_USED ((uint16_t)(1u << VRING_PACKED_DESC_F_USED))
+
+static inline void vu_p_advance(const struct vu_ring *r, uint16_t *pos,
+				bool *wrap, uint16_t n)
 {
+	uint32_t p = (uint32_t)*pos + n;
+
+	if (p >= r->size) {
+		p -= r->size;
+		*wrap = !*wrap;
+	}
+	*pos = (uint16_t)p;
+}
+
+/* Packed: the descriptor at pos marked used under wrap counter w (AVAIL
+ * and USED both equal to w; acquire: its id and len are read after). */
+static inline bool vu_p_used_at(const struct vu_ring *r, uint16_t pos, bool w)
+{
+	uint16_t f = atomic_load_explicit((_Atomic uint16_t *)&r->pdesc[pos].flags,
+					  memory_order_acquire);
+	uint16_t want = w ? (uint16_t)(VU_P_AVAIL | VU_P_USED) : 0;
+
+	return (f & (VU_P_AVAIL | VU_P_USED)) == want;
+}
+
+/* Buffers in flight (posted, not yet had back). */
+static inline uint16_t vu_inflight(const struct vu_ring *r)
+{
+	return (uint16_t)(r->size - r->nfree);
+}
+
+/* Used entries the back-end added. Split: all of them (at most what is
+ * in flight, or it broke the ring (pairs with the back-end's release
+ * store of used->idx). Packed (one-descriptor chains only: receive rings
+ * and the generator): consecutive used descriptors from used_pos, at most
+ * limit and what is in flight (a scan: vu_used_extend goes further). */
+static inline int vu_used_count(const struct vu_ring *r, uint16_t *count,
+				uint16_t limit)
+{
+	if (r->packed) {
+		uint16_t pos = r->used_pos, n = 0, max = vu_inflight(r);
+		bool w = r->used_wrap;
+
+		if (max > limit)
+			max = limit;
+		while (n < max && vu_p_used_at(r, pos, w)) {
+			n++;
+			vu_p_advance(r, &pos, &w, 1);
+		}
+		*count = n;
+		return 0;
+	}
 	uint16_t idx = atomic_load_explicit((_Atomic uint16_t *)&r->used->idx,
 					    memory_order_acquire);
 	uint16_t n = (uint16_t)(idx - r->last_used);
 
 	if (n > (uint16_t)(r->avail_idx - r->last_used))
 		return -1;
-	*count = n;
+	*count = n; /* all there is: no scan to save */
 	return 0;
 }
 
-/* Used entry i (from last_used): a head we posted and have not had back,
- * and a length within its buffer for receive rings. */
-static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
-				uint16_t *head, uint32_t *len)
+/* Packed: extend a count of vu_used_count up to want (a mergeable packet
+ * whose buffers lie past it). Split: the count was all there is. */
+static inline void vu_used_extend(const struct vu_ring *r, uint16_t *count,
+				  uint16_t want)
 {
-	const struct vring_used_elem *e =
-		&r->used->ring[(uint16_t)(r->last_used + i) & r->mask];
-	uint32_t id = VU_READ(e->id), l = VU_READ(e->len);
+	uint16_t pos = r->used_pos, n = *count, max = vu_inflight(r);
+	bool w = r->used_wrap;
 
+	if (!r->packed)
+		return;
+	if (want > max)
+		want = max;
+	vu_p_advance(r, &pos, &w, n);
+	while (n < want && vu_p_used_at(r, pos, w)) {
+		n++;
+		vu_p_advance(r, &pos, &w, 1);
+	}
+	*count = n;
+}
+
+/* A used entry's id and length, checked: a head we posted and have not
+ * had back, and a length within its buffer for receive rings. */
+static inline int vu_used_check(const struct vu_ring *r, uint32_t id,
+				uint32_t l, uint16_t *head, uint32_t *len)
+{
 	if (id >= r->size || !r->heads[id].ndesc)
 		return -1;
 	if (!r->tx && l > r->slot_len)
@@ -84,32 +157,160 @@ static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
 	return 0;
 }
 
+/* Used entry i (from last_used / used_pos; for packed, of a ring of
+ * one-descriptor chains), counted by vu_used_count: each field read once. */
+static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
+				uint16_t *head, uint32_t *len)
+{
+	if (r->packed) {
+		uint32_t p = (uint32_t)r->used_pos + i;
+		const struct vring_packed_desc *d;
+
+		if (p >= r->size)
+			p -= r->size;
+		d = &r->pdesc[p];
+		return vu_used_check(r, VU_READ(d->id), VU_READ(d->len), head,
+				     len);
+	}
+	const struct vring_used_elem *e =
+		&r->used->ring[(uint16_t)(r->last_used + i) & r->mask];
+
+	return vu_used_check(r, VU_READ(e->id), VU_READ(e->len), head, len);
+}
+
+/* Consume n entries read with vu_used_entry. */
+static inline void vu_used_consume(struct vu_ring *r, uint16_t n)
+{
+	if (r->packed)
+		vu_p_advance(r, &r->used_pos, &r->used_wrap, n);
+	else
+		r->last_used = (uint16_t)(r->last_used + n);
+}
+
+/* Packed, chains of any length (transmit): the next used entry if there
+ * is one (1), none (0), or a bad one (-1). The caller frees the chain and
+ * calls vu_p_used_next_done. */
+static inline int vu_p_used_next(const struct vu_ring *r, uint16_t *head,
+				 uint32_t *len)
+{
+	const struct vring_packed_desc *d = &r->pdesc[r->used_pos];
+
+	if (!vu_p_used_at(r, r->used_pos, r->used_wrap))
+		return 0;
+	return vu_used_check(r, VU_READ(d->id), VU_READ(d->len), head,
+			     len) < 0 ? -1 : 1;
+}
+
+/* Write descriptor k of the chain head (buffer d, len bytes, more: not
+ * the last). Split: the descriptor table entry of d. Packed: the ring slot
+ * k after avail_pos; the head's flags wait for vu_post. */
+static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
+				 uint16_t d, uint32_t len, bool more)
+{
+	if (r->packed) {
+		uint32_t p = (uint32_t)r->avail_pos + k;
+		bool w = r->avail_wrap;
+		struct vring_packed_desc *pd;
+		uint16_t f = more ? VRING_DESC_F_NEXT : 0;
+
+		if (p >= r->size) {
+			p -= r->size;
+			w = !w;
+		}
+		pd = &r->pdesc[p];
+		/* AVAIL = w, USED = !w: available (virtio 2.7.1). */
+		f |= w ? VU_P_AVAIL : VU_P_USED;
+		if (!r->tx)
+			f |= VRING_DESC_F_WRITE;
+		pd->addr = (uint64_t)(uintptr_t)vu_slot(r, d);
+		pd->len = len;
+		pd->id = head;
+		r->lens[d] = len;
+		if (k == 0)
+			r->head_flags = f;
+		else
+			pd->flags = f;
+		return;
+	}
+	r->desc[d].len = len;
+	if (more) {
+		r->desc[d].flags = VRING_DESC_F_NEXT;
+		r->desc[d].next = r->next[d];
+	} else {
+		r->desc[d].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
+	}
+}
+
+/* Make the chain at head available (its descriptors written). Packed: the
+ * head's flags last, with release (the back-end reads them with acquire,
+ * then the rest). */
 static inline void vu_post(struct vu_ring *r, uint16_t head)
 {
+	if (r->packed) {
+		atomic_store_explicit(
+			(_Atomic uint16_t *)&r->pdesc[r->avail_pos].flags,
+			r->head_flags, memory_order_release);
+		vu_p_advance(r, &r->avail_pos, &r->avail_wrap,
+			     r->heads[head].ndesc);
+		r->avail_idx = (uint16_t)(r->avail_idx + r->heads[head].ndesc);
+		return;
+	}
 	r->avail->ring[r->avail_idx & r->mask] = head;
 	r->avail_idx++;
 }
 
-/* Publish posts since old and kick the back-end if it asked: avail->idx
- * after the ring entries (release), then a full fence before reading the
- * back-end's suppression fields (pairs with its fence between writing them
- * and reading avail->idx again). */
-static inline void vu_publish(struct vu_ring *r, uint16_t old)
+/* A prebuilt one-buffer chain (receive buffers, generator packets): the
+ * split descriptor never changes; a packed one is written each time. */
+static inline void vu_post_prebuilt(struct vu_ring *r, uint16_t head)
 {
-	bool need;
+	if (r->packed)
+		vu_desc_write(r, head, 0, head, r->post_len, false);
+	vu_post(r, head);
+}
 
-	atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx, r->avail_idx,
-			      memory_order_release);
-	atomic_thread_fence(memory_order_seq_cst);
+/* Does the back-end want a kick for the descriptors posted since old (an
+ * avail_idx value)? Packed (virtio 2.7.10): flags ENABLE, DISABLE, or
+ * DESC with off_wrap naming the descriptor whose posting wants one. */
+static inline bool vu_kick_wanted(const struct vu_ring *r, uint16_t old)
+{
+	uint16_t done = (uint16_t)(r->avail_idx - old);
+
+	if (r->packed) {
+		uint32_t ev = VU_READ(*(const uint32_t *)r->dev_event);
+		uint16_t off_wrap = (uint16_t)ev, flags = (uint16_t)(ev >> 16);
+		uint16_t off = off_wrap & 0x7fff, dist;
+
+		if (flags != VRING_PACKED_EVENT_FLAG_DESC || !r->event_idx)
+			return flags != VRING_PACKED_EVENT_FLAG_DISABLE;
+		if (off >= r->size)
+			return true; /* nonsense: kick, the safe side */
+		/* How far behind avail_pos the named descriptor is. */
+		if (!!(off_wrap >> 15) == r->avail_wrap)
+			dist = off <= r->avail_pos ?
+			       (uint16_t)(r->avail_pos - off) : 0xffff;
+		else
+			dist = (uint16_t)(r->avail_pos + r->size - off);
+		return (uint16_t)(dist - 1) < done;
+	}
 	if (r->event_idx) {
 		uint16_t ev = VU_READ(*(uint16_t *)&r->used->ring[r->size]);
 
-		need = (uint16_t)(r->avail_idx - ev - 1) <
-		       (uint16_t)(r->avail_idx - old);
-	} else {
-		need = !(VU_READ(r->used->flags) & VRING_USED_F_NO_NOTIFY);
+		return (uint16_t)(r->avail_idx - ev - 1) < done;
 	}
-	if (need) {
+	return !(VU_READ(r->used->flags) & VRING_USED_F_NO_NOTIFY);
+}
+
+/* Publish posts since old and kick the back-end if it asked: split:
+ * avail->idx after the ring entries (release); then a full fence before
+ * reading the back-end's suppression fields (pairs with its fence between
+ * writing them and reading the ring again). */
+static inline void vu_publish(struct vu_ring *r, uint16_t old)
+{
+	if (!r->packed)
+		atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx,
+				      r->avail_idx, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (vu_kick_wanted(r, old)) {
 		eventfd_write(r->kickfd, 1);
 		r->st.kicks++;
 	} else {
@@ -117,12 +318,17 @@ static inline void vu_publish(struct vu_ring *r, uint16_t old)
 	}
 }
 
-/* Calls from the back-end: with EVENT_IDX, used_event just behind
+/* Calls from the back-end. Split with EVENT_IDX: used_event just behind
  * last_used asks for one at the next used entry, half a wrap ahead for
- * none (never reached: at most size <= 4096 entries are in flight). */
+ * none (never reached: at most size <= 4096 entries are in flight).
+ * Packed: the driver event area's flags, ENABLE or DISABLE. */
 static inline void vu_update_intr(struct vu_ring *r)
 {
-	if (r->event_idx)
+	if (r->packed)
+		*(volatile uint16_t *)&r->drv_event->flags =
+			r->intr ? VRING_PACKED_EVENT_FLAG_ENABLE :
+				  VRING_PACKED_EVENT_FLAG_DISABLE;
+	else if (r->event_idx)
 		*(volatile uint16_t *)&r->avail->ring[r->size] =
 			(uint16_t)(r->last_used + (r->intr ? 0 : 0x8000));
 	else

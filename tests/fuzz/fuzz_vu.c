@@ -9,9 +9,11 @@
  *    (replies to GET_FEATURES, GET_PROTOCOL_FEATURES, acks ...), then it
  *    hangs up; vu_negotiate() runs against it.
  *  - odd: byte 1 sets the features (bit 0 MRG_RXBUF, bit 1 EVENT_IDX,
- *    bit 2 CSUM+GUEST_CSUM), byte 2 how many packets are transmitted
- *    first; the rest is copied over both used rings (idx and entries) and
- *    then over receive buffer headers; then every burst runs twice. The
+ *    bit 2 CSUM+GUEST_CSUM, bit 3 RING_PACKED), byte 2 how many packets
+ *    are transmitted first; the rest is copied over both used rings (idx
+ *    and entries; packed: the whole descriptor ring, flags, ids and
+ *    lengths, and the device event area) and then over receive buffer
+ *    headers; then every burst runs twice. The
  *    front-end's own bookkeeping must stay consistent (free counts within
  *    the ring, every packet buffer back in the pool).
  */
@@ -78,12 +80,15 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 		f |= 1ull << VIRTIO_RING_F_EVENT_IDX;
 	if (d[0] & 4)
 		f |= 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM;
+	if (d[0] & 8)
+		f |= 1ull << VIRTIO_F_RING_PACKED;
 	k = d[1] % QSIZE;
 	d += 2;
 	n -= 2;
 	for (int i = 0; i < 2; i++) {
 		struct vu_ring *r = &vu->rings[i];
 
+		r->packed = f >> VIRTIO_F_RING_PACKED & 1;
 		vu_ring_reset(r);
 		vu_ring_set_features(r, f);
 		r->gen = false;
@@ -99,13 +104,18 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 	/* Used rings: idx, then entries, RX first. */
 	for (int i = 0; i < 2 && n; i++) {
 		struct vu_ring *r = &vu->rings[i];
-		size_t len = 4 + 8u * QSIZE;
+		size_t len = r->packed ? 16u * QSIZE : 4 + 8u * QSIZE;
 
 		if (len > n)
 			len = n;
-		memcpy(r->used, d, len);
+		memcpy(r->packed ? (void *)r->pdesc : (void *)r->used, d, len);
 		d += len;
 		n -= len;
+		if (r->packed && n >= 4) {
+			memcpy(r->dev_event, d, 4);
+			d += 4;
+			n -= 4;
+		}
 	}
 	/* Receive headers (num_buffers, flags, csum fields). */
 	for (uint16_t h = 0; h < QSIZE && n; h++) {

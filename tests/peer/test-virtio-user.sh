@@ -25,6 +25,10 @@
 #   ours-mq2             virtio-fwd and vhost-fwd both with two queue pairs
 #   ours-mq              virtio-fwd asks two pairs of vhost-fwd --queues 1 (no MQ):
 #                        it falls back to one pair and traffic flows
+#   *-packed-*           the same cases with packed rings (virtio-fwd --packed; the
+#                        negotiated features must include VIRTIO_F_RING_PACKED):
+#                        ours-packed-{g2h,h2g-mrg0,h2g-mrg1,loop,restart-be},
+#                        dpdk-packed-{g2h,h2g-mrg0,h2g-mrg1,loop,restart-client}
 # Counts must match exactly where both ends count (sent == received after a
 # drain), received packets are validated (UDP/IPv4 headers, lengths), and
 # no case may end with a broken ring or a bad header. Prints "PASS name" /
@@ -121,20 +125,28 @@ result() { # result NAME OK DETAIL
 }
 
 # Front-end health from its JSON: no broken ring, no bad header.
-fe_clean() { [[ $(jget "$1" broken) == 0 && $(jget "$1" rx_bad_hdr) == 0 ]]; }
+# With VF_EXTRA=--packed, packed rings must have been negotiated (bit 34
+# of the features virtio-fwd logs when the back-end is ready).
+fe_clean() {
+    [[ $(jget "$1" broken) == 0 && $(jget "$1" rx_bad_hdr) == 0 ]] || return 1
+    [[ ${VF_EXTRA:-} == *--packed* ]] || return 0
+    local f
+    f=$(grep -o 'back-end ready.*features 0x[0-9a-f]*' "$TP_DIR/$1.err" | tail -1 | grep -o '0x[0-9a-f]*$')
+    [[ -n $f ]] && (((f >> 34) & 1))
+}
 mrg_arg() { [[ $1 == 0 ]] && echo --no-mrg; }
 
 case_ours_g2h() { # NAME MRG [VF_ROLE_ARGS] [BE_ROLE_ARGS]
     local name=$1 mrg=$2 vrole=${3:-} brole=${4:-} sock=$TP_DIR/$1.sock ok=1 why=""
     # shellcheck disable=SC2086
     if [[ $vrole == --server ]]; then
-        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode txonly --start-paused $(mrg_arg "$mrg") --stats-file "$TP_DIR/fe.stats"
+        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode txonly --start-paused $(mrg_arg "$mrg") ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
         wait_sock "$sock"
         start_proc be "$BE" 0 --socket "$sock" $brole --mode rxonly --validate
     else
         start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate
         wait_sock "$sock"
-        start_proc fe "$VF" 1 --socket "$sock" --mode txonly --start-paused $(mrg_arg "$mrg") --stats-file "$TP_DIR/fe.stats"
+        start_proc fe "$VF" 1 --socket "$sock" --mode txonly --start-paused $(mrg_arg "$mrg") ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     fi
     sleep 0.3
     kill -USR1 "$(proc_pid fe)"
@@ -177,7 +189,7 @@ case_ours_loop() { # NAME
     local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
     start_proc be "$BE" 0 --socket "$sock" --mode io
     wait_sock "$sock"
-    start_proc fe "$VF" 1 --socket "$sock" --mode mac --validate --tx-first 32 --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --mode mac --validate --tx-first 32 ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 1 10000 10 || { ok=0; why="no traffic"; }
     sleep "$RUN_SECS"
     stop_proc fe; stop_proc be
@@ -192,7 +204,7 @@ case_ours_restart() { # NAME be|fe
     local name=$1 who=$2 sock=$TP_DIR/$1.sock ok=1 why="" before after
     start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate
     wait_sock "$sock"
-    start_proc fe "$VF" 1 --socket "$sock" --mode txonly --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 10000 10 || { ok=0; why="no traffic before the restart"; }
     before=$(stat_of fe 2)
     if [[ $who == be ]]; then
@@ -210,7 +222,7 @@ case_ours_restart() { # NAME be|fe
     else
         stop_proc fe
         mv "$TP_DIR/fe.json" "$TP_DIR/fe1.json"; rm -f "$TP_DIR/fe.stats"
-        start_proc fe "$VF" 1 --socket "$sock" --mode txonly --stats-file "$TP_DIR/fe.stats"
+        start_proc fe "$VF" 1 --socket "$sock" --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
         wait_count fe 2 10000 10 || { ok=0; why="$why no traffic after the restart"; }
         stop_proc fe; sleep 0.3; stop_proc be
         [[ $(jget be connects) == 2 ]] || { ok=0; why="$why vhost-fwd connects $(jget be connects) != 2"; }
@@ -284,11 +296,11 @@ case_dpdk_loop() { # NAME [client]
     [[ $role == client ]] && vrole=--server
     if [[ $role == client ]]; then
         # shellcheck disable=SC2086
-        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode mac --validate --stats-file "$TP_DIR/fe.stats"
+        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode mac --validate ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
         wait_sock "$sock"
     fi
     start_vhost_tp "$sock" 64 "$role" || { result "$name" 0 "testpmd did not start"; return; }
-    [[ $role == client ]] || start_proc fe "$VF" 1 --socket "$sock" --mode mac --validate --stats-file "$TP_DIR/fe.stats"
+    [[ $role == client ]] || start_proc fe "$VF" 1 --socket "$sock" --mode mac --validate ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     tp_wait_link be 10 || { ok=0; why="no link"; }
     tp_cmd be "set fwd mac"; tp_cmd_wait be "start tx_first 32" 'testpmd> ' 5
     wait_count fe 1 1000 10 || { ok=0; why="$why no traffic"; }
@@ -307,12 +319,12 @@ case_dpdk_restart() { # NAME [client]
     [[ $role == client ]] && vrole=--server
     if [[ $role == client ]]; then
         # shellcheck disable=SC2086
-        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode txonly --stats-file "$TP_DIR/fe.stats"
+        start_proc fe "$VF" 1 --socket "$sock" $vrole --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
         wait_sock "$sock"
     fi
     start_vhost_tp "$sock" 64 "$role" || { result "$name" 0 "testpmd did not start"; return; }
     tp_cmd be "set fwd rxonly"; tp_cmd_wait be start 'testpmd> ' 5
-    [[ $role == client ]] || start_proc fe "$VF" 1 --socket "$sock" --mode txonly --stats-file "$TP_DIR/fe.stats"
+    [[ $role == client ]] || start_proc fe "$VF" 1 --socket "$sock" --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 10000 10 || { ok=0; why="no traffic before the restart"; }
     tp_stop be
     before=$(stat_of fe 2)
@@ -334,7 +346,7 @@ case_ours_mq() { # NAME: vhost-fwd offers no MQ (--queues 1): one pair, traffic 
     local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
     start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate --queues 1
     wait_sock "$sock"
-    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 10000 10 || { ok=0; why="no traffic"; }
     kill -USR1 "$(proc_pid fe)"; sleep 0.5
     stop_proc fe; stop_proc be
@@ -348,7 +360,7 @@ case_ours_mq2() { # NAME: both sides with MQ: two pairs negotiated, traffic on b
     local name=$1 sock=$TP_DIR/$1.sock ok=1 why=""
     start_proc be "$BE" 0 --socket "$sock" --mode rxonly --validate --queues 2
     wait_sock "$sock"
-    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly --stats-file "$TP_DIR/fe.stats"
+    start_proc fe "$VF" 1 --socket "$sock" --queues 2 --mode txonly ${VF_EXTRA:-} --stats-file "$TP_DIR/fe.stats"
     wait_count fe 2 10000 10 || { ok=0; why="no traffic"; }
     kill -USR1 "$(proc_pid fe)"; sleep 0.5
     stop_proc fe; stop_proc be
@@ -372,7 +384,10 @@ case_container() { # NAME
 ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-loop ours-server ours-restart-be
      ours-restart-fe dpdk-g2h-mrg0 dpdk-g2h-mrg1 dpdk-h2g-mrg0 dpdk-h2g-mrg1 dpdk-loop
      dpdk-client dpdk-restart dpdk-restart-client dpdk-mq-g2h dpdk-mq-h2g ours-mq ours-mq2
-     dpdk-interrupt ours-interrupt container)
+     dpdk-interrupt ours-interrupt container
+     ours-packed-g2h ours-packed-h2g-mrg0 ours-packed-h2g-mrg1 ours-packed-loop
+     ours-packed-restart-be dpdk-packed-g2h dpdk-packed-h2g-mrg0 dpdk-packed-h2g-mrg1
+     dpdk-packed-loop dpdk-packed-restart-client)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -397,6 +412,16 @@ for c in "${CASES[@]}"; do
         ours-mq) case_ours_mq "$c" ;;
         ours-mq2) case_ours_mq2 "$c" ;;
         container) case_container "$c" ;;
+        ours-packed-g2h) VF_EXTRA=--packed case_ours_g2h "$c" 1 ;;
+        ours-packed-h2g-mrg0) VF_EXTRA=--packed case_ours_h2g "$c" 0 1518 ;;
+        ours-packed-h2g-mrg1) VF_EXTRA=--packed case_ours_h2g "$c" 1 64 ;;
+        ours-packed-loop) VF_EXTRA=--packed case_ours_loop "$c" ;;
+        ours-packed-restart-be) VF_EXTRA=--packed case_ours_restart "$c" be ;;
+        dpdk-packed-g2h) VF_EXTRA=--packed case_dpdk_g2h "$c" 1 ;;
+        dpdk-packed-h2g-mrg0) VF_EXTRA=--packed case_dpdk_h2g "$c" 0 1518 ;;
+        dpdk-packed-h2g-mrg1) VF_EXTRA=--packed case_dpdk_h2g "$c" 1 64 ;;
+        dpdk-packed-loop) VF_EXTRA=--packed case_dpdk_loop "$c" ;;
+        dpdk-packed-restart-client) VF_EXTRA=--packed case_dpdk_restart "$c" client ;;
         dpdk-interrupt) VF_EXTRA=--interrupt case_dpdk_h2g "$c" 1 64 ;;
         ours-interrupt) VF_EXTRA=--interrupt case_ours_h2g "$c" 1 64 ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;

@@ -5,7 +5,8 @@
  * large, a refused ack, zero queues, no VERSION_1, a hang-up), and bad used
  * entries in every ring (index past what is in flight, id out of range or
  * not in flight, a duplicate id, a length past the buffer, num_buffers out
- * of range, a short or invalid header). The front-end must refuse each,
+ * of range, a short or invalid header), and the same on packed rings plus
+ * a ring marked used all over. The front-end must refuse each,
  * keep running, count it, and work again with the next, well-behaved
  * back-end.
  */
@@ -34,7 +35,8 @@
 #define BE_FEATURES                                                          \
 	(BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_USER_F_PROTOCOL_FEATURES) |    \
 	 BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM) |             \
-	 BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_MQ))
+	 BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_MQ) |               \
+	 BIT(VIRTIO_F_RING_PACKED))
 #define BE_PROTOCOL                                                          \
 	(BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) | BIT(VHOST_USER_PROTOCOL_F_MQ) | \
 	 BIT(VHOST_USER_PROTOCOL_F_STATUS))
@@ -439,6 +441,149 @@ static void case_bad_used(void)
 	vhost_pktbuf_pool_destroy(pool);
 }
 
+/* Packed rings: a used descriptor written by the back-end at ring
+ * position pos (wrap counter 1: AVAIL and USED set, flags last). */
+static void put_used_packed(struct fake *f, int i, uint16_t pos, uint32_t id,
+			    uint32_t len)
+{
+	struct vring_packed_desc *d =
+		(struct vring_packed_desc *)desc_of(f, i) + pos;
+
+	d->id = (uint16_t)id;
+	d->len = len;
+	__atomic_store_n(&d->flags,
+			 (uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL |
+				    1u << VRING_PACKED_DESC_F_USED),
+			 __ATOMIC_RELEASE);
+}
+
+enum packed_case {
+	P_TX_ID_RANGE, P_TX_ID_NOT_INFLIGHT, P_TX_ID_DUP, P_RX_LEN_PAST,
+	P_RX_NUM_BUFFERS_0, P_RX_NUM_BUFFERS_HUGE, P_RX_ALL_USED,
+	P_RX_SHORT_HDR, P_RX_BAD_HDR, P_CASES
+};
+
+static const char *const packed_names[] = {
+	"tx id out of range", "tx id not in flight", "tx duplicate id",
+	"rx len past buffer", "rx num_buffers 0", "rx num_buffers huge",
+	"rx every descriptor used with one id", "rx short header",
+	"rx bad header",
+};
+
+static void case_bad_used_packed(void)
+{
+	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+	uint64_t feat = virtio_user_default_features() | BIT(VIRTIO_F_RING_PACKED);
+
+	for (int c = 0; c < P_CASES; c++) {
+		struct virtio_user *vu = fe_new(1, feat);
+		struct fake f = { .fd = -1, .callfd = { -1, -1, -1, -1 } };
+		struct virtio_user_queue_stats st;
+		struct vhost_pktbuf *p[4];
+		bool tx = c <= P_TX_ID_DUP;
+		int ring = tx ? 1 : 0;
+		struct vring_packed_desc *ring0;
+		uint16_t head;
+		uint8_t *buf;
+		struct virtio_net_hdr_mrg_rxbuf *h;
+
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		CHECK(virtio_user_features(vu) & BIT(VIRTIO_F_RING_PACKED));
+		ring0 = (struct vring_packed_desc *)desc_of(&f, ring);
+		if (tx) {
+			CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, 2), 0);
+			for (int k = 0; k < 2; k++)
+				memset(vhost_pktbuf_append(p[k], 60), 0xab, 60);
+			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 2);
+			head = ring0[0].id;
+			switch (c) {
+			case P_TX_ID_RANGE: put_used_packed(&f, 1, 0, 9999, 0); break;
+			case P_TX_ID_NOT_INFLIGHT: put_used_packed(&f, 1, 0, 200, 0); break;
+			case P_TX_ID_DUP:
+				put_used_packed(&f, 1, 0, head, 0);
+				put_used_packed(&f, 1, 1, head, 0);
+				break;
+			}
+			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			vhost_pktbuf_free_bulk(p, 2);
+		} else {
+			/* Receive buffers are posted: fill the first. */
+			head = ring0[0].id;
+			buf = host(&f, ring0[0].addr);
+			h = (struct virtio_net_hdr_mrg_rxbuf *)buf;
+			memset(buf, 0, 100);
+			h->num_buffers = 1;
+			switch (c) {
+			case P_RX_LEN_PAST: put_used_packed(&f, 0, 0, head, 1u << 20); break;
+			case P_RX_NUM_BUFFERS_0:
+				h->num_buffers = 0;
+				put_used_packed(&f, 0, 0, head, 100);
+				break;
+			case P_RX_NUM_BUFFERS_HUGE:
+				h->num_buffers = 60000;
+				put_used_packed(&f, 0, 0, head, 100);
+				break;
+			case P_RX_ALL_USED:
+				for (uint16_t k = 0; k < 256; k++)
+					put_used_packed(&f, 0, k, head, 100);
+				break;
+			case P_RX_SHORT_HDR: put_used_packed(&f, 0, 0, head, 5); break;
+			case P_RX_BAD_HDR:
+				h->hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+				h->hdr.csum_start = 90;
+				h->hdr.csum_offset = 6;
+				put_used_packed(&f, 0, 0, head, 100);
+				break;
+			}
+			{
+				uint16_t got = virtio_user_rx_burst(vu, 0, pool, p, 4);
+
+				/* All used with one id: the first is a
+				 * packet, the second not in flight. */
+				CHECK_EQ(got, c == P_RX_ALL_USED ? 1 : 0);
+				vhost_pktbuf_free_bulk(p, got);
+			}
+			CHECK_EQ(virtio_user_rx_burst(vu, 0, pool, p, 4), 0);
+		}
+		CHECK_EQ(virtio_user_stats_get(vu, (uint16_t)ring, &st), 0);
+		if (c == P_RX_SHORT_HDR || c == P_RX_BAD_HDR) {
+			CHECK_EQ(st.bad_hdr, 1);
+			CHECK(!virtio_user_ring_broken(vu, (uint16_t)ring));
+		} else {
+			CHECK_EQ(st.broken, 1);
+			CHECK(virtio_user_ring_broken(vu, (uint16_t)ring));
+		}
+		if (check_failed)
+			fprintf(stderr, "  (packed case %s)\n", packed_names[c]);
+		/* The next back-end gets a fresh ring. */
+		fake_close(&f);
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		{
+			uint64_t end = now_ms() + 5000;
+
+			while (virtio_user_ring_broken(vu, (uint16_t)ring) &&
+			       now_ms() < end)
+				usleep(1000);
+		}
+		CHECK(!virtio_user_ring_broken(vu, (uint16_t)ring));
+		if (tx) {
+			CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, 1), 0);
+			memset(vhost_pktbuf_append(p[0], 60), 0xcd, 60);
+			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 1), 1);
+			vhost_pktbuf_free(p[0]);
+		}
+		virtio_user_destroy(vu);
+		fake_close(&f);
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), vhost_pktbuf_pool_count(pool));
+	}
+	vhost_pktbuf_pool_destroy(pool);
+}
+
 int main(void)
 {
 	int fds0 = fe_count_fds();
@@ -452,6 +597,7 @@ int main(void)
 	RUN(case_no_reconnect);
 	RUN(case_destroy_stalled);
 	RUN(case_bad_used);
+	RUN(case_bad_used_packed);
 	close(listen_fd);
 	unlink(path);
 	/* Every front-end, connection and eventfd closed. */

@@ -61,6 +61,9 @@ static const struct vhost_device_ops be_ops = {
 
 static struct vhost_pktbuf_pool *pool;
 static char path[64];
+/* Added to every front-end's features: 0 (split rings) or
+ * VIRTIO_F_RING_PACKED (every case again on packed rings). */
+static uint64_t fe_extra;
 
 static uint64_t now_ms(void)
 {
@@ -110,7 +113,8 @@ static struct virtio_user *fe_start(uint32_t flags, uint16_t pairs,
 {
 	struct virtio_user_params p = {
 		.path = path, .flags = flags, .queue_pairs = pairs,
-		.features = features,
+		.features = (features ? features : virtio_user_default_features()) |
+			    fe_extra,
 	};
 	struct virtio_user *vu = virtio_user_create(&p);
 
@@ -128,6 +132,9 @@ static bool wait_up(struct virtio_user *vu, int new_before)
 	uint64_t end = now_ms() + WAIT_MS;
 
 	if (virtio_user_wait_ready(vu, WAIT_MS))
+		return false;
+	/* The ring format asked for is the one in use. */
+	if (!!(virtio_user_features(vu) & fe_extra) != !!fe_extra)
 		return false;
 	while (atomic_load(&be_new) == new_before || !atomic_load(&be_dev)) {
 		if (now_ms() > end)
@@ -653,17 +660,21 @@ int main(void)
 	pool = vhost_pktbuf_pool_create("t", 8192, 2048, 256);
 	if (!pool)
 		return 1;
-	RUN(case_client_mrg);
-	RUN(case_no_mrg);
-	RUN(case_server_role);
-	RUN(case_mq);
-	RUN(case_offload);
-	RUN(case_csum_fallback);
-	RUN(case_backend_restart_client);
-	RUN(case_backend_restart_server);
-	RUN(case_frontend_restart);
-	RUN(case_interrupt);
-	RUN(case_generator);
+	for (int packed = 0; packed < 2; packed++) {
+		fe_extra = packed ? 1ull << VIRTIO_F_RING_PACKED : 0;
+		printf("-- %s rings\n", packed ? "packed" : "split");
+		RUN(case_client_mrg);
+		RUN(case_no_mrg);
+		RUN(case_server_role);
+		RUN(case_mq);
+		RUN(case_offload);
+		RUN(case_csum_fallback);
+		RUN(case_backend_restart_client);
+		RUN(case_backend_restart_server);
+		RUN(case_frontend_restart);
+		RUN(case_interrupt);
+		RUN(case_generator);
+	}
 	unlink(path);
 	vhost_pktbuf_pool_destroy(pool);
 	CHECK_EQ(fe_count_fds(), fds0);
