@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK's /ethdev/* telemetry commands (key names of DPDK 22.11) over a
+ * DPDK's ethdev telemetry commands (/ethdev/list, ...) (key names of DPDK 22.11) over a
  * per-port snapshot the application fills. The same snapshot feeds the
  * Prometheus exporter, so every consumer reads one plain struct.
  *
@@ -16,6 +16,7 @@
 #ifndef APPS_ETHDEV_H
 #define APPS_ETHDEV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -78,8 +79,33 @@ struct ethdev_provider {
 };
 
 /* Register /ethdev/list, /ethdev/info, /ethdev/stats, /ethdev/xstats and
- * /ethdev/link_status. *p is copied. Returns 0 or -errno. */
+ * /ethdev/link_status. *p must stay valid until tel_stop. Returns 0 or
+ * -errno. */
 int ethdev_register(struct tel *t, const struct ethdev_provider *p);
+
+/* Cumulative per-virtqueue counters of one vhost port across the devices
+ * (guest connections) it has had: libvhost counts per device, this adds
+ * what the previous ones counted, so totals never go back. */
+struct ethdev_vq_totals {
+	pthread_mutex_t lock;
+	struct vhost_dev *dev;        /* the device counting now, NULL: none */
+	struct vhost_vring_stats base[2 * ETHDEV_MAX_QUEUES]; /* by vring */
+};
+
+void ethdev_vq_totals_init(struct ethdev_vq_totals *vt);
+void ethdev_vq_totals_fini(struct ethdev_vq_totals *vt);
+/* new_device: dev counts from now on. */
+void ethdev_vq_totals_attach(struct ethdev_vq_totals *vt,
+			     struct vhost_dev *dev);
+/* destroy_device, once the data path no longer touches dev: fold its
+ * counters into the base (dev is not used after this returns). */
+void ethdev_vq_totals_detach(struct ethdev_vq_totals *vt,
+			     struct vhost_dev *dev);
+/* Fill out->rxq/txq[0..nq) from the totals (vring 2q+1, the guest's TX,
+ * is rxq[q]; vring 2q is txq[q]) and set has_ring_stats. packets/bytes of
+ * those queues are set too (the library's view). */
+void ethdev_vq_totals_read(struct ethdev_vq_totals *vt,
+			   struct ethdev_port *out, unsigned nq);
 
 /* Name of a drop reason as an xstats suffix ("drop_no_room"), NULL if out
  * of range. For the exporters, so every output names drops alike. */

@@ -6,7 +6,9 @@
  * client: replies go out with MSG_DONTWAIT, and a client that cannot take
  * one (its buffer is full) is closed.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "telemetry.h"
 
 #include <errno.h>
@@ -226,20 +228,19 @@ static bool peer_may_change(const struct tel *t, int fd)
  * garbage: the writer escapes it). */
 static char *build_reply(const char *key, const char *val, size_t *len)
 {
-	struct jw k;
+	struct jw w;
 	char *s = NULL;
 
-	jw_init(&k, 0);
-	jw_str(&k, NULL, key);
-	size_t need = k.len + strlen(val) + 3;
-	if (!k.failed && need <= TEL_MAX_OUTPUT_LEN) {
-		s = malloc(need + 1);
-		if (s) {
-			snprintf(s, need + 1, "{%s:%s}", k.buf, val);
-			*len = need;
-		}
+	jw_init(&w, TEL_MAX_OUTPUT_LEN);
+	jw_obj_open(&w, NULL);
+	jw_raw(&w, key, val);
+	jw_obj_close(&w);
+	if (jw_text(&w)) {
+		s = w.buf; /* ours now */
+		*len = w.len;
+		w.buf = NULL;
 	}
-	jw_free(&k);
+	jw_free(&w);
 	return s;
 }
 
@@ -305,10 +306,11 @@ static void handle_request(struct tel *t, unsigned slot, char *req, size_t len)
 	struct jw val;
 	jw_init(&val, TEL_MAX_OUTPUT_LEN);
 	int ret = c.fn(c.name, params, &val, c.arg);
-	if (ret < 0 || val.failed || val.len == 0)
+	const char *text = jw_text(&val);
+	if (ret < 0 || !text || !text[0])
 		reply_null(t, slot, key);
 	else
-		send_reply(t, slot, key, val.buf);
+		send_reply(t, slot, key, text);
 	jw_free(&val);
 }
 
@@ -360,7 +362,7 @@ static void accept_client(struct tel *t)
 	struct jw hello;
 	jw_init(&hello, 0);
 	write_info(&hello);
-	if (hello.failed || !client_send(fd, hello.buf, hello.len))
+	if (!jw_text(&hello) || !client_send(fd, hello.buf, hello.len))
 		client_close(t, slot);
 	jw_free(&hello);
 }

@@ -12,7 +12,9 @@
  * - the permission rule and request syntax (pure functions);
  * - tel_stop with clients connected; no fd left open.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "ctl.h"
 #include "telemetry.h"
 
 #define WAIT_MS 10000 /* generous: the machine may be loaded */
@@ -472,6 +475,49 @@ static void test_request_syntax(void)
 	CHECK(tel_request_valid(big, 60));
 }
 
+/* DPDK's default path rule and the option values (ctl.c). */
+static void test_ctl_options(void)
+{
+	char b[128];
+	CHECK_EQ(ctl_default_path(b, sizeof(b), "vhost-switch", 0, NULL,
+				  "/run/user/0"), 0);
+	CHECK(strcmp(b, "/var/run/dpdk/vhost-switch/dpdk_telemetry.v2") == 0);
+	CHECK_EQ(ctl_default_path(b, sizeof(b), "sw1", 1000, NULL,
+				  "/run/user/1000"), 0);
+	CHECK(strcmp(b, "/run/user/1000/dpdk/sw1/dpdk_telemetry.v2") == 0);
+	CHECK_EQ(ctl_default_path(b, sizeof(b), "sw1", 1000, "", ""), 0);
+	CHECK(strcmp(b, "/tmp/dpdk/sw1/dpdk_telemetry.v2") == 0);
+	CHECK_EQ(ctl_default_path(b, sizeof(b), "sw1", 0, "/run/vs", NULL), 0);
+	CHECK(strcmp(b, "/run/vs/dpdk/sw1/dpdk_telemetry.v2") == 0);
+	CHECK_EQ(ctl_default_path(b, 20, "sw1", 0, NULL, NULL), -ENAMETOOLONG);
+	CHECK_EQ(ctl_default_path(b, sizeof(b), "a/b", 0, NULL, NULL), -EINVAL);
+
+	struct ctl_opts o;
+	ctl_opts_init(&o);
+	CHECK_EQ(o.mode, 0660);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_MODE, "0640"), 1);
+	CHECK_EQ(o.mode, 0640);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_MODE, "0689"), -1);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_MODE, "10000"), -1);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_GROUP, "123"), 1);
+	CHECK_EQ(o.gid, 123);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_GROUP, "root"), 1);
+	CHECK_EQ(o.gid, 0);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_GROUP, "no-such-group-x"), -1);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_FILE_PREFIX, "../x"), -1);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_FILE_PREFIX, "x"), 1);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_PATH, "none"), 1);
+	CHECK(o.disabled);
+	errno = 5;
+	CHECK(ctl_start(&o, "test") == NULL && errno == 0);
+	CHECK_EQ(ctl_parse_opt(&o, CTL_OPT_PATH, path), 1);
+	CHECK(!o.disabled);
+	CHECK_EQ(ctl_parse_opt(&o, 'x', "1"), 0);
+	struct tel *t = ctl_start(&o, "test");
+	CHECK(t != NULL);
+	tel_stop(t);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_tel.XXXXXX");
@@ -489,6 +535,7 @@ int main(void)
 	RUN(test_socket_file);
 	RUN(test_register);
 	RUN(test_stop_with_clients);
+	RUN(test_ctl_options);
 
 	CHECK_EQ(count_fds(), fds);
 	rmdir(dir);
