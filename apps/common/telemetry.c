@@ -33,6 +33,8 @@
 #define TEL_MAX_HELP_LEN 128
 #define TEL_MAX_COMMANDS 128
 #define TEL_DEFAULT_CLIENTS 16
+#define TEL_LISTEN_BACKLOG 64
+#define TEL_ACCEPT_BURST 64    /* connections accepted per poll round */
 
 struct tel_cmd {
 	char name[TEL_MAX_CMD_LEN];
@@ -343,19 +345,20 @@ static void client_readable(struct tel *t, unsigned slot)
 	handle_request(t, slot, buf, (size_t)n);
 }
 
-static void accept_client(struct tel *t)
+/* Accept one pending connection; false when there was none. */
+static bool accept_client(struct tel *t)
 {
 	int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	unsigned slot;
 
 	if (fd < 0)
-		return;
+		return false;
 	for (slot = 0; slot < t->max_clients; slot++)
 		if (t->clients[slot] < 0)
 			break;
 	if (slot == t->max_clients) { /* full: as DPDK, close at once */
 		close(fd);
-		return;
+		return true;
 	}
 	t->clients[slot] = fd;
 
@@ -365,6 +368,7 @@ static void accept_client(struct tel *t)
 	if (!jw_text(&hello) || !client_send(fd, hello.buf, hello.len))
 		client_close(t, slot);
 	jw_free(&hello);
+	return true;
 }
 
 static void *tel_thread(void *arg)
@@ -402,8 +406,12 @@ static void *tel_thread(void *arg)
 			else if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL))
 				client_close(t, s);
 		}
-		if (pfd[1].revents & POLLIN)
-			accept_client(t);
+		/* Drain the listen queue (bounded): a burst of connections
+		 * past the limit is closed at once instead of waiting there. */
+		for (unsigned k = 0; k < TEL_ACCEPT_BURST && pfd[1].revents & POLLIN;
+		     k++)
+			if (!accept_client(t))
+				break;
 	}
 	free(pfd);
 	free(slot_of);
@@ -500,7 +508,7 @@ static int open_listener(struct tel *t, const struct tel_params *p)
 	}
 	t->sock_ino = st.st_ino;
 	t->sock_dev = st.st_dev;
-	if (listen(t->listen_fd, 16) < 0) {
+	if (listen(t->listen_fd, TEL_LISTEN_BACKLOG) < 0) {
 		ret = -errno;
 		unlink(p->path);
 		return ret;
