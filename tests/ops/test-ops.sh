@@ -13,6 +13,9 @@
 #   hammer      50 concurrent clients ask /ethdev/stats,0 for 5 s while the
 #               traffic runs (past the 16-client limit they are closed and
 #               retry); the switch stays up and its counters keep growing
+#   reconnect   testpmd A goes and comes back: port 0's link goes DOWN then
+#               UP, and its totals (ipackets, rx_q0_good_packets) never go
+#               back, then grow again
 #   exit        SIGINT: the switch exits 0 (with ASan: no leak, no error)
 #               and removes its socket file
 # Prints "PASS name" / "FAIL name reason" and "ops: N passed, N failed".
@@ -41,7 +44,7 @@ finish() { echo "ops: $PASS passed, $FAIL failed"; exit $((FAIL > 0)); }
 [[ -x $SW ]] || { result ops 0 "$SW not built"; finish; }
 [[ -x $TELE ]] || { result ops 0 "dpdk-telemetry.py not found (Debian package dpdk)"; finish; }
 
-# shellcheck source=../peer/lib/testpmd.sh
+# shellcheck source-path=SCRIPTDIR source=../peer/lib/testpmd.sh
 . "$ROOT/tests/peer/lib/testpmd.sh"
 TP_NO_TRAP=1
 tp_init "$(mktemp -d /tmp/ops.XXXXXX)"
@@ -133,6 +136,30 @@ sw_alive || { ok=0; why+="the switch died; "; }
 tp_wait_until 20 "port 0 ipackets above $before after the clients" grows 0 ipackets "$before" ||
     { ok=0; why+="counters stopped; "; }
 result hammer "$ok" "$why"
+
+# --- reconnect: the totals outlive the guest's connection
+xstat() { tele "/ethdev/xstats,0" | jq_py "r[0]['/ethdev/xstats']['$1']"; }
+link0() { tele "/ethdev/link_status,0" | jq_py "r[0]['/ethdev/link_status']['status']"; }
+link_is() { [[ $(link0) == "$1" ]]; }
+ok=1 why=""
+tp_stop a
+tp_wait_until 20 "port 0 DOWN" link_is DOWN || { ok=0; why+="link not DOWN; "; }
+ip0=$(ipackets 0 ipackets) q0=$(xstat rx_q0_good_packets)
+[[ $ip0 =~ ^[0-9]+$ && $q0 =~ ^[0-9]+$ ]] && ((ip0 > 0 && q0 > 0)) ||
+    { ok=0; why+="totals gone after the disconnect ($ip0, $q0); "; ip0=0 q0=0; }
+if tp_start a --lcores 0,1 --main-lcore 1 --timeout 300 \
+        --vdev "$(vdev "$TP_DIR/a.sock")" -- --nb-cores=1 &&
+    tp_wait_link a 10 && tp_cmd a "set fwd txonly" && tp_cmd a "start"; then
+    tp_wait_until 20 "port 0 UP" link_is UP || { ok=0; why+="link not UP; "; }
+    tp_wait_until 20 "port 0 ipackets above $ip0" grows 0 ipackets "$ip0" ||
+        { ok=0; why+="ipackets went back or stopped; "; }
+    q0_grows() { local v; v=$(xstat rx_q0_good_packets); [[ $v =~ ^[0-9]+$ ]] && ((v > q0)); }
+    tp_wait_until 20 "rx_q0_good_packets above $q0" q0_grows ||
+        { ok=0; why+="rx_q0_good_packets went back or stopped; "; }
+else
+    ok=0 why+="testpmd A did not come back; "
+fi
+result reconnect "$ok" "$why"
 
 # --- exit: stop the traffic, then the switch
 tp_stop a
