@@ -10,7 +10,9 @@
  * - the socket file: mode, a stale socket replaced, a live one
  *   (EADDRINUSE) and a regular file left alone;
  * - the permission rule and request syntax (pure functions);
- * - tel_stop with clients connected; no fd left open.
+ * - tel_stop with clients connected; no fd left open;
+ * - the ethdev handlers over a fake provider: DPDK's key names, the
+ *   size buckets folded as the vhost PMD names them, bad port ids null.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@
 
 #include "check.h"
 #include "ctl.h"
+#include "ethdev.h"
 #include "telemetry.h"
 
 #define WAIT_MS 10000 /* generous: the machine may be loaded */
@@ -475,6 +478,119 @@ static void test_request_syntax(void)
 	CHECK(tel_request_valid(big, 60));
 }
 
+/* A provider with ports 0 and 3: 0 a vhost port with ring stats and two
+ * queues, 3 a tap (link down). */
+static unsigned fake_list(void *arg, uint16_t *ids, unsigned max)
+{
+	(void)arg;
+	if (max < 2)
+		return 0;
+	ids[0] = 0;
+	ids[1] = 3;
+	return 2;
+}
+
+static int fake_snapshot(void *arg, uint16_t id, struct ethdev_port *out)
+{
+	(void)arg;
+	if (id != 0 && id != 3)
+		return -1;
+	out->port_id = id;
+	if (id == 3) {
+		snprintf(out->name, sizeof(out->name), "tap0");
+		snprintf(out->driver_name, sizeof(out->driver_name), "tap");
+		out->nb_rx_queues = out->nb_tx_queues = 1;
+		return 0;
+	}
+	snprintf(out->name, sizeof(out->name), "/run/a \"b\".sock");
+	snprintf(out->driver_name, sizeof(out->driver_name), "vhost_user");
+	out->link_up = true;
+	out->link_speed = 10000;
+	out->mtu = 1500;
+	memcpy(out->mac, (uint8_t[]){ 0x52, 0x54, 0, 0xab, 0xcd, 0xef }, 6);
+	out->nb_rx_queues = out->nb_tx_queues = 2;
+	out->ipackets = 11;
+	out->opackets = 22;
+	out->ibytes = 33;
+	out->obytes = 44;
+	out->imissed = 5;
+	out->ierrors = 6;
+	out->oerrors = 7;
+	out->rx_nombuf = 8;
+	out->has_ring_stats = true;
+	out->rxq[1].packets = 9;
+	out->rxq[1].size_buckets[6] = 2;
+	out->rxq[1].size_buckets[7] = 3;
+	out->rxq[1].notifications = 4;
+	out->txq[0].drops[VHOST_DROP_NO_ROOM] = 12;
+	return 0;
+}
+
+static void test_ethdev(void)
+{
+	static const struct ethdev_provider prov = {
+		.list = fake_list, .snapshot = fake_snapshot,
+	};
+	struct tel *t = start(0, 0600);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK_EQ(ethdev_register(t, &prov), 0);
+	CHECK_EQ(ethdev_register(t, &prov), -EEXIST);
+	int fd = client();
+	CHECK(strcmp(ask(fd, "/ethdev/list"), "{\"/ethdev/list\":[0,3]}") == 0);
+	CHECK(strcmp(ask(fd, "/ethdev/stats,0"),
+		     "{\"/ethdev/stats\":{\"ipackets\":11,\"opackets\":22,"
+		     "\"ibytes\":33,\"obytes\":44,\"imissed\":5,\"ierrors\":6,"
+		     "\"oerrors\":7,\"rx_nombuf\":8,"
+		     "\"q_ipackets\":[0,9,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+		     "\"q_opackets\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+		     "\"q_ibytes\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+		     "\"q_obytes\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"
+		     "\"q_errors\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}") == 0);
+	const char *r = ask(fd, "/ethdev/xstats,0");
+	CHECK(strstr(r, "{\"/ethdev/xstats\":{\"rx_good_packets\":11,") == r);
+	CHECK(strstr(r, "\"rx_q1_good_packets\":9,") != NULL);
+	CHECK(strstr(r, "\"rx_q1_size_1519_max_packets\":5,") != NULL);
+	CHECK(strstr(r, "\"rx_q1_guest_notifications\":4,") != NULL);
+	CHECK(strstr(r, "\"tx_q0_drop_no_room\":12,") != NULL);
+	CHECK(strstr(r, "\"tx_q1_size_64_packets\":0,") != NULL);
+	CHECK(strstr(r, "rx_q2_") == NULL);
+	r = ask(fd, "/ethdev/xstats,3");
+	CHECK(strstr(r, "\"rx_q0_packets\":0") != NULL);
+	CHECK(strstr(r, "good_packets\":0,\"tx_good") != NULL);
+	CHECK(strstr(r, "rx_q0_good_packets") == NULL); /* no ring stats */
+	CHECK(strcmp(ask(fd, "/ethdev/link_status,0"),
+		     "{\"/ethdev/link_status\":{\"status\":\"UP\",\"speed\":10000,"
+		     "\"duplex\":\"full-duplex\"}}") == 0);
+	CHECK(strcmp(ask(fd, "/ethdev/link_status,3"),
+		     "{\"/ethdev/link_status\":{\"status\":\"DOWN\"}}") == 0);
+	r = ask(fd, "/ethdev/info,0");
+	CHECK(strstr(r, "\"name\":\"/run/a \\\"b\\\".sock\"") != NULL);
+	CHECK(strstr(r, "\"mac_addr\":\"52:54:00:AB:CD:EF\"") != NULL);
+	CHECK(strstr(r, "\"nb_rx_queues\":2,") != NULL);
+	CHECK(strstr(r, "\"driver_name\":\"vhost_user\"") != NULL);
+	static const char *const bad[] = {
+		"/ethdev/stats", "/ethdev/stats,1", "/ethdev/stats,abc",
+		"/ethdev/stats,-1", "/ethdev/stats,65536", "/ethdev/stats,0x0",
+		"/ethdev/stats,0,0", "/ethdev/stats, 0", "/ethdev/info,4",
+		"/ethdev/xstats,99999999999999999999", "/ethdev/link_status,",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "{\"%.*s\":null}",
+			 (int)strcspn(bad[i], ","), bad[i]);
+		CHECK(strcmp(ask(fd, bad[i]), want) == 0);
+	}
+	CHECK(strcmp(ask(fd, "/ethdev/list,1"), "{\"/ethdev/list\":null}") == 0);
+	CHECK(strcmp(ethdev_size_name(1), "size_65_127_packets") == 0);
+	CHECK(ethdev_size_name(VHOST_SIZE_BUCKETS) == NULL);
+	CHECK(strcmp(ethdev_drop_name(VHOST_DROP_NO_ROOM), "drop_no_room") == 0);
+	CHECK(ethdev_drop_name(VHOST_DROP_REASONS) == NULL);
+	close(fd);
+	tel_stop(t);
+}
+
 /* DPDK's default path rule and the option values (ctl.c). */
 static void test_ctl_options(void)
 {
@@ -536,6 +652,7 @@ int main(void)
 	RUN(test_register);
 	RUN(test_stop_with_clients);
 	RUN(test_ctl_options);
+	RUN(test_ethdev);
 
 	CHECK_EQ(count_fds(), fds);
 	rmdir(dir);
