@@ -22,8 +22,8 @@
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
-#      plane and the data path meet (reconnect both ways, interrupt mode);
-#      any report is a FAIL line
+#      plane and the data path meet (reconnect both ways, interrupt mode),
+#      and the ops step's switch case; any report is a FAIL line
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
@@ -209,6 +209,11 @@ if want tsan; then
         if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
             echo "FAIL tsan peer: ThreadSanitizer report (see $LOGDIR/tsan-peer.log)" >>"$LOGDIR/tsan.res"
         fi
+        # The control socket's thread beside the switch's workers and
+        # event thread (a report makes the switch exit 66: FAIL exit).
+        timeout 300 tests/ops/test-ops.sh --build "$b" >"$LOGDIR/tsan-ops.log" 2>&1
+        grep -q '^ops:' "$LOGDIR/tsan-ops.log" || echo "FAIL tsan ops: did not finish" >>"$LOGDIR/tsan-ops.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan ops /' "$LOGDIR/tsan-ops.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
     else
         echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
         tail -20 "$LOGDIR/$b.log"
