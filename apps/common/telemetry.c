@@ -33,6 +33,7 @@
 #define TEL_MAX_HELP_LEN 128
 #define TEL_MAX_COMMANDS 128
 #define TEL_DEFAULT_CLIENTS 16
+#define TEL_MAX_CLIENTS 1024
 #define TEL_LISTEN_BACKLOG 64
 #define TEL_ACCEPT_BURST 64    /* connections accepted per poll round */
 
@@ -55,6 +56,8 @@ struct tel {
 	bool thread_started;
 	unsigned max_clients;
 	int *clients;                 /* max_clients slots, -1: free */
+	struct pollfd *pfd;           /* the thread's: 2 + max_clients */
+	unsigned *slot_of;            /* pfd index -> client slot */
 	pthread_mutex_t lock;         /* guards cmds (tel_register vs thread) */
 	struct tel_cmd cmds[TEL_MAX_COMMANDS];
 	unsigned ncmds;
@@ -374,11 +377,10 @@ static bool accept_client(struct tel *t)
 static void *tel_thread(void *arg)
 {
 	struct tel *t = arg;
-	unsigned nfds = 2 + t->max_clients;
-	struct pollfd *pfd = calloc(nfds, sizeof(*pfd));
-	unsigned *slot_of = calloc(nfds, sizeof(*slot_of));
+	struct pollfd *pfd = t->pfd;
+	unsigned *slot_of = t->slot_of;
 
-	while (pfd && slot_of) {
+	for (;;) {
 		unsigned n = 0;
 		pfd[n++] = (struct pollfd){ .fd = t->stop_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = t->listen_fd, .events = POLLIN };
@@ -392,6 +394,8 @@ static void *tel_thread(void *arg)
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			fprintf(stderr, "%s: control socket: poll: %s; no longer "
+				"served\n", t->app, strerror(errno));
 			break;
 		}
 		if (pfd[0].revents)
@@ -413,8 +417,6 @@ static void *tel_thread(void *arg)
 			if (!accept_client(t))
 				break;
 	}
-	free(pfd);
-	free(slot_of);
 	return NULL;
 }
 
@@ -537,6 +539,8 @@ static void tel_free(struct tel *t)
 		close(t->stop_fd);
 	pthread_mutex_destroy(&t->lock);
 	free(t->clients);
+	free(t->pfd);
+	free(t->slot_of);
 	free(t->path);
 	free(t);
 }
@@ -560,9 +564,13 @@ struct tel *tel_start(const struct tel_params *p)
 	pthread_mutex_init(&t->lock, NULL);
 	snprintf(t->app, sizeof(t->app), "%s", p->app ? p->app : "app");
 	t->max_clients = p->max_clients ? p->max_clients : TEL_DEFAULT_CLIENTS;
+	if (t->max_clients > TEL_MAX_CLIENTS)
+		t->max_clients = TEL_MAX_CLIENTS;
 	t->path = strdup(p->path);
 	t->clients = malloc(t->max_clients * sizeof(*t->clients));
-	if (!t->path || !t->clients) {
+	t->pfd = calloc(2 + t->max_clients, sizeof(*t->pfd));
+	t->slot_of = calloc(2 + t->max_clients, sizeof(*t->slot_of));
+	if (!t->path || !t->clients || !t->pfd || !t->slot_of) {
 		ret = -ENOMEM;
 		goto fail;
 	}
