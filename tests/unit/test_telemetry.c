@@ -26,7 +26,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -438,6 +440,45 @@ static void test_stop_with_clients(void)
 	CHECK(access(path, F_OK) < 0);
 }
 
+/* Another user (root only: the test takes uid 65534 in a child) may
+ * read through a 0666 socket but not change state; the owner may. */
+static void test_permission_peer(void)
+{
+	if (geteuid() != 0) {
+		printf("  (not root: no other user to connect as; skipped)\n");
+		return;
+	}
+	struct tel *t = start(0, 0666);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(chmod(dir, 0755) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* No malloc here: the parent has threads. */
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(10);
+		int fd = client();
+		if (fd < 0)
+			_exit(11);
+		if (strcmp(ask(fd, "/test/echo,r"), "{\"/test/echo\":\"r\"}"))
+			_exit(12);
+		if (strcmp(ask(fd, "/test/write,w"), "{\"/test/write\":null}"))
+			_exit(13);
+		_exit(0);
+	}
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fprintf(stderr, "  child status %d\n", status);
+	int fd = client();
+	CHECK(strcmp(ask(fd, "/test/write,w"), "{\"/test/write\":\"w\"}") == 0);
+	close(fd);
+	CHECK(chmod(dir, 0700) == 0);
+	tel_stop(t);
+}
+
 static void test_permission_rule(void)
 {
 	const gid_t g[] = { 5, 7 };
@@ -645,6 +686,7 @@ int main(void)
 	RUN(test_permission_rule);
 	RUN(test_request_syntax);
 	RUN(test_protocol);
+	RUN(test_permission_peer);
 	RUN(test_hostile);
 	RUN(test_max_clients);
 	RUN(test_slow_reader);
