@@ -22,6 +22,8 @@
 # Pinning: testpmd forwards on core 0, the switch's worker on core 1.
 # Every wait is on a condition with a deadline (x2 for a sanitizer build);
 # everything started is stopped by PID on exit.
+# Helpers run through tp_wait_until and traps look unreachable to shellcheck:
+# shellcheck disable=SC2317
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -98,6 +100,8 @@ ipackets() { tele "/ethdev/stats,$1" | jq_py "r[0]['/ethdev/stats']['$2']"; }
 grows() { local v; v=$(ipackets "$1" "$2"); [[ $v =~ ^[0-9]+$ ]] && ((v > $3)); }
 
 # --- telemetry: dpdk-telemetry.py
+# testpmd reads "start" from its FIFO in its own time: wait for traffic.
+tp_wait_until 30 "traffic into port 0" grows 0 ipackets 0
 out=$(tele /ethdev/list /ethdev/stats,0 /ethdev/xstats,0 /ethdev/link_status,0 \
     /ethdev/link_status,1 /ethdev/info,1 /info)
 echo "$out" >"$TP_DIR/tele.out"
