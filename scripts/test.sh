@@ -7,6 +7,10 @@
 #   2. unit tests (meson suite "unit") in all three builds
 #   3. peer tests against DPDK testpmd (virtio-user front-end for our back-end,
 #      net_vhost back-end for our front-end), with the ASan build
+#   3b. cli: vhostctl against a fake control socket (every command, table
+#      and --json output, exit codes, hostile servers) and against
+#      dpdk-testpmd's telemetry (gcc build); the fake-server cases again
+#      with the ASan build (tests/ops/test-vhostctl.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
@@ -24,7 +28,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer cli valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +36,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer cli valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -70,7 +74,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want cli || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -113,6 +117,16 @@ if want peer; then
     timeout 900 tests/peer/test-virtio-user.sh --build build-ci-asan >"$LOGDIR/peer-vu.log" 2>&1
     grep -q '^virtio-user peer:' "$LOGDIR/peer-vu.log" || echo "FAIL peer-vu: did not finish" >>"$LOGDIR/peer-vu.log"
     count "$LOGDIR/peer-vu.log"
+fi
+
+if want cli; then
+    note "vhostctl: fake control sockets, hostile servers, testpmd telemetry (gcc; ASan for the fake cases)"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-gcc --tag build-ci-gcc >"$LOGDIR/cli.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli.log" || echo "FAIL cli: did not finish [build-ci-gcc]" >>"$LOGDIR/cli.log"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-asan --no-peer --tag build-ci-asan >"$LOGDIR/cli-asan.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli-asan.log" || echo "FAIL cli: did not finish [build-ci-asan]" >>"$LOGDIR/cli-asan.log"
+    count "$LOGDIR/cli.log"
+    count "$LOGDIR/cli-asan.log"
 fi
 
 if want valgrind; then

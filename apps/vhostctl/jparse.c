@@ -554,11 +554,16 @@ static void print_node(FILE *f, const struct jnode *n, bool pretty, unsigned lev
 	case J_ARRAY:
 	case J_OBJECT: {
 		bool obj = n->type == J_OBJECT;
+		/* Pretty output keeps a list of scalars (per-queue counters) on one line. */
+		bool flat = !obj;
+		for (size_t k = 0; flat && k < n->n_kids; k++)
+			flat = n->kids[k].type != J_ARRAY && n->kids[k].type != J_OBJECT;
+		bool nl = pretty && !flat;
 		fputc(obj ? '{' : '[', f);
 		for (size_t k = 0; k < n->n_kids; k++) {
 			if (k)
-				fputc(',', f);
-			if (pretty)
+				fputs(pretty && flat ? ", " : ",", f);
+			if (nl)
 				indent(f, level + 1);
 			if (obj) {
 				print_string(f, n->kids[k].key, n->kids[k].key_len);
@@ -566,7 +571,7 @@ static void print_node(FILE *f, const struct jnode *n, bool pretty, unsigned lev
 			}
 			print_node(f, &n->kids[k], pretty, level + 1);
 		}
-		if (pretty && n->n_kids)
+		if (nl && n->n_kids)
 			indent(f, level);
 		fputc(obj ? '}' : ']', f);
 		break;

@@ -50,7 +50,9 @@ bool jnum_double(const struct jnode *n, double *out);
 /* The string of a J_STRING, else NULL. */
 const char *jstr(const struct jnode *n);
 
-/* Write n as JSON: pretty (two-space indent) or compact. Output is valid JSON
+/* Write n as JSON: pretty (two-space indent, lists of scalars on one line) or
+ * compact. A parsed tree printed for people; apps/common/json.c builds JSON
+ * from C values and has no pretty form. Output is valid JSON
  * and valid UTF-8; control characters are escaped. */
 void jprint(FILE *f, const struct jnode *n, bool pretty);
 
