@@ -185,6 +185,12 @@ if start_fake "$S" normal; then
     [[ $(grep -c '^vhostctl top:' "$OUT") == 2 ]] && grep -qE '^ +0 +vm1 +[1-9][0-9]* +[1-9]' "$OUT" &&
         grep -qE '^ +0 +1 +10\.0 ' "$OUT" && pass "top: 2 blocks, port rates, worker busy %" ||
         fail "top blocks ($(tr '\n' '|' <"$OUT"))"
+    # On a terminal (script(1) gives it one), top clears the screen with ANSI codes.
+    if command -v script >/dev/null; then
+        timeout -k 2 30 script -qec "$V -s $S top -n 2 -i 0.1" /dev/null >"$W/tty.out" 2>&1
+        [[ $(grep -c $'\e\[H\e\[2J' "$W/tty.out") == 2 ]] && pass "top on a tty: ANSI clear per refresh" ||
+            fail "top on a tty ($(head -c 300 "$W/tty.out" | cat -v))"
+    fi
     # -f PREFIX: the socket where DPDK's rule puts it.
     if (($(id -u) == 0)); then rundir=/var/run/dpdk; else rundir=${XDG_RUNTIME_DIR:-/tmp}/dpdk; fi
     P=vhostctl-test-$$
