@@ -14,11 +14,15 @@
 
 int ctl_prefix_path(const char *prefix, char *out, size_t outlen)
 {
-	/* DPDK's eal_get_runtime_dir(): /var/run/dpdk for root, else
-	 * $XDG_RUNTIME_DIR/dpdk, else /tmp/dpdk. */
+	/* The daemons' rule (apps/common/ctl.c, DPDK's eal_get_runtime_dir()):
+	 * $RUNTIME_DIRECTORY (set by systemd for a unit) if set, else /var/run
+	 * for root, else $XDG_RUNTIME_DIR, else /tmp; then dpdk/PREFIX/. */
 	const char *base = "/var/run";
+	const char *rd = getenv("RUNTIME_DIRECTORY");
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	if (geteuid() != 0)
+	if (rd && rd[0])
+		base = rd;
+	else if (getuid() != 0)
 		base = (xdg && xdg[0]) ? xdg : "/tmp";
 	int n = snprintf(out, outlen, "%s/dpdk/%s/dpdk_telemetry.v2", base, prefix);
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;

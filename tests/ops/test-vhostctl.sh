@@ -30,12 +30,15 @@ FAKE=$ROOT/tests/ops/fake_ctl.py
 PY=python3
 [[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 # A sanitizer report makes vhostctl exit 23: never an accepted exit code here.
+# -f PREFIX resolves like the daemons; a systemd unit's directory must not leak in.
+unset RUNTIME_DIRECTORY
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=23}
 W=$(mktemp -d /tmp/vhostctl-test.XXXXXX)
 NPASS=0
 NFAIL=0
 FAKE_PID=""
+SW_PID=""
 
 pass() { echo "PASS cli $*$TAG"; NPASS=$((NPASS + 1)); }
 fail() { echo "FAIL cli $*$TAG"; NFAIL=$((NFAIL + 1)); }
@@ -47,8 +50,18 @@ stop_fake() {
         FAKE_PID=""
     fi
 }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+stop_switch() {
+    if [[ -n $SW_PID ]]; then
+        kill "$SW_PID" 2>/dev/null
+        wait_for 20 gone "$SW_PID" || kill -9 "$SW_PID" 2>/dev/null
+        wait "$SW_PID" 2>/dev/null
+        SW_PID=""
+    fi
+}
 cleanup() {
     stop_fake
+    stop_switch
     [[ $(type -t tp_cleanup_all) == function ]] && tp_cleanup_all
     rm -rf "$W"
 }
@@ -221,12 +234,40 @@ stop_fake
 "$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1])' "$W/dead.sock"
 expect_fail "hostile: socket nobody listens on" 3 'Connection refused' -t 2 -s "$W/dead.sock" show
 
+# ---- a real vhost-switch (once its control socket exists: --ctl in its --help) ----
+SW=$BUILD/apps/vhost-switch/vhost-switch
+if ((PEER)) && [[ -x $SW ]] && timeout 10 "$SW" --help 2>&1 | grep -q -- '--ctl'; then
+    C=$W/sw.ctl
+    # One worker pinned to CPU 1 (it polls); stopped by PID in cleanup.
+    timeout -k 3 120 taskset -c 1 "$SW" --socket "$W/vm0.sock" --workers 1 --cpu 1 --ctl "$C" \
+        >"$W/sw.log" 2>&1 &
+    SW_PID=$!
+    if wait_for 30 test -S "$C"; then
+        expect "switch: show" 0 '^ID +NAME +KIND' -t 10 -s "$C" show
+        grep -q 'vm0.sock' "$OUT" && pass "switch: show lists the port" || fail "switch: show lists the port ($(tr '\n' '|' <"$OUT"))"
+        expect "switch: fdb-show" 0 '^MAC +NET +PORT +VTEP +AGE' -t 10 -s "$C" fdb-show
+        expect_json "switch: pmd-stats-show --json" 'len(v) >= 1 and "busy_passes" in v[0]' -t 10 -s "$C" --json pmd-stats-show
+        expect "switch: pmd-stats-show" 0 '^worker 0' -t 10 -s "$C" pmd-stats-show
+        expect "switch: rxq-show" 0 '' -t 10 -s "$C" rxq-show
+        expect_json "switch: call /ethdev/list" 'isinstance(v, list)' -t 10 -s "$C" call /ethdev/list
+        expect_json "switch: port-add --json" '"id" in v and "name" in v' -t 10 -s "$C" --json port-add "$W/vm1.sock"
+        id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT" 2>/dev/null)
+        expect "switch: show after port-add" 0 'vm1.sock' -t 10 -s "$C" show
+        expect "switch: port-del" 0 "^deleted port ${id:-X} " -t 10 -s "$C" port-del "${id:-X}"
+        expect_fail "switch: port-del again fails" 1 '.' -t 10 -s "$C" port-del "${id:-X}"
+        expect "switch: top" 0 '^ID +NAME +RX_PPS' -t 10 -s "$C" top -n 1 -i 0.2
+    else
+        fail "switch: no control socket at $C ($(tail -3 "$W/sw.log" | tr '\n' '|'))"
+    fi
+    stop_switch
+fi
+
 # ---- a real peer: dpdk-testpmd's telemetry (DPDK 22.11) ----
 if ((PEER)); then
     if ! command -v dpdk-testpmd >/dev/null; then
         fail "peer: dpdk-testpmd not installed"
     else
-        # shellcheck source=../peer/lib/testpmd.sh
+        # shellcheck source=tests/peer/lib/testpmd.sh
         . "$ROOT/tests/peer/lib/testpmd.sh"
         TP_DIR=$W/tp TP_MEM=256 tp_init
         P=vctl_$$
