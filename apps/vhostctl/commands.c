@@ -273,11 +273,9 @@ int cmd_pmd_stats_show(struct vctl *v, int argc, char **argv)
 			if (busy > passes)
 				busy = passes; /* a torn sample must not print negative idle */
 			printf("worker %llu", (unsigned long long)id);
-			const struct jnode *cpu = jget(w, "cpu");
-			if (cpu && cpu->type != J_NULL) {
-				fputs(" cpu ", stdout);
-				jprint(stdout, cpu, false);
-			}
+			uint64_t cpu;
+			if (jnum_u64(jget(w, "cpu"), &cpu)) /* -1 or absent: not pinned */
+				printf(" cpu %llu", (unsigned long long)cpu);
 			printf(":\n");
 			printf("  units: %llu\n", (unsigned long long)units);
 			printf("  packets: %llu\n", (unsigned long long)pkts);

@@ -36,16 +36,22 @@ class Switch:
             {"id": 0, "name": "vm1", "kind": "vhost", "mode": "server", "state": "up",
              "network": 0, "queues": 2, "rx_packets": n, "rx_bytes": n * 64,
              "rx_drops": 0, "tx_packets": 2 * n, "tx_bytes": 2 * n * 64, "tx_drops": 3,
-             "macs": ["52:54:00:00:00:01"]},
+             "macs": 1},
             {"id": 1, "name": "tap-\u00e9\x1b[31m", "kind": "tap", "mode": "", "state": "down",
              "network": 7, "queues": 1, "rx_packets": 5, "rx_bytes": 320, "rx_drops": 1,
-             "tx_packets": 0, "tx_bytes": 0, "tx_drops": 0, "macs": []},
+             "tx_packets": 0, "tx_bytes": 0, "tx_drops": 0, "macs": 0},
+            {"id": 2, "name": "vm3", "kind": "vhost", "mode": "client", "state": "up",
+             "network": 0, "queues": 1, "rx_packets": 0, "rx_bytes": 0, "rx_drops": 0,
+             "tx_packets": 0, "tx_bytes": 0, "tx_drops": 0,
+             "macs": ["52:54:00:00:00:03", "52:54:00:00:00:04"]},
         ]
 
     def workers(self):
         self.calls += 1
         n = self.calls * STEP
-        return [{"id": 0, "cpu": 1, "units": 3, "passes": 10 * n, "busy_passes": n,
+        return [{"id": 1, "cpu": -1, "units": 1, "passes": n, "busy_passes": 0,
+                 "packets": 0, "floods": 0},
+                {"id": 0, "cpu": 1, "units": 3, "passes": 10 * n, "busy_passes": n,
                  "packets": 5 * n, "floods": 2}]
 
     def ethstats(self, port):
