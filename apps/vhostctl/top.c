@@ -108,6 +108,20 @@ static int sample_ethdev_ports(struct vctl *v, struct sample *s)
 		struct port_sample *ps = &s->ports[s->nports++];
 		ps->id = id;
 		snprintf(ps->name, sizeof(ps->name), "ethdev%llu", (unsigned long long)id);
+		/* The name from /ethdev/info when the server has it (testpmd, our daemons). */
+		snprintf(req, sizeof(req), "/ethdev/info,%llu", (unsigned long long)id);
+		const struct jnode *info;
+		char err[256];
+		struct jnode *ir = ctl_call(&v->conn, req, &info, err, sizeof(err));
+		if (ir && jstr(jget(info, "name")))
+			copy_name(ps->name, sizeof(ps->name), jget(info, "name"));
+		jnode_free(ir);
+		if (!ir) {
+			fprintf(stderr, "vhostctl: %s: %s\n", req, err);
+			jnode_free(sr);
+			rc = -1;
+			break;
+		}
 		ps->rx_pkts = u64_of(st, "ipackets");
 		ps->tx_pkts = u64_of(st, "opackets");
 		ps->rx_bytes = u64_of(st, "ibytes");

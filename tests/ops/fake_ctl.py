@@ -91,6 +91,8 @@ class Switch:
                 {"mac": "02:00:00:00:00:09", "network": 7, "port": 9,
                  "vtep": "192.0.2.2", "age": 0},
             ]
+            if param == "99":  # a table larger than the reply: capped, said so
+                return {"count": 5000, "truncated": True, "entries": entries[:1]}
             if param:
                 entries = [e for e in entries if str(e["network"]) == param]
             return {"count": len(entries), "truncated": False, "entries": entries}

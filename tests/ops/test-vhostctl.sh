@@ -171,6 +171,7 @@ if start_fake "$S" normal; then
         pass "fdb-show: rows with port names and vtep" || fail "fdb-show rows ($(tr '\n' '|' <"$OUT"))"
     expect "fdb-show NET" 0 '' -s "$S" fdb-show 7
     [[ $(grep -c '^[0-9a-f][0-9a-f]:' "$OUT") == 2 ]] && pass "fdb-show NET: filtered" || fail "fdb-show NET: filtered"
+    expect "fdb-show truncated" 0 '^\(1 of 5000 entries shown: the reply was truncated\)$' -s "$S" fdb-show 99
     expect_json "fdb-show --json" 'v["count"] == 3 and v["entries"][2]["vtep"] == "192.0.2.2"' -s "$S" --json fdb-show
     expect "fdb-flush" 0 '^flushed 3 FDB entries$' -s "$S" fdb-flush
     expect "fdb-flush PORT" 0 '^flushed 1 FDB entry$' -s "$S" fdb-flush vm1
@@ -289,7 +290,7 @@ if ((PEER)); then
                 expect_json "testpmd: --json call /ethdev/stats,0" 'v["ipackets"] == 0 and "q_ipackets" in v' \
                     -f "$P" --json call /ethdev/stats,0
                 expect_json "testpmd: call /info" '"max_output_len" in v' -f "$P" call /info
-                expect "testpmd: top (ethdev counters)" 0 '^ +0 +ethdev0 ' -f "$P" top -n 1 -i 0.2
+                expect "testpmd: top (ethdev counters and names)" 0 '^ +0 +net_null0 ' -f "$P" top -n 1 -i 0.2
                 expect_fail "testpmd: show (not a switch) exits 1" 1 'no result' -f "$P" show
             else
                 fail "testpmd: no telemetry socket at $rundir/$P/dpdk_telemetry.v2"
