@@ -549,7 +549,15 @@ static void print_node(FILE *f, const struct jnode *n, bool pretty, unsigned lev
 	case J_BOOL: fputs(n->b ? "true" : "false", f); break;
 	case J_INT: fprintf(f, "%lld", (long long)n->i); break;
 	case J_UINT: fprintf(f, "%llu", (unsigned long long)n->u); break;
-	case J_DOUBLE: fprintf(f, "%.17g", n->d); break;
+	case J_DOUBLE: {
+		/* The shortest of %.15g / %.17g that reads back as the same double. */
+		char txt[40];
+		snprintf(txt, sizeof(txt), "%.15g", n->d);
+		if (strtod(txt, NULL) != n->d)
+			snprintf(txt, sizeof(txt), "%.17g", n->d);
+		fputs(txt, f);
+		break;
+	}
 	case J_STRING: print_string(f, n->str, n->str_len); break;
 	case J_ARRAY:
 	case J_OBJECT: {

@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 	int nargs = argc - optind - 1;
 	if (nargs < cmd->min_args || nargs > cmd->max_args)
 		return usage_error("wrong number of arguments for", cmd->name);
+	if (cmd->run == cmd_top && v.json)
+		return usage_error("top has no --json output (use call)", NULL);
 	if (cmd->run == cmd_call && argv[optind + 1][0] != '/')
 		return usage_error("call takes /cmd[,params]", argv[optind + 1]);
 	if (!prefix[0] || strchr(prefix, '/'))

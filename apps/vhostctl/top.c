@@ -253,10 +253,6 @@ int cmd_top(struct vctl *v, int argc, char **argv)
 		fprintf(stderr, "vhostctl: top takes options only (-i SECONDS, -n COUNT)\n");
 		return EXIT_USAGE;
 	}
-	if (v->json) {
-		fprintf(stderr, "vhostctl: top has no --json output (use call)\n");
-		return EXIT_USAGE;
-	}
 	bool tty = isatty(STDOUT_FILENO);
 	struct sample a, b;
 	if (take_sample(v, &a))

@@ -235,6 +235,15 @@ static void test_print(void)
 	CHECK(out && !strcmp(out, "{\"k\":\"\\u001b[31m\"}")); /* ESC escaped, not raw */
 	free(out);
 	jnode_free(n);
+	/* Doubles print short when that is exact, and read back the same. */
+	n = parse_s("[0.1, 2.5, 1e300, 0.30000000000000004]");
+	out = NULL;
+	f = open_memstream(&out, &len);
+	jprint(f, n, false);
+	fclose(f);
+	CHECK(out && !strcmp(out, "[0.1,2.5,1e+300,0.30000000000000004]"));
+	free(out);
+	jnode_free(n);
 }
 
 int main(void)
