@@ -12,6 +12,7 @@ MODE (hostile servers): normal (default), garbage (reply bytes that are not
 JSON), truncated (a reply cut in the middle), huge (a reply larger than
 max_output_len), silent (never replies), close (closes right after the hello),
 nohello (never sends the hello), badhello (a hello that is not JSON),
+hugehello (max_output_len of 1 TiB),
 wrongkey (a reply for another command), deep (nesting 100000 deep), nul (NUL
 bytes inside the reply), error (every command replies {"error": ...}),
 null (every command replies null).
@@ -139,6 +140,8 @@ def serve(conn, mode, max_len, sw):
         return
     if mode == "badhello":
         conn.send(b"{hello")
+    elif mode == "hugehello":  # asks the client for a 1 TiB reply buffer
+        conn.send(json.dumps({"version": "fake", "pid": 1, "max_output_len": 1 << 40}).encode())
     else:
         conn.send(json.dumps({"version": "fake 1.0", "pid": os.getpid(),
                               "max_output_len": max_len}).encode())

@@ -219,7 +219,7 @@ if start_fake "$S" normal; then
 fi
 
 # ---- hostile servers: non-zero exit, no crash or sanitizer report, within the timeout ----
-for mode in garbage truncated huge silent close nohello badhello wrongkey deep nul error null; do
+for mode in garbage truncated huge silent close nohello badhello hugehello wrongkey deep nul error null; do
     maxlen=4096; [[ $mode == deep ]] && maxlen=1048576 # past the size check, to the depth limit
     start_fake "$S" "$mode" "$maxlen" || continue
     for args in "call /info" "show" "top -n 1 -i 0.1"; do
