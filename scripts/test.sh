@@ -183,7 +183,7 @@ fi
 
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"
-    timeout $((FUZZ_SECONDS * 5 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+    timeout $((FUZZ_SECONDS * 6 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"
