@@ -13,7 +13,8 @@
 #      with the ASan build (tests/ops/test-vhostctl.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
-#      for the TAP device and a network namespace)
+#      for the TAP device and a network namespace), and a guest started
+#      through libvirt (virsh) on a switch port in both socket directions
 #   5b. live migration of a Linux guest between two QEMU processes on the
 #      switch (RAM compared page by page, a run without logging that must
 #      differ, cancel, announce_self, memory hot-plug; tests/vm/test-migrate.sh)
@@ -151,6 +152,12 @@ if want vm; then
         VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
             timeout 2400 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
         grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
+        # a guest defined and started through libvirt (virsh), both socket
+        # directions
+        VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
+            timeout 900 tests/vm/test-libvirt.sh >"$LOGDIR/vm-libvirt.log" 2>&1
+        grep -q '^test-libvirt:' "$LOGDIR/vm-libvirt.log" || echo "FAIL libvirt: did not finish" >>"$LOGDIR/vm-libvirt.log"
+        cat "$LOGDIR/vm-libvirt.log" >>"$LOGDIR/vm.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
