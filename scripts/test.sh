@@ -10,6 +10,10 @@
 #   3b. operations (ops): vhost-switch's control socket under traffic from
 #      two testpmd virtio-user ports, driven by Debian's dpdk-telemetry.py
 #      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build)
+#   3c. cli: vhostctl against a fake control socket (every command, table
+#      and --json output, exit codes, hostile servers) and against
+#      dpdk-testpmd's telemetry (gcc build); the fake-server cases again
+#      with the ASan build (tests/ops/test-vhostctl.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
@@ -27,7 +31,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer ops valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer ops cli valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +39,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer ops valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer ops cli valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -73,7 +77,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want ops || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want ops || want cli || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -123,6 +127,16 @@ if want ops; then
     timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
     grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
     count "$LOGDIR/ops.log"
+fi
+
+if want cli; then
+    note "vhostctl: fake control sockets, hostile servers, testpmd telemetry (gcc; ASan for the fake cases)"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-gcc --tag build-ci-gcc >"$LOGDIR/cli.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli.log" || echo "FAIL cli: did not finish [build-ci-gcc]" >>"$LOGDIR/cli.log"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-asan --no-peer --tag build-ci-asan >"$LOGDIR/cli-asan.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli-asan.log" || echo "FAIL cli: did not finish [build-ci-asan]" >>"$LOGDIR/cli-asan.log"
+    count "$LOGDIR/cli.log"
+    count "$LOGDIR/cli-asan.log"
 fi
 
 if want valgrind; then
@@ -179,7 +193,7 @@ fi
 
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"
-    timeout $((FUZZ_SECONDS * 5 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+    timeout $((FUZZ_SECONDS * 6 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"
