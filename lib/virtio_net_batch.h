@@ -61,13 +61,11 @@ enqueue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 			       VRING_DESC_F_WRITE, &pb))
 		return false;
 	BATCH_UNROLL
-	for (unsigned k = 0; k < PACKED_BATCH; k++) {
+	for (unsigned k = 0; k < PACKED_BATCH; k++)
 		if (pb.len[k] < need[k])
 			return false;
-		p[k] = mem_gpa_range_hint(mt, pb.addr[k], need[k], &hint);
-		if (!p[k])
-			return false;
-	}
+	if (!mem_gpa_ranges_hint(mt, PACKED_BATCH, pb.addr, need, p, &hint))
+		return false;
 	vq->mem_hint = hint;
 	BATCH_UNROLL
 	for (unsigned k = 0; k < PACKED_BATCH; k++) {
@@ -87,9 +85,21 @@ enqueue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 	return true;
 }
 
-/* fresh: PACKED_BATCH empty packet buffers, filled on true (on false they
- * may carry offload metadata of a header that was refused: the paths
- * they go to next set it again). */
+/* A header the batch refused leaves fresh buffers as they came: no
+ * offload metadata (cold: one guest's bad header). */
+static __attribute__((cold, noinline)) void
+batch_clear_offloads(struct vhost_pktbuf *const *fresh, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		fresh[k]->ol_flags = 0;
+		fresh[k]->csum_start = fresh[k]->csum_offset = 0;
+		fresh[k]->gso_size = 0;
+		fresh[k]->gso_type = VHOST_GSO_NONE;
+	}
+}
+
+/* fresh: PACKED_BATCH empty packet buffers, filled on true, unchanged on
+ * false. */
 static inline __attribute__((always_inline)) bool
 dequeue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 	      const struct ring_head *h0, struct vhost_pktbuf *const *fresh,
@@ -98,21 +108,19 @@ dequeue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 	const struct mem_table *mt = vq->mem;
 	uint64_t features = vq->features;
 	uint32_t hint = vq->mem_hint, hdr_len = vq->hdr_len;
-	const uint8_t *p[PACKED_BATCH];
+	uint8_t *p[PACKED_BATCH];
 	struct packed_batch pb;
 
 	if (!packed_batch_take(vq, cur->idx, cur->wrap, h0->flags, cur->left,
 			       0, &pb))
 		return false;
 	BATCH_UNROLL
-	for (unsigned k = 0; k < PACKED_BATCH; k++) {
+	for (unsigned k = 0; k < PACKED_BATCH; k++)
 		if (pb.len[k] <= hdr_len ||
 		    pb.len[k] - hdr_len > vhost_pktbuf_tailroom(fresh[k]))
 			return false;
-		p[k] = mem_gpa_range_hint(mt, pb.addr[k], pb.len[k], &hint);
-		if (!p[k])
-			return false;
-	}
+	if (!mem_gpa_ranges_hint(mt, PACKED_BATCH, pb.addr, pb.len, p, &hint))
+		return false;
 	BATCH_UNROLL
 	for (unsigned k = 0; k < PACKED_BATCH; k++) {
 		struct virtio_net_hdr_mrg_rxbuf h;
@@ -121,8 +129,10 @@ dequeue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 		memcpy(&h, p[k], sizeof(h.hdr));
 		if (h.hdr.flags || h.hdr.gso_type) {
 			if (!net_hdr_to_pkt(features, &h, pb.len[k] - hdr_len,
-					    fresh[k]))
+					    fresh[k])) {
+				batch_clear_offloads(fresh, k + 1);
 				return false;
+			}
 		} else {
 			fresh[k]->ol_flags = 0;
 		}
