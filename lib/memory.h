@@ -123,6 +123,7 @@ static inline bool mem_gpa_ranges_hint(const struct mem_table *mt,
 		size = mt->regions[*hint].size;
 		hva = mt->regions[*hint].hva;
 	}
+	_Pragma("GCC unroll 4")
 	for (unsigned k = 0; k < n; k++) {
 		/* gpa < base wraps off past size: regions do not wrap. */
 		uint64_t off = gpa[k] - base;

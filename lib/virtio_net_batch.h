@@ -67,21 +67,20 @@ enqueue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 	if (!mem_gpa_ranges_hint(mt, PACKED_BATCH, pb.addr, need, p, &hint))
 		return false;
 	vq->mem_hint = hint;
+	/* Bookkeeping before the copies, which could alias it all. */
+	packed_shadow_batch(vq, used, &pb, need);
+	BATCH_UNROLL
+	for (unsigned k = 0; k < PACKED_BATCH; k++)
+		count_packet(b, need[k] - (uint32_t)sizeof(plain));
+	ring_next(vq, true, cur, PACKED_BATCH);
 	BATCH_UNROLL
 	for (unsigned k = 0; k < PACKED_BATCH; k++) {
 		memcpy(p[k], &plain, sizeof(plain));
 		memcpy(p[k] + sizeof(plain), vhost_pktbuf_data(pkts[k]),
-		       pkts[k]->pkt_len);
+		       need[k] - sizeof(plain));
 		if (logging)
 			vring_log_gpa(vq, pb.addr[k], need[k]);
 	}
-	BATCH_UNROLL
-	for (unsigned k = 0; k < PACKED_BATCH; k++) {
-		ring_used_add(vq, true, (uint16_t)(used + k), pb.id[k],
-			      need[k], 1);
-		count_packet(b, pkts[k]->pkt_len);
-	}
-	ring_next(vq, true, cur, PACKED_BATCH);
 	return true;
 }
 
@@ -138,6 +137,12 @@ dequeue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 		}
 	}
 	vq->mem_hint = hint;
+	/* Bookkeeping before the copies, which could alias it all. */
+	packed_shadow_batch(vq, taken, &pb, NULL);
+	BATCH_UNROLL
+	for (unsigned k = 0; k < PACKED_BATCH; k++)
+		count_packet(b, pb.len[k] - hdr_len);
+	ring_next(vq, true, cur, PACKED_BATCH);
 	BATCH_UNROLL
 	for (unsigned k = 0; k < PACKED_BATCH; k++) {
 		struct vhost_pktbuf *pkt = fresh[k];
@@ -147,10 +152,7 @@ dequeue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 		pkt->data_len = (uint16_t)len;
 		pkt->pkt_len = len;
 		pkt->queue = queue;
-		ring_used_add(vq, true, (uint16_t)(taken + k), pb.id[k], 0, 1);
-		count_packet(b, len);
 	}
-	ring_next(vq, true, cur, PACKED_BATCH);
 	return true;
 }
 

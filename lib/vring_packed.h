@@ -110,6 +110,23 @@ static inline bool packed_batch_take(const struct vhost_vring *vq,
 	return true;
 }
 
+/* The burst's used entries u.. for a batch taken by packed_batch_take:
+ * one slot each; len NULL: all 0 (transmit). Into the shadow, like
+ * ring_used_add, through one pointer load. */
+static inline void packed_shadow_batch(struct vhost_vring *vq, uint16_t u,
+				       const struct packed_batch *pb,
+				       const uint32_t *len)
+{
+	struct packed_used *s = &vq->shadow[u];
+
+	BATCH_UNROLL
+	for (unsigned k = 0; k < PACKED_BATCH; k++) {
+		s[k].id = pb->id[k];
+		s[k].len = len ? len[k] : 0;
+		s[k].nslots = 1;
+	}
+}
+
 /* One indirect table (virtio 2.7.5): len / 16 descriptors, all used; WRITE
  * is the only flag that means something there. */
 static inline enum chain_status

@@ -657,6 +657,28 @@ static void test_dirty_log(void)
 	/* The buffer and the descriptor written back are in the log. */
 	CHECK(bit(log, gpa(buf)));
 	CHECK(bit(log, gpa(PD(RXQ, 0))));
+	/* Three one by one (positions 1-3), then a batch (4-7), each of
+	 * its buffers in a page of its own: all four logged. */
+	{
+		uint8_t *g = galloc(5 * 4096);
+		struct vhost_pktbuf *x[4];
+
+		g += 4096 - (gpa(g) & 4095);
+		for (int k = 0; k < 7; k++) {
+			b.addr = k < 3 ? gpa(galloc(2048)) :
+				 gpa(g + (k - 3) * 4096);
+			fe_packed_post(&T.fe, RXQ, &b, 1, (uint16_t)k);
+		}
+		for (int k = 0; k < 4; k++) {
+			x[k] = mkpkt(100, (unsigned)k);
+			CHECK(!bit(log, gpa(g + k * 4096)));
+		}
+		CHECK_EQ(vhost_enqueue_burst(T.dev, RXQ, x, 3), 3);
+		CHECK_EQ(vhost_enqueue_burst(T.dev, RXQ, x, 4), 4);
+		for (int k = 0; k < 4; k++)
+			CHECK(bit(log, gpa(g + k * 4096)));
+		free_pkts(x, 4);
+	}
 	munmap(log, size + 4096);
 	close(logfd);
 	teardown();
