@@ -16,6 +16,9 @@
  * bad indirect tables. A chain whose extent is known but whose content is
  * bad comes back with length 0 and the next packet works; one whose extent
  * or id is unknowable stops the ring, and nothing is written back for it.
+ * The batch paths (four descriptors of a line at once): each malicious
+ * layout inside a line gives the one-by-one outcome; lines straddling the
+ * end of rings of 6 and 10; a batch's buffers logged while migrating.
  */
 #include <errno.h>
 #include <linux/virtio_config.h>
