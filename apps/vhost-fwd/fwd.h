@@ -90,4 +90,11 @@ void fwd_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on);
 /* The device stopped: no ring is on (destroy_device, before quiescing). */
 void fwd_port_rings_off(struct fwd_port *port);
 
+/* Start the Prometheus metrics threads (metrics_fwd.c, metrics.h), then
+ * tell systemd READY=1. *err: 0, or -errno (nothing started). */
+struct metrics;
+struct metrics_params;
+struct metrics *fwd_ops_start(struct fwd *f, const struct metrics_params *mp,
+			      int *err);
+
 #endif

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "fwd.h"
+#include "metrics.h"
+#include "sdnotify.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -140,7 +142,8 @@ static void usage(FILE *out)
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
-		"         [--queues N] [--verbose]\n");
+		"         [--queues N] [--verbose]\n"
+		METRICS_USAGE);
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -321,6 +324,7 @@ int main(int argc, char **argv)
 		{ "stats-file", required_argument, NULL, 'S' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		METRICS_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t disable = 0, last_rx[FWD_MAX_PORTS] = { 0 },
@@ -328,8 +332,17 @@ int main(int argc, char **argv)
 	double start, last;
 	pthread_t worker;
 	int c, ret = 0;
+	struct metrics_params metrics_params;
+	struct metrics *metrics;
 
+	metrics_params_init(&metrics_params);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int m = metrics_parse_option(&metrics_params, c, optarg);
+
+		if (m < 0)
+			return 2;
+		if (m)
+			continue;
 		switch (c) {
 		case 's':
 			if (f.nports == FWD_MAX_PORTS) {
@@ -404,6 +417,9 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "vhost-fwd: mode %s, %d port(s), pkt-len %u, burst %u\n",
 		mode_names[f.mode], f.nports, f.pkt_len, f.burst);
+	metrics = fwd_ops_start(&f, &metrics_params, &ret);
+	if (ret)
+		got_signal = SIGTERM;
 	start = last = now_s();
 	while (!got_signal) {
 		double t;
@@ -421,13 +437,15 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&f.stop, true);
+	sd_notify_send("STOPPING=1");
 	pthread_join(worker, NULL);
 	/* Keep the connections a moment: what we placed in the guests' rings
 	 * is theirs to read, and a front-end stops reading when we go. */
 	usleep(300000);
 	/* The worker is gone: destroy_device callbacks need not wait. */
 	vhost_ctx_destroy(f.ctx);
+	metrics_stop(metrics);
 	print_summary(&f, now_s() - start);
 	vhost_pktbuf_pool_destroy(f.pool);
-	return 0;
+	return ret ? 1 : 0;
 }
