@@ -43,6 +43,44 @@ void metrics_params_init(struct metrics_params *mp)
 	mp->interval = 10;
 }
 
+/* [ADDR:]PORT, ADDR an IPv4 address or [IPv6]. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char addr[64] = "127.0.0.1";
+	const char *colon = strrchr(s, ':'), *port = s;
+	unsigned long p;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (colon) {
+		size_t n = (size_t)(colon - s);
+
+		if (n >= sizeof(addr))
+			return -1;
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+		port = colon + 1;
+	}
+	p = strtoul(port, &end, 10);
+	if (end == port || *end || p == 0 || p > 65535)
+		return -1;
+	if (addr[0] == '[') {
+		size_t n = strlen(addr);
+
+		if (n < 3 || addr[n - 1] != ']')
+			return -1;
+		addr[n - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		return inet_pton(AF_INET6, addr + 1, &in6->sin6_addr) == 1 ? 0 : -1;
+	}
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons((uint16_t)p);
+	return inet_pton(AF_INET, addr, &in4->sin_addr) == 1 ? 0 : -1;
+}
+
 int metrics_parse_option(struct metrics_params *mp, int code, const char *arg)
 {
 	char *end;
@@ -63,9 +101,23 @@ int metrics_parse_option(struct metrics_params *mp, int code, const char *arg)
 			return -1;
 		}
 		return 1;
-	case METRICS_OPT_LISTEN:
+	case METRICS_OPT_LISTEN: {
+		struct sockaddr_storage ss;
+
+#ifndef HAVE_MICROHTTPD
+		fprintf(stderr, "--metrics-listen: this build has no HTTP "
+			"server (rebuild with libmicrohttpd: meson "
+			"-Dmetrics_http=enabled); --metrics-textfile works\n");
+		return -1;
+#endif
+		if (parse_listen(arg, &ss)) {
+			fprintf(stderr, "--metrics-listen [ADDR:]PORT (ADDR IPv4 "
+				"or [IPv6], default 127.0.0.1): %s\n", arg);
+			return -1;
+		}
 		mp->listen = arg;
 		return 1;
+	}
 	default:
 		return 0;
 	}
@@ -215,53 +267,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		     text, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* [ADDR:]PORT, ADDR an IPv4 address or [IPv6]. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	char addr[64] = "127.0.0.1";
-	const char *colon = strrchr(s, ':'), *port = s;
-	unsigned long p;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (colon) {
-		size_t n = (size_t)(colon - s);
-
-		if (n >= sizeof(addr))
-			return -1;
-		memcpy(addr, s, n);
-		addr[n] = '\0';
-		port = colon + 1;
-	}
-	p = strtoul(port, &end, 10);
-	if (end == port || *end || p == 0 || p > 65535)
-		return -1;
-	if (addr[0] == '[') {
-		size_t n = strlen(addr);
-
-		if (n < 3 || addr[n - 1] != ']')
-			return -1;
-		addr[n - 1] = '\0';
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p);
-		return inet_pton(AF_INET6, addr + 1, &in6->sin6_addr) == 1 ? 0 : -1;
-	}
-	in4->sin_family = AF_INET;
-	in4->sin_port = htons((uint16_t)p);
-	return inet_pton(AF_INET, addr, &in4->sin_addr) == 1 ? 0 : -1;
-}
-
 static int start_http(struct metrics *m)
 {
 	struct sockaddr_storage ss;
 
-	if (parse_listen(m->params.listen, &ss)) {
-		fprintf(stderr, "--metrics-listen [ADDR:]PORT (ADDR IPv4 or "
-			"[IPv6], default 127.0.0.1): %s\n", m->params.listen);
-		return -EINVAL;
-	}
+	if (parse_listen(m->params.listen, &ss))
+		return -EINVAL;  /* checked by metrics_parse_option */
 	m->http = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
@@ -283,10 +294,7 @@ static int start_http(struct metrics *m)
 static int start_http(struct metrics *m)
 {
 	(void)m;
-	fprintf(stderr, "--metrics-listen: this build has no HTTP server "
-		"(rebuild with libmicrohttpd: meson -Dmetrics_http=enabled); "
-		"--metrics-textfile works\n");
-	return -ENOTSUP;
+	return -ENOTSUP;  /* refused by metrics_parse_option */
 }
 #endif
 
