@@ -17,6 +17,11 @@
 #      hosts made of network namespaces, against the kernel's vxlan, other
 #      switches and OVS (tests/netns/test-vxlan.sh, ASan switch)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
+#   6b. operations: the systemd units (systemd-analyze verify), man pages
+#      (mandoc lint, every --help option documented) and meson install
+#      (tests/ops/test-dist.sh, step dist); Prometheus metrics of a switch
+#      between two testpmd ports, textfile and HTTP (tests/ops/
+#      test-metrics.sh, ASan build, step metrics)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
 #      plane and the data path meet (reconnect both ways, interrupt mode);
@@ -24,7 +29,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer valgrind vm migrate netns dist metrics fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +37,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate netns dist metrics fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -61,7 +66,7 @@ unit_results() {
 
 need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
     qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
-    openvswitch-switch ||
+    openvswitch-switch libmicrohttpd-dev python3-prometheus-client mandoc systemd ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
 
 BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
@@ -70,7 +75,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want valgrind || want vm || want migrate || want netns || want dist || want metrics; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -165,6 +170,20 @@ if want netns; then
     fi
     sed -E 's/^(PASS|FAIL) /\1 netns /' "$LOGDIR/netns.log" >"$LOGDIR/netns.res"
     count "$LOGDIR/netns.res"
+fi
+
+if want dist; then
+    note "dist: systemd units, man pages, meson install"
+    timeout 600 tests/ops/test-dist.sh --build "$ROOT/build-ci-gcc" >"$LOGDIR/dist.log" 2>&1
+    grep -q '^test-dist:' "$LOGDIR/dist.log" || echo "FAIL dist: did not finish" >>"$LOGDIR/dist.log"
+    count "$LOGDIR/dist.log"
+fi
+
+if want metrics; then
+    note "metrics: Prometheus textfile and HTTP of vhost-switch between two testpmd ports (ASan build)"
+    timeout 600 tests/ops/test-metrics.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/metrics.log" 2>&1
+    grep -q '^test-metrics:' "$LOGDIR/metrics.log" || echo "FAIL metrics: did not finish" >>"$LOGDIR/metrics.log"
+    count "$LOGDIR/metrics.log"
 fi
 
 if want fuzz; then
