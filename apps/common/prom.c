@@ -11,12 +11,12 @@ void prom_init(struct prom *p, FILE *out)
 	p->out = out;
 }
 
-static bool seen(const struct prom *p, const char *name)
+static const char *seen(const struct prom *p, const char *name)
 {
 	for (unsigned i = 0; i < p->nfamilies; i++)
 		if (!strcmp(p->families[i], name))
-			return true;
-	return false;
+			return p->families[i];
+	return NULL;
 }
 
 static bool ends_with(const char *s, const char *tail)
@@ -32,20 +32,18 @@ void prom_family(struct prom *p, const char *name, enum prom_type type,
 	static const char *const type_names[] = { "counter", "gauge",
 						  "histogram" };
 
-	p->current = name;
-	if ((type == PROM_COUNTER) != ends_with(name, "_total")) {
-		p->failed = true;  /* the naming rule: counters only end in _total */
-		p->current = NULL;
+	p->current = seen(p, name);
+	if (p->current)
 		return;
-	}
-	if (seen(p, name))
-		return;
-	if (p->nfamilies == PROM_MAX_FAMILIES) {
+	/* The naming rule: counters, and only they, end in _total. */
+	if ((type == PROM_COUNTER) != ends_with(name, "_total") ||
+	    p->nfamilies == PROM_MAX_FAMILIES ||
+	    strlen(name) >= PROM_MAX_NAME_LEN) {
 		p->failed = true;
-		p->current = NULL;
 		return;
 	}
-	p->families[p->nfamilies++] = name;
+	snprintf(p->families[p->nfamilies], PROM_MAX_NAME_LEN, "%s", name);
+	p->current = p->families[p->nfamilies++];
 	fprintf(p->out, "# HELP %s ", name);
 	/* HELP escapes only backslash and newline. */
 	for (const char *c = help; *c; c++)

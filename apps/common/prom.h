@@ -16,7 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PROM_MAX_FAMILIES 96
+#define PROM_MAX_FAMILIES 64
+#define PROM_MAX_NAME_LEN 96
 #define PROM_MAX_LABELS_LEN 512
 
 enum prom_type { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM };
@@ -25,8 +26,9 @@ struct prom {
 	FILE *out;
 	bool failed;           /* a misuse or a truncated label set */
 	unsigned nfamilies;
-	const char *families[PROM_MAX_FAMILIES]; /* names seen (static strings) */
-	const char *current;   /* family the next samples belong to */
+	char families[PROM_MAX_FAMILIES][PROM_MAX_NAME_LEN]; /* names seen */
+	const char *current;   /* family the next samples belong to, NULL:
+				* none (refused) */
 };
 
 /* A label set under construction: prom_label appends key="value". */
@@ -37,8 +39,8 @@ struct prom_labels {
 };
 
 void prom_init(struct prom *p, FILE *out);
-/* Start (or continue) the family name; help is one line. name must be a
- * string that outlives p (a literal). */
+/* Start (or continue) the family name (copied; at most
+ * PROM_MAX_NAME_LEN - 1 characters); help is one line. */
 void prom_family(struct prom *p, const char *name, enum prom_type type,
 		 const char *help);
 void prom_labels_clear(struct prom_labels *l);
