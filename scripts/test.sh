@@ -64,7 +64,7 @@ unit_results() {
         }' "$2"
 }
 
-need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
+need_pkgs "${BUILD_PKGS[@]}" libvirt-daemon-driver-qemu libvirt-clients clang libclang-rt-14-dev dpdk-dev valgrind \
     qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
     openvswitch-switch libmicrohttpd-dev python3-prometheus-client mandoc systemd ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
@@ -142,6 +142,12 @@ if want vm; then
         VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
             timeout 2400 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
         grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
+        # libvirt domains on switch ports, both socket directions
+        # (libvirtd and virtlogd started directly when not running)
+        timeout 900 tests/vm/test-libvirt.sh --switch "$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch" \
+            >"$LOGDIR/vm-libvirt.log" 2>&1
+        grep -q '^test-libvirt:' "$LOGDIR/vm-libvirt.log" || echo "FAIL libvirt: did not finish" >>"$LOGDIR/vm-libvirt.log"
+        cat "$LOGDIR/vm-libvirt.log" >>"$LOGDIR/vm.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
