@@ -148,20 +148,21 @@ static int render_text(struct metrics *m, char **text, size_t *len)
 	return 0;
 }
 
-static void write_textfile(struct metrics *m)
+/* 0, or -errno (logged). */
+static int write_textfile(struct metrics *m)
 {
 	const char *path = m->params.textfile;
 	size_t n = strlen(path) + sizeof(".tmp"), len, off = 0;
 	char *tmp = malloc(n), *text;
-	int fd;
+	int fd, err = 0;
 
 	if (!tmp)
-		return;
+		return -ENOMEM;
 	snprintf(tmp, n, "%s.tmp", path);
 	if (render_text(m, &text, &len)) {
 		fprintf(stderr, "metrics: render failed\n");
 		free(tmp);
-		return;
+		return -EIO;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	while (fd >= 0 && off < len) {
@@ -173,26 +174,31 @@ static void write_textfile(struct metrics *m)
 			break;
 		off += (size_t)w;
 	}
-	if (fd < 0 || off < len || close(fd) || rename(tmp, path)) {
-		fprintf(stderr, "metrics: %s: %s\n", path, strerror(errno));
-		unlink(tmp);
+	if (fd >= 0 && off < len)
+		err = errno ? -errno : -EIO;
+	if (fd >= 0 && close(fd) && !err)
+		err = -errno;
+	if (fd < 0 || err || rename(tmp, path)) {
+		err = err ? err : -errno;
+		fprintf(stderr, "metrics: %s: %s\n", path, strerror(-err));
+		if (fd >= 0)
+			unlink(tmp);
 	}
 	free(text);
 	free(tmp);
+	return err;
 }
 
 static void *writer_main(void *arg)
 {
 	struct metrics *m = arg;
 
+	/* The first write was metrics_start's. */
 	pthread_mutex_lock(&m->stop_lock);
 	while (!m->stop) {
 		struct timespec until;
 		double s = m->params.interval;
 
-		pthread_mutex_unlock(&m->stop_lock);
-		write_textfile(m);
-		pthread_mutex_lock(&m->stop_lock);
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += (time_t)s;
 		until.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
@@ -204,6 +210,11 @@ static void *writer_main(void *arg)
 		       pthread_cond_timedwait(&m->stop_cond, &m->stop_lock,
 					      &until) != ETIMEDOUT)
 			;
+		if (m->stop)
+			break;
+		pthread_mutex_unlock(&m->stop_lock);
+		write_textfile(m);
+		pthread_mutex_lock(&m->stop_lock);
 	}
 	pthread_mutex_unlock(&m->stop_lock);
 	return NULL;
@@ -327,6 +338,11 @@ struct metrics *metrics_start(const struct metrics_params *mp,
 			goto fail;
 	}
 	if (mp->textfile) {
+		/* Once now: a path that cannot be written fails the start,
+		 * not every interval later. */
+		*err = write_textfile(m);
+		if (*err)
+			goto fail;
 		*err = -pthread_create(&m->writer, NULL, writer_main, m);
 		if (*err) {
 			fprintf(stderr, "metrics: cannot start the writer\n");

@@ -52,10 +52,10 @@ void metrics_params_init(struct metrics_params *mp);
 /* A getopt_long code: 1 if it was one of ours (consumed), 0 if not ours,
  * -1 on a bad value (message printed). */
 int metrics_parse_option(struct metrics_params *mp, int code, const char *arg);
-/* Start the threads. Returns NULL with nothing started when neither
- * option is set (*err = 0) or on failure (*err = -errno, message
- * printed; e.g. -ENOTSUP: --metrics-listen in a build without
- * libmicrohttpd). */
+/* Write the textfile once, then start the threads. Returns NULL with
+ * nothing started when neither option is set (*err = 0) or on failure
+ * (*err = -errno, message printed: the textfile cannot be written, the
+ * address cannot be bound...). */
 struct metrics *metrics_start(const struct metrics_params *mp,
 			      metrics_render_fn render, void *arg, int *err);
 /* Stop the threads and write the textfile a last time. NULL is fine. */

@@ -105,6 +105,10 @@ static void test_textfile(void)
 	CHECK(stat(tmp, &st) == -1 && errno == ENOENT);
 	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
 	unlink(path);
+	/* A textfile that cannot be written fails the start. */
+	snprintf(path, sizeof(path), "%s/missing/m.prom", dir);
+	err = 0;
+	CHECK(!metrics_start(&mp, render, NULL, &err) && err == -ENOENT);
 	rmdir(dir);
 	metrics_stop(NULL);
 }
