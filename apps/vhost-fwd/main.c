@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "fwd.h"
 #include "metrics.h"
 #include "sdnotify.h"
@@ -109,6 +110,7 @@ static int on_new_device(struct vhost_dev *dev)
 	fprintf(stderr, "; protocol features 0x%" PRIx64 "; %u vrings\n",
 		vhost_dev_protocol_features(dev), vhost_dev_num_vrings(dev));
 	atomic_fetch_add(&port->connects, 1);
+	ethdev_vq_totals_attach(&port->vq_totals, dev);
 	atomic_store_explicit(&port->dev, dev, memory_order_release);
 	return 0;
 }
@@ -125,6 +127,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 	fwd_port_rings_off(port);
 	/* The worker may be mid-burst on dev: wait for it to leave. */
 	fwd_quiesce(f);
+	ethdev_vq_totals_detach(&port->vq_totals, dev);
 	fprintf(stderr, "port %d: device %" PRIu64 " stopped\n", port->id,
 		vhost_dev_id(dev));
 }
@@ -144,7 +147,8 @@ static void usage(FILE *out)
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
 		"         [--queues N] [--verbose]\n"
-		METRICS_USAGE);
+		METRICS_USAGE
+		CTL_USAGE);
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -340,6 +344,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		METRICS_LONG_OPTIONS,
+		CTL_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t disable = 0, last_rx[FWD_MAX_PORTS] = { 0 },
@@ -349,6 +354,13 @@ int main(int argc, char **argv)
 	int c, ret = 0;
 	struct metrics_params metrics_params;
 	struct metrics *metrics;
+	struct ctl_opts ctl_opts;
+	struct ethdev_provider ethdev_ops;
+	struct tel *ctl;
+
+	ctl_opts_init(&ctl_opts);
+	for (int p = 0; p < FWD_MAX_PORTS; p++)
+		ethdev_vq_totals_init(&f.ports[p].vq_totals);
 
 	metrics_params_init(&metrics_params);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -396,7 +408,12 @@ int main(int argc, char **argv)
 		case 'S': f.stats_file = optarg; break;
 		case 'q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			switch (ctl_parse_opt(&ctl_opts, c, optarg)) {
+			case 1: break;
+			case 0: usage(stderr); return 2;
+			default: return 2;
+			}
 		}
 	}
 	if (!f.nports || f.burst == 0 || f.burst > FWD_MAX_BURST ||
@@ -426,8 +443,22 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The control socket once the ports listen. The default path is
+	 * best effort; a path asked for with --ctl must work. */
+	ctl = ctl_start(&ctl_opts, "vhost-fwd");
+	if (!ctl && errno && ctl_opts.path) {
+		vhost_ctx_destroy(f.ctx);
+		return 1;
+	}
+	if (ctl) {
+		fwd_ethdev_provider(&f, &ethdev_ops);
+		if (ethdev_register(ctl, &ethdev_ops))
+			fprintf(stderr, "control socket: ethdev commands not "
+				"registered\n");
+	}
 	if (pthread_create(&worker, NULL, fwd_worker, &f)) {
 		fprintf(stderr, "cannot start the worker\n");
+		tel_stop(ctl);
 		return 1;
 	}
 	fprintf(stderr, "vhost-fwd: mode %s, %d port(s), pkt-len %u, burst %u\n",
@@ -452,6 +483,7 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&f.stop, true);
+	tel_stop(ctl); /* its handlers read the ports and devices */
 	sd_notify_send("STOPPING=1");
 	pthread_join(worker, NULL);
 	/* Keep the connections a moment: what we placed in the guests' rings
@@ -462,5 +494,7 @@ int main(int argc, char **argv)
 	metrics_stop(metrics);
 	print_summary(&f, now_s() - start);
 	vhost_pktbuf_pool_destroy(f.pool);
+	for (int p = 0; p < FWD_MAX_PORTS; p++)
+		ethdev_vq_totals_fini(&f.ports[p].vq_totals);
 	return ret ? 1 : 0;
 }

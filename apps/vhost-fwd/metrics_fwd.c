@@ -1,26 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vhost-fwd's Prometheus metrics (apps/common/metrics.h), the same shape
- * as vhost-switch's under the prefix vhost_fwd_ (docs/operations.md).
+ * as vhost-switch's under the prefix vhost_fwd_ (docs/operations.md):
+ * ports and queues from the ethdev snapshot (fwd_ethdev.c).
  */
 #include <stdatomic.h>
 
+#include "ethdev_prom.h"
 #include "fwd.h"
 #include "metrics.h"
 #include "sdnotify.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-static void port_labels(struct prom_labels *l, const struct fwd_port *p,
-			const char *dir, const char *reason)
+static void port_labels(struct prom_labels *l, const struct fwd_port *p)
 {
 	prom_labels_clear(l);
 	prom_label_u(l, "port", (unsigned long)p->id);
 	prom_label(l, "name", p->path);
-	if (dir)
-		prom_label(l, "direction", dir);
-	if (reason)
-		prom_label(l, "reason", reason);
+	prom_label(l, "driver", "vhost_user");
 }
 
 static void worker_labels(struct prom_labels *l, const struct fwd *f)
@@ -36,56 +34,21 @@ static void worker_labels(struct prom_labels *l, const struct fwd *f)
 static void fwd_metrics_render(struct prom *pr, void *arg)
 {
 	const struct fwd *f = arg;
+	struct ethdev_provider ethdev;
 	struct prom_labels l;
 	uint64_t packets = 0, passes = LOAD(f->passes);
 	uint64_t idle = LOAD(f->idle_passes);
 	int i;
 
-	prom_family(pr, "vhost_fwd_port_packets_total", PROM_COUNTER,
-		    "Packets by port and direction (rx: from the port).");
-	for (i = 0; i < f->nports; i++) {
-		port_labels(&l, &f->ports[i], "rx", NULL);
-		prom_value(pr, &l, LOAD(f->ports[i].rx_packets));
-		port_labels(&l, &f->ports[i], "tx", NULL);
-		prom_value(pr, &l, LOAD(f->ports[i].tx_packets));
-		packets += LOAD(f->ports[i].rx_packets);
-	}
-	prom_family(pr, "vhost_fwd_port_bytes_total", PROM_COUNTER,
-		    "Bytes by port and direction (rx: from the port).");
-	for (i = 0; i < f->nports; i++) {
-		port_labels(&l, &f->ports[i], "rx", NULL);
-		prom_value(pr, &l, LOAD(f->ports[i].rx_bytes));
-		port_labels(&l, &f->ports[i], "tx", NULL);
-		prom_value(pr, &l, LOAD(f->ports[i].tx_bytes));
-	}
-	prom_family(pr, "vhost_fwd_port_drops_total", PROM_COUNTER,
-		    "Packets dropped by port, direction and reason.");
-	for (i = 0; i < f->nports; i++) {
-		port_labels(&l, &f->ports[i], "rx", "invalid");
-		prom_value(pr, &l, LOAD(f->ports[i].rx_invalid));
-		port_labels(&l, &f->ports[i], "tx", "not_sent");
-		prom_value(pr, &l, LOAD(f->ports[i].tx_drops));
-	}
+	/* Ports and queues: the ethdev snapshot, as /ethdev/stats shows. */
+	fwd_ethdev_provider((struct fwd *)f, &ethdev);
+	ethdev_prom_render(pr, "vhost_fwd", &ethdev);
 	prom_family(pr, "vhost_fwd_port_connects_total", PROM_COUNTER,
 		    "Times a front-end connected and started the port.");
 	for (i = 0; i < f->nports; i++) {
-		port_labels(&l, &f->ports[i], NULL, NULL);
+		port_labels(&l, &f->ports[i]);
 		prom_value(pr, &l, LOAD(f->ports[i].connects));
-	}
-	prom_family(pr, "vhost_fwd_queue_packets_total", PROM_COUNTER,
-		    "Packets by port, queue pair and direction.");
-	for (int rx = 1; rx >= 0; rx--) {
-		for (i = 0; i < f->nports; i++) {
-			const struct fwd_port *p = &f->ports[i];
-			unsigned n = p->queues ? p->queues : f->queues;
-
-			for (unsigned q = 0; q < n && q < FWD_MAX_QP; q++) {
-				port_labels(&l, p, rx ? "rx" : "tx", NULL);
-				prom_label_u(&l, "queue", q);
-				prom_value(pr, &l, rx ? LOAD(p->q_rx_packets[q]) :
-						   LOAD(p->q_tx_packets[q]));
-			}
-		}
+		packets += LOAD(f->ports[i].rx_packets);
 	}
 	prom_family(pr, "vhost_fwd_worker_passes_total", PROM_COUNTER,
 		    "Worker loop passes.");

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vhost-switch's Prometheus metrics (apps/common/metrics.h): rendered on
- * the metrics threads from the counters the workers publish atomically.
+ * the metrics threads; ports and queues from the ethdev snapshot
+ * (sw_ethdev.c, the control socket's source too), the rest from the
+ * counters the workers publish atomically.
  * Names and labels are listed in docs/operations.md.
  */
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "ethdev_prom.h"
 #include "metrics.h"
 #include "sdnotify.h"
 #include "switch.h"
@@ -17,10 +20,11 @@ static const char *name_of(const struct sw_port *p)
 	       "vxlan" : p->ifname;
 }
 
-static const char *kind_of(const struct sw_port *p)
+/* The ethdev snapshot's driver names, so labels match across families. */
+static const char *driver_of(const struct sw_port *p)
 {
-	return p->kind == PORT_VHOST ? "vhost" : p->kind == PORT_TAP ? "tap" :
-	       p->kind == PORT_NIC ? "nic" : "vxlan";
+	return p->kind == PORT_VHOST ? "vhost_user" : p->kind == PORT_TAP ?
+	       "tap" : p->kind == PORT_NIC ? "af_packet" : "vxlan";
 }
 
 static void port_labels(struct prom_labels *l, const struct sw_port *p)
@@ -28,7 +32,7 @@ static void port_labels(struct prom_labels *l, const struct sw_port *p)
 	prom_labels_clear(l);
 	prom_label_u(l, "port", p->id);
 	prom_label(l, "name", name_of(p));
-	prom_label(l, "kind", kind_of(p));
+	prom_label(l, "driver", driver_of(p));
 }
 
 /* One sample per port, with direction and reason labels when given. */
@@ -54,11 +58,6 @@ static void per_port(struct prom *pr, const struct sw *sw, const char *dir,
 		return atomic_load_explicit(&sw->ports[i].field,          \
 					    memory_order_relaxed);        \
 	}
-LOAD(rx_packets)
-LOAD(tx_packets)
-LOAD(rx_bytes)
-LOAD(tx_bytes)
-LOAD(rx_drops)
 LOAD(tx_no_room)
 LOAD(tx_unplaceable)
 LOAD(tx_segmented)
@@ -82,30 +81,6 @@ static uint64_t spoofed(const struct sw *sw, unsigned i)
 static uint64_t mac_limit(const struct sw *sw, unsigned i)
 {
 	return atomic_load(&sw->sec[i].drop_limit);
-}
-
-static uint64_t up(const struct sw *sw, unsigned i)
-{
-	return atomic_load(&sw->ports[i].up);
-}
-
-static void queues(struct prom *pr, const struct sw *sw, bool rx)
-{
-	struct prom_labels l;
-
-	for (unsigned i = 0; i < sw->nports; i++) {
-		const struct sw_port *p = &sw->ports[i];
-
-		if (p->kind != PORT_VHOST)
-			continue;
-		for (unsigned q = 0; q < p->queues && q < SW_MAX_QP; q++) {
-			port_labels(&l, p);
-			prom_label_u(&l, "queue", q);
-			prom_label(&l, "direction", rx ? "rx" : "tx");
-			prom_value(pr, &l, atomic_load(rx ? &p->q_rx_packets[q] :
-						       &p->q_tx_packets[q]));
-		}
-	}
 }
 
 static void workers(struct prom *pr, const struct sw *sw, const char *name,
@@ -132,26 +107,21 @@ static void workers(struct prom *pr, const struct sw *sw, const char *name,
 void sw_metrics_render(struct prom *pr, void *arg)
 {
 	const struct sw *sw = arg;
+	struct ethdev_provider ethdev;
 
-	/* Direction is the switch's, as in DPDK's vhost PMD: rx = from the
-	 * port (the guest transmitted), tx = to the port. */
-	prom_family(pr, "vhost_switch_port_packets_total", PROM_COUNTER,
-		    "Packets by port and direction (rx: from the port).");
-	per_port(pr, sw, "rx", NULL, rx_packets);
-	per_port(pr, sw, "tx", NULL, tx_packets);
-	prom_family(pr, "vhost_switch_port_bytes_total", PROM_COUNTER,
-		    "Bytes by port and direction (rx: from the port).");
-	per_port(pr, sw, "rx", NULL, rx_bytes);
-	per_port(pr, sw, "tx", NULL, tx_bytes);
-	prom_family(pr, "vhost_switch_port_drops_total", PROM_COUNTER,
-		    "Packets dropped by port, direction and reason.");
-	per_port(pr, sw, "rx", "not_forwarded", rx_drops);
+	/* Ports and queues: the ethdev snapshot, as /ethdev/stats shows. */
+	sw_ethdev_provider((struct sw *)sw, &ethdev);
+	ethdev_prom_render(pr, "vhost_switch", &ethdev);
+	/* What only the switch knows. */
+	prom_family(pr, "vhost_switch_port_output_drops_total", PROM_COUNTER,
+		    "Packets not sent to the port by reason (parts of "
+		    "port_drops_total direction tx).");
 	per_port(pr, sw, "tx", "no_room", tx_no_room);
 	per_port(pr, sw, "tx", "unplaceable", tx_unplaceable);
 	per_port(pr, sw, "tx", "other", tx_other);
 	prom_family(pr, "vhost_switch_port_security_drops_total", PROM_COUNTER,
-		    "Packets from the port refused by port security (part of "
-		    "reason not_forwarded).");
+		    "Packets from the port refused by port security (parts of "
+		    "port_drops_total direction rx reason missed).");
 	per_port(pr, sw, "rx", "spoofed", spoofed);
 	per_port(pr, sw, "rx", "mac_limit", mac_limit);
 	prom_family(pr, "vhost_switch_port_tso_segmented_total", PROM_COUNTER,
@@ -160,13 +130,6 @@ void sw_metrics_render(struct prom *pr, void *arg)
 	prom_family(pr, "vhost_switch_port_connects_total", PROM_COUNTER,
 		    "Times a front-end connected and started the port.");
 	per_port(pr, sw, NULL, NULL, connects);
-	prom_family(pr, "vhost_switch_port_up", PROM_GAUGE,
-		    "1 while the port is polled and sent to.");
-	per_port(pr, sw, NULL, NULL, up);
-	prom_family(pr, "vhost_switch_queue_packets_total", PROM_COUNTER,
-		    "Packets by vhost port, queue pair and direction.");
-	queues(pr, sw, true);
-	queues(pr, sw, false);
 	prom_family(pr, "vhost_switch_mac_table_entries", PROM_GAUGE,
 		    "MAC addresses in the forwarding table.");
 	prom_value(pr, NULL, mac_table_count(sw->macs));

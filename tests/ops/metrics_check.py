@@ -4,8 +4,10 @@
 metrics_check.py parse FILE            -> prints "family type samples" lines
 metrics_check.py value FILE NAME K=V.. -> the sum of the samples NAME{K=V..}
 metrics_check.py monotonic OLD NEW     -> every counter sample in NEW >= OLD
-metrics_check.py histogram FILE FAMILY -> buckets cumulative, +Inf == _count,
-                                          _count == the port's packets
+metrics_check.py histogram FILE FAMILY PACKETS
+                                       -> buckets cumulative, +Inf == _count,
+                                          _count == the PACKETS sample with
+                                          the same labels (the queue's)
 Exit status 1 with a message on failure.
 """
 import sys
@@ -76,7 +78,21 @@ def main():
                     fail("%s: buckets not cumulative at le=%s" % (key, le1))
             if b[-1][1] != h.get("count"):
                 fail("%s: +Inf %s != _count %s" % (key, b[-1][1], h.get("count")))
-        print("histogram: %d series, cumulative" % len(series))
+        packets = {}
+        for fam in families(args[0]):
+            for s in fam.samples:
+                if s.name == args[2]:
+                    packets[tuple(sorted(s.labels.items()))] = s.value
+        counted = 0
+        for key, h in series.items():
+            if key not in packets:
+                fail("%s: no %s sample" % (key, args[2]))
+            if packets[key] != h["count"]:
+                fail("%s: _count %s != packets %s" % (key, h["count"], packets[key]))
+            counted += h["count"]
+        if counted == 0:
+            fail("histograms counted nothing")
+        print("histogram: %d series, cumulative, _count == packets (%d)" % (len(series), counted))
     else:
         fail("unknown command " + cmd)
 
