@@ -39,7 +39,11 @@ void jw_i64(struct jw *w, const char *key, int64_t val);
 void jw_double(struct jw *w, const char *key, double val); /* NaN/inf: null */
 void jw_bool(struct jw *w, const char *key, bool val);
 void jw_null(struct jw *w, const char *key);
-/* Write buf to f followed by a newline; returns -1 if the writer failed. */
+/* A value that is already JSON (the caller vouches for it). */
+void jw_raw(struct jw *w, const char *key, const char *json);
+/* The text, or NULL if the writer failed or a container is still open. */
+const char *jw_text(const struct jw *w);
+/* Write the text to f followed by a newline; -1 if jw_text is NULL. */
 int jw_print(const struct jw *w, FILE *f);
 
 #endif

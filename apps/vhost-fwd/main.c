@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fwd.h"
+#include "json.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -198,29 +199,67 @@ static unsigned shown_queues(const struct fwd_port *port)
 	return n;
 }
 
-static void print_queues(FILE *o, const struct fwd_port *port, bool json)
+static void print_queues(FILE *o, const struct fwd_port *port)
 {
 	unsigned n = shown_queues(port);
 
-	if (json)
-		fprintf(o, ",\"queues\":[");
-	else if (n)
+	if (n)
 		fprintf(o, "  queues:");
-	for (unsigned q = 0; q < n; q++) {
-		uint64_t rx = atomic_load(&port->q_rx_packets[q]);
-		uint64_t tx = atomic_load(&port->q_tx_packets[q]);
-
-		if (json)
-			fprintf(o, "%s{\"rx_packets\":%" PRIu64
-				",\"tx_packets\":%" PRIu64 "}", q ? "," : "",
-				rx, tx);
-		else
-			fprintf(o, " q%u rx %" PRIu64 " tx %" PRIu64, q, rx, tx);
-	}
-	if (json)
-		fputc(']', o);
-	else if (n)
+	for (unsigned q = 0; q < n; q++)
+		fprintf(o, " q%u rx %" PRIu64 " tx %" PRIu64, q,
+			atomic_load(&port->q_rx_packets[q]),
+			atomic_load(&port->q_tx_packets[q]));
+	if (n)
 		fputc('\n', o);
+}
+
+static void json_queues(struct jw *w, const struct fwd_port *port)
+{
+	unsigned n = shown_queues(port);
+
+	jw_arr_open(w, "queues");
+	for (unsigned q = 0; q < n; q++) {
+		jw_obj_open(w, NULL);
+		jw_u64(w, "rx_packets", atomic_load(&port->q_rx_packets[q]));
+		jw_u64(w, "tx_packets", atomic_load(&port->q_tx_packets[q]));
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+}
+
+static void print_json(struct fwd *f, double elapsed)
+{
+	struct jw w;
+
+	jw_init(&w, 0);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "mode", mode_names[f->mode]);
+	jw_u64(&w, "pkt_len", f->pkt_len);
+	jw_double(&w, "elapsed_s", elapsed);
+	jw_u64(&w, "wakeups", atomic_load(&f->wakeups));
+	jw_u64(&w, "passes", atomic_load(&f->passes));
+	jw_u64(&w, "idle_passes", atomic_load(&f->idle_passes));
+	jw_arr_open(&w, "ports");
+	for (int p = 0; p < f->nports; p++) {
+		struct fwd_port *port = &f->ports[p];
+
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "path", port->path);
+		jw_u64(&w, "connects", atomic_load(&port->connects));
+		jw_u64(&w, "rx_packets", atomic_load(&port->rx_packets));
+		jw_u64(&w, "rx_bytes", atomic_load(&port->rx_bytes));
+		jw_u64(&w, "rx_invalid", atomic_load(&port->rx_invalid));
+		jw_u64(&w, "tx_packets", atomic_load(&port->tx_packets));
+		jw_u64(&w, "tx_bytes", atomic_load(&port->tx_bytes));
+		jw_u64(&w, "tx_drops", atomic_load(&port->tx_drops));
+		json_queues(&w, port);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	if (jw_print(&w, stdout) < 0)
+		fprintf(stderr, "vhost-fwd: JSON output failed\n");
+	jw_free(&w);
 }
 
 static void print_summary(struct fwd *f, double elapsed)
@@ -228,31 +267,7 @@ static void print_summary(struct fwd *f, double elapsed)
 	FILE *o = stdout;
 
 	if (f->json) {
-		fprintf(o, "{\"mode\":\"%s\",\"pkt_len\":%u,\"elapsed_s\":%.3f,"
-			"\"wakeups\":%" PRIu64 ",\"passes\":%" PRIu64
-			",\"idle_passes\":%" PRIu64 ",\"ports\":[",
-			mode_names[f->mode], f->pkt_len, elapsed,
-			atomic_load(&f->wakeups), atomic_load(&f->passes),
-			atomic_load(&f->idle_passes));
-		for (int p = 0; p < f->nports; p++) {
-			struct fwd_port *port = &f->ports[p];
-
-			fprintf(o, "%s{\"path\":\"%s\",\"connects\":%" PRIu64
-				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64,
-				p ? "," : "", port->path,
-				atomic_load(&port->connects),
-				atomic_load(&port->rx_packets),
-				atomic_load(&port->rx_bytes),
-				atomic_load(&port->rx_invalid),
-				atomic_load(&port->tx_packets),
-				atomic_load(&port->tx_bytes),
-				atomic_load(&port->tx_drops));
-			print_queues(o, port, true);
-			fputc('}', o);
-		}
-		fprintf(o, "]}\n");
+		print_json(f, elapsed);
 		return;
 	}
 	for (int p = 0; p < f->nports; p++) {
@@ -268,7 +283,7 @@ static void print_summary(struct fwd *f, double elapsed)
 			atomic_load(&port->tx_bytes),
 			atomic_load(&port->tx_drops),
 			atomic_load(&port->connects));
-		print_queues(o, port, false);
+		print_queues(o, port);
 	}
 }
 

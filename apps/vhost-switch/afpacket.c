@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "afpacket.h"
+#include "json.h"
 #include "switch.h"
 
 #define RX_RING_LEN ((size_t)AFP_RX_BLOCK * AFP_RX_BLOCKS)
@@ -280,9 +281,9 @@ void afp_print_stats(const struct afp *a, const char *ifname, FILE *o)
 		atomic_load(&a->tx_full), atomic_load(&a->tx_bad));
 }
 
-void afp_print_json(const struct afp *a, FILE *o)
+void afp_json(const struct afp *a, struct jw *w)
 {
-	fprintf(o, ",\"drop_rx_too_big\":%" PRIu64 ",\"drop_tx_ring_full\":%" PRIu64
-		",\"drop_tx_bad\":%" PRIu64, atomic_load(&a->rx_trunc),
-		atomic_load(&a->tx_full), atomic_load(&a->tx_bad));
+	jw_u64(w, "drop_rx_too_big", atomic_load(&a->rx_trunc));
+	jw_u64(w, "drop_tx_ring_full", atomic_load(&a->tx_full));
+	jw_u64(w, "drop_tx_bad", atomic_load(&a->tx_bad));
 }

@@ -41,6 +41,7 @@ struct afp {
 };
 
 struct sw_port;
+struct jw;
 
 /* Open both rings on interface ifname (and make it promiscuous): 0 or
  * -errno. afp_close is safe on a closed one. */
@@ -52,6 +53,7 @@ uint16_t afp_tx(struct sw_port *port, struct vhost_pktbuf *const *pkts,
 		uint16_t n);
 /* Its drop counters: a statistics line, and JSON members. */
 void afp_print_stats(const struct afp *a, const char *ifname, FILE *o);
-void afp_print_json(const struct afp *a, FILE *o);
+/* Its drop counters as keys of the JSON object being written. */
+void afp_json(const struct afp *a, struct jw *w);
 
 #endif

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "afpacket.h"
+#include "json.h"
 #include "port_spec.h"
 #include "switch.h"
 #include "vxlan.h"
@@ -151,54 +152,57 @@ static void print_stats(struct sw *sw, FILE *o)
 
 static void print_json(struct sw *sw, double elapsed)
 {
-	bool first = true;
+	struct jw w;
 
-	printf("{\"elapsed_s\":%.3f,\"macs\":%u,\"ports\":[", elapsed,
-	       mac_table_count(sw->macs));
+	jw_init(&w, 0);
+	jw_obj_open(&w, NULL);
+	jw_double(&w, "elapsed_s", elapsed);
+	jw_u64(&w, "macs", mac_table_count(sw->macs));
+	jw_arr_open(&w, "ports");
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
 
 		if (atomic_load(&p->state) == SW_SLOT_FREE)
 			continue;
-		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"connects\":%" PRIu64
-		       ",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-		       ",\"rx_drops\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-		       ",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
-		       ",\"tso_cut\":%" PRIu64 ",\"tx_no_room\":%" PRIu64
-		       ",\"tx_unplaceable\":%" PRIu64 ",\"drop_spoofed\":%" PRIu64
-		       ",\"drop_mac_limit\":%" PRIu64 ",\"mac_moves\":%" PRIu64,
-		       first ? "" : ",", sw_port_name(p), sw_port_kind_name(p),
-		       atomic_load(&p->connects), atomic_load(&p->rx_packets),
-		       atomic_load(&p->rx_bytes), atomic_load(&p->rx_drops),
-		       atomic_load(&p->tx_packets), atomic_load(&p->tx_bytes),
-		       atomic_load(&p->tx_drops), atomic_load(&p->tx_segmented),
-		       atomic_load(&p->tx_no_room), atomic_load(&p->tx_unplaceable),
-		       atomic_load(&sw->sec[i].drop_spoof),
-		       atomic_load(&sw->sec[i].drop_limit),
-		       atomic_load(&sw->sec[i].moves));
-		first = false;
-		sw_json_queues(p, stdout);
-		if (p->kind == PORT_NIC && p->afp) {
-			fflush(stdout);
-			afp_print_json(p->afp, stdout);
-		}
-		printf("}");
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "name", sw_port_name(p));
+		jw_str(&w, "kind", sw_port_kind_name(p));
+		jw_u64(&w, "connects", atomic_load(&p->connects));
+		jw_u64(&w, "rx_packets", atomic_load(&p->rx_packets));
+		jw_u64(&w, "rx_bytes", atomic_load(&p->rx_bytes));
+		jw_u64(&w, "rx_drops", atomic_load(&p->rx_drops));
+		jw_u64(&w, "tx_packets", atomic_load(&p->tx_packets));
+		jw_u64(&w, "tx_bytes", atomic_load(&p->tx_bytes));
+		jw_u64(&w, "tx_drops", atomic_load(&p->tx_drops));
+		jw_u64(&w, "tso_cut", atomic_load(&p->tx_segmented));
+		jw_u64(&w, "tx_no_room", atomic_load(&p->tx_no_room));
+		jw_u64(&w, "tx_unplaceable", atomic_load(&p->tx_unplaceable));
+		jw_u64(&w, "drop_spoofed", atomic_load(&sw->sec[i].drop_spoof));
+		jw_u64(&w, "drop_mac_limit", atomic_load(&sw->sec[i].drop_limit));
+		jw_u64(&w, "mac_moves", atomic_load(&sw->sec[i].moves));
+		sw_json_queues(p, &w);
+		if (p->kind == PORT_NIC && p->afp)
+			afp_json(p->afp, &w);
+		jw_obj_close(&w);
 	}
-	printf("],\"workers\":[");
-	for (unsigned i = 0; i < sw->nworkers; i++)
-		printf("%s{\"cpu\":%d,\"packets\":%" PRIu64 ",\"flooded\":%" PRIu64
-		       "}", i ? "," : "", sw->workers[i].cpu,
-		       atomic_load(&sw->workers[i].packets),
-		       atomic_load(&sw->workers[i].floods));
-	printf("]");
-	for (unsigned i = 0; i < sw->nports; i++) {
-		if (sw->ports[i].kind != PORT_VXLAN)
-			continue;
-		printf(",\"vxlan\":");
-		fflush(stdout);
-		vxlan_print_json(sw->ports[i].vx, stdout);
+	jw_arr_close(&w);
+	jw_arr_open(&w, "workers");
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		jw_obj_open(&w, NULL);
+		jw_i64(&w, "cpu", sw->workers[i].cpu);
+		jw_u64(&w, "packets", atomic_load(&sw->workers[i].packets));
+		jw_u64(&w, "flooded", atomic_load(&sw->workers[i].floods));
+		jw_obj_close(&w);
 	}
-	printf("}\n");
+	jw_arr_close(&w);
+	for (unsigned i = 0; i < sw->nports; i++)
+		if (sw->ports[i].kind == PORT_VXLAN)
+			vxlan_json(sw->ports[i].vx, "vxlan", &w);
+	jw_obj_close(&w);
+	if (jw_print(&w, stdout) < 0)
+		fprintf(stderr, "vhost-switch: JSON output failed\n");
+	fflush(stdout);
+	jw_free(&w);
 }
 
 static int parse_queues(const char *s, uint16_t *out)

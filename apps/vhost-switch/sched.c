@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "switch.h"
 
 static struct sw *sw_of(struct sw_port *port)
@@ -235,15 +236,16 @@ void sw_print_queues(const struct sw_port *port, FILE *o)
 	fputc('\n', o);
 }
 
-void sw_json_queues(const struct sw_port *port, FILE *o)
+void sw_json_queues(const struct sw_port *port, struct jw *w)
 {
 	unsigned n = shown_queues(port);
 
-	fprintf(o, ",\"queues\":[");
-	for (unsigned q = 0; q < n; q++)
-		fprintf(o, "%s{\"rx_packets\":%" PRIu64 ",\"tx_packets\":%"
-			PRIu64 "}", q ? "," : "",
-			atomic_load(&port->q_rx_packets[q]),
-			atomic_load(&port->q_tx_packets[q]));
-	fputc(']', o);
+	jw_arr_open(w, "queues");
+	for (unsigned q = 0; q < n; q++) {
+		jw_obj_open(w, NULL);
+		jw_u64(w, "rx_packets", atomic_load(&port->q_rx_packets[q]));
+		jw_u64(w, "tx_packets", atomic_load(&port->q_tx_packets[q]));
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
 }

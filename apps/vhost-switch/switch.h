@@ -51,6 +51,7 @@ enum port_slot { SW_SLOT_FREE, SW_SLOT_LIVE, SW_SLOT_DYING };
 struct vxlan;
 struct afp;
 struct virtio_net_hdr;
+struct jw;
 
 struct sw_port {
 	uint16_t id;
@@ -153,7 +154,7 @@ void sw_sched_plan(uint8_t owner[][SW_MAX_QP], const uint64_t *want,
 		   unsigned nports, unsigned nworkers);
 /* Per-queue statistics lines / JSON array of a port. */
 void sw_print_queues(const struct sw_port *port, FILE *o);
-void sw_json_queues(const struct sw_port *port, FILE *o);
+void sw_json_queues(const struct sw_port *port, struct jw *w);
 /* Wait until no worker is in a pass that began before this call. */
 void sw_quiesce(struct sw *sw);
 

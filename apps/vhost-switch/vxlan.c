@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gso.h"
+#include "json.h"
 #include "network.h"
 #include "vxlan.h"
 
@@ -620,14 +621,18 @@ void vxlan_print_stats(const struct vxlan *vx, FILE *o)
 	fprintf(o, "\n");
 }
 
-void vxlan_print_json(const struct vxlan *vx, FILE *o)
+void vxlan_json(const struct vxlan *vx, const char *key, struct jw *w)
 {
-	fprintf(o, "{\"rx_datagrams\":%" PRIu64 ",\"tx_datagrams\":%" PRIu64
-		",\"vteps\":%u,\"learned_vteps\":%" PRIu64,
-		atomic_load(&vx->rx_dgrams), atomic_load(&vx->tx_dgrams),
-		atomic_load(&vx->nvteps), atomic_load(&vx->learned_vteps));
-	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++)
-		fprintf(o, ",\"drop_%s\":%" PRIu64, drop_names[i],
-			atomic_load(&vx->drops[i]));
-	fprintf(o, "}");
+	char name[48];
+
+	jw_obj_open(w, key);
+	jw_u64(w, "rx_datagrams", atomic_load(&vx->rx_dgrams));
+	jw_u64(w, "tx_datagrams", atomic_load(&vx->tx_dgrams));
+	jw_u64(w, "vteps", atomic_load(&vx->nvteps));
+	jw_u64(w, "learned_vteps", atomic_load(&vx->learned_vteps));
+	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++) {
+		snprintf(name, sizeof(name), "drop_%s", drop_names[i]);
+		jw_u64(w, name, atomic_load(&vx->drops[i]));
+	}
+	jw_obj_close(w);
 }

@@ -62,6 +62,8 @@ enum vx_drop {
 	VX_DROP_N
 };
 
+struct jw;
+
 struct vx_vtep {
 	uint32_t ip;           /* network order */
 	uint16_t port;         /* UDP destination, network order */
@@ -132,6 +134,7 @@ uint16_t vxlan_tx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 		  struct vhost_pktbuf *const *pkts, uint16_t n);
 
 void vxlan_print_stats(const struct vxlan *vx, FILE *o);
-void vxlan_print_json(const struct vxlan *vx, FILE *o);
+/* Its counters as one JSON object (under key, NULL in an array). */
+void vxlan_json(const struct vxlan *vx, const char *key, struct jw *w);
 
 #endif

@@ -39,6 +39,7 @@
 #include <vhost/vhost.h>
 
 #include "fwd.h"
+#include "json.h"
 #include "pkt.h"
 
 static volatile sig_atomic_t got_signal, paused;
@@ -110,43 +111,56 @@ static void print_interval(struct vf *f, uint64_t *last_rx, uint64_t *last_tx,
 	}
 }
 
+static void print_json(struct vf *f, double elapsed)
+{
+	struct jw w;
+
+	jw_init(&w, 0);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "mode", mode_names[f->mode]);
+	jw_bool(&w, "gen", f->gen);
+	jw_u64(&w, "pkt_len", f->pkt_len);
+	jw_double(&w, "elapsed_s", elapsed);
+	jw_u64(&w, "wakeups", atomic_load(&f->wakeups));
+	jw_u64(&w, "passes", atomic_load(&f->passes));
+	jw_u64(&w, "idle_passes", atomic_load(&f->idle_passes));
+	jw_arr_open(&w, "ports");
+	for (int p = 0; p < f->nports; p++) {
+		struct vf_port *port = &f->ports[p];
+		struct virtio_user_queue_stats rs = { 0 }, ts = { 0 };
+
+		virtio_user_stats_get(port->vu, VIRTIO_USER_RX(0), &rs);
+		virtio_user_stats_get(port->vu, VIRTIO_USER_TX(0), &ts);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "path", port->path);
+		jw_u64(&w, "queue_pairs", virtio_user_queue_pairs(port->vu));
+		jw_u64(&w, "connects", virtio_user_connects(port->vu));
+		jw_u64(&w, "rx_packets", atomic_load(&port->rx_packets));
+		jw_u64(&w, "rx_bytes", atomic_load(&port->rx_bytes));
+		jw_u64(&w, "rx_invalid", atomic_load(&port->rx_invalid));
+		jw_u64(&w, "tx_packets", atomic_load(&port->tx_packets));
+		jw_u64(&w, "tx_bytes", atomic_load(&port->tx_bytes));
+		jw_u64(&w, "tx_drops", atomic_load(&port->tx_drops));
+		jw_u64(&w, "rx_bad_hdr", rs.bad_hdr);
+		jw_u64(&w, "rx_no_pktbuf", rs.no_pktbuf);
+		jw_u64(&w, "rx_lost_on_reset", rs.lost_on_reset);
+		jw_u64(&w, "broken", rs.broken + ts.broken);
+		jw_u64(&w, "kicks", ts.kicks + rs.kicks);
+		jw_obj_close(&w);
+	}
+	jw_arr_close(&w);
+	jw_obj_close(&w);
+	if (jw_print(&w, stdout) < 0)
+		fprintf(stderr, "virtio-fwd: JSON output failed\n");
+	jw_free(&w);
+}
+
 static void print_summary(struct vf *f, double elapsed, bool json)
 {
 	FILE *o = stdout;
 
 	if (json) {
-		fprintf(o, "{\"mode\":\"%s\",\"gen\":%s,\"pkt_len\":%u,\"elapsed_s\":%.3f,"
-			"\"wakeups\":%" PRIu64 ",\"passes\":%" PRIu64
-			",\"idle_passes\":%" PRIu64 ",\"ports\":[",
-			mode_names[f->mode], f->gen ? "true" : "false",
-			f->pkt_len, elapsed, atomic_load(&f->wakeups),
-			atomic_load(&f->passes), atomic_load(&f->idle_passes));
-		for (int p = 0; p < f->nports; p++) {
-			struct vf_port *port = &f->ports[p];
-			struct virtio_user_queue_stats rs = { 0 }, ts = { 0 };
-
-			virtio_user_stats_get(port->vu, VIRTIO_USER_RX(0), &rs);
-			virtio_user_stats_get(port->vu, VIRTIO_USER_TX(0), &ts);
-			fprintf(o, "%s{\"path\":\"%s\",\"queue_pairs\":%u,\"connects\":%" PRIu64
-				",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
-				",\"rx_invalid\":%" PRIu64 ",\"tx_packets\":%" PRIu64
-				",\"tx_bytes\":%" PRIu64 ",\"tx_drops\":%" PRIu64
-				",\"rx_bad_hdr\":%" PRIu64 ",\"rx_no_pktbuf\":%" PRIu64
-				",\"rx_lost_on_reset\":%" PRIu64 ",\"broken\":%" PRIu64
-				",\"kicks\":%" PRIu64 "}",
-				p ? "," : "", port->path,
-				virtio_user_queue_pairs(port->vu),
-				virtio_user_connects(port->vu),
-				atomic_load(&port->rx_packets),
-				atomic_load(&port->rx_bytes),
-				atomic_load(&port->rx_invalid),
-				atomic_load(&port->tx_packets),
-				atomic_load(&port->tx_bytes),
-				atomic_load(&port->tx_drops), rs.bad_hdr,
-				rs.no_pktbuf, rs.lost_on_reset,
-				rs.broken + ts.broken, ts.kicks + rs.kicks);
-		}
-		fprintf(o, "]}\n");
+		print_json(f, elapsed);
 		return;
 	}
 	for (int p = 0; p < f->nports; p++) {
