@@ -624,6 +624,7 @@ static void test_spec_parse(void)
 /* TAP and NIC uplinks come and go (they need CAP_NET_ADMIN / NET_RAW). */
 static void test_uplinks(void)
 {
+	const uint8_t host[6] = { 0x02, 0xaa, 0, 0, 0, 1 };
 	char name[16], spec[40];
 	int id, fds;
 
@@ -644,7 +645,12 @@ static void test_uplinks(void)
 	CHECK(port_is_up(&sw.ports[id]));
 	CHECK(reply_has("ports", "", "\"kind\":\"tap\",\"mode\":\"\""));
 	CHECK(reply_has("rxqs", "", name));
+	/* A host MAC behind the TAP, in two networks: both go with it. */
+	mac_table_learn(sw.macs, 5, host, (uint32_t)id);
+	mac_table_learn(sw.macs, 6, host, (uint32_t)id);
 	CHECK(reply_has("port_del", name, name));
+	CHECK_EQ(mac_table_lookup(sw.macs, 5, host), MAC_PORT_NONE);
+	CHECK_EQ(mac_table_lookup(sw.macs, 6, host), MAC_PORT_NONE);
 	CHECK(add("nic=lo") >= 0);
 	CHECK(reply_has("ports", "", "\"kind\":\"nic\""));
 	CHECK(reply_has("port_del", "lo", "\"name\":\"lo\""));
