@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vhost-switch ports at run time (port.c, port_spec.c) and the
- * /vhost-switch/... control commands (ctl.c, called as the control socket
+ * /vhost-switch/... control commands (sw_ctl.c, called as the control socket
  * would), in-process with test front-ends (tests/lib/frontend.c) as VMs.
  *
  * - under traffic between A and B, port C is added and reaches A;
@@ -30,7 +30,7 @@
 #include <vhost/vhost.h>
 
 #include "check.h"
-#include "ctl.h"
+#include "sw_ctl.h"
 #include "frontend.h"
 #include "json.h"
 #include "port_spec.h"

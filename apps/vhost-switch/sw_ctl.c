@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "sw_ctl.h"
 #include "json.h"
 #include "port_spec.h"
 #include "switch.h"
