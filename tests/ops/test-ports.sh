@@ -35,6 +35,10 @@ finish() { echo "ports: $PASS passed, $FAIL failed"; exit $((FAIL ? 1 : 0)); }
 # shellcheck source=../peer/lib/testpmd.sh
 . "$ROOT/tests/peer/lib/testpmd.sh"
 TP_NO_TRAP=1
+# Deadlines scale with the load (1-minute average per CPU, 1 to 4), as the
+# peer tests do; OPS_SLOW=N forces the factor.
+load=$(awk -v n="$(nproc)" '{ f = int($1 / n + 0.999); print (f < 1 ? 1 : (f > 4 ? 4 : f)) }' /proc/loadavg)
+TP_SLOW=${OPS_SLOW:-$load}
 D=$(mktemp -d /tmp/ops-ports.XXXXXX)
 tp_init "$D"
 SW_PID=
@@ -71,9 +75,9 @@ tp_wait_until 20 "the switch's sockets" test -S "$D/ctl.sock" -a -S "$D/b.sock" 
 
 vu() { echo "net_virtio_user0,path=$1,queues=1,queue_size=256"; }
 tp_start a --main-lcore 1 --timeout 300 --vdev "$(vu "$D/a.sock")" -- \
-    --nb-cores=1 --forward-mode=txonly --txpkts=64 --eth-peer=0,02:00:00:00:ee:ee &&
+    --nb-cores=1 --forward-mode=txonly --txpkts=64 --total-num-mbufs=8192 --eth-peer=0,02:00:00:00:ee:ee &&
 tp_start b --main-lcore 1 --timeout 300 --vdev "$(vu "$D/b.sock")" -- \
-    --nb-cores=1 --forward-mode=rxonly &&
+    --nb-cores=1 --forward-mode=rxonly --total-num-mbufs=8192 &&
 tp_wait_link a 20 && tp_wait_link b 20 &&
 tp_cmd_wait b start 'testpmd> ' && tp_cmd_wait a start 'testpmd> ' ||
     { fail start "testpmd A/B"; finish; }
@@ -87,7 +91,7 @@ fi
 r=$(ctl "/vhost-switch/port_add,$D/c.sock")
 [[ $r == *'"id": 2'* ]] && pass add || fail add "$r"
 tp_start c --main-lcore 1 --timeout 300 --vdev "$(vu "$D/c.sock")" -- \
-    --nb-cores=1 --forward-mode=rxonly && tp_wait_link c 20 &&
+    --nb-cores=1 --forward-mode=rxonly --total-num-mbufs=8192 && tp_wait_link c 20 &&
     tp_cmd_wait c start 'testpmd> ' || fail add "testpmd C"
 if tp_wait_until 30 "C to receive" ge "$D/c.sock" tx_packets 1000; then
     pass a-to-c
