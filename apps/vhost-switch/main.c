@@ -10,11 +10,14 @@
  *              [--queues N] [--json] [--verbose]
  *
  * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
+ * Ports are given as specs (port_spec.h; the same syntax adds them at run
+ * time through the control socket, sw_ctl.c).
  * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
  * only source MACs the port may use), lock (the first source MAC seen is
  * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
  * limit), queues=N (queue pairs offered, 1..16; 1: no MQ), network=N (its
- * tenant network, default 1; network.h). --max-macs, --lock-macs and
+ * tenant network, default 1; network.h), client (connect instead of
+ * listen, as --client does for every port). --max-macs, --lock-macs and
  * --queues (default 8) set the default of every vhost port. The TAP
  * uplink is an access port of one network, or a trunk (802.1Q VID =
  * network). --nic makes an existing interface an uplink, read and written

@@ -303,8 +303,8 @@ int sw_port_add(struct sw *sw, const struct port_spec *s, char *err,
 		if (atomic_load(&sw->ports[i].state) == SW_SLOT_FREE)
 			p = &sw->ports[i];
 	if (!p && n >= SW_MAX_PORTS) {
-		ret = add_error(err, len, -ENOSPC, "too many ports (at most %s)",
-				"64");
+		snprintf(err, len, "too many ports (at most %d)", SW_MAX_PORTS);
+		ret = -ENOSPC;
 		goto out;
 	}
 	if (!p) {
