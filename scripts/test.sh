@@ -7,6 +7,10 @@
 #   2. unit tests (meson suite "unit") in all three builds
 #   3. peer tests against DPDK testpmd (virtio-user front-end for our back-end,
 #      net_vhost back-end for our front-end), with the ASan build
+#   3b. operations (ops): vhost-switch's control socket under traffic from
+#      two testpmd virtio-user ports, driven by Debian's dpdk-telemetry.py
+#      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build);
+#      ports added and removed at run time (tests/ops/test-ports.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
@@ -19,12 +23,12 @@
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
-#      plane and the data path meet (reconnect both ways, interrupt mode);
-#      any report is a FAIL line
+#      plane and the data path meet (reconnect both ways, interrupt mode),
+#      and the ops step's switch case; any report is a FAIL line
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer ops valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +36,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer ops valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -70,7 +74,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want ops || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -113,6 +117,17 @@ if want peer; then
     timeout 900 tests/peer/test-virtio-user.sh --build build-ci-asan >"$LOGDIR/peer-vu.log" 2>&1
     grep -q '^virtio-user peer:' "$LOGDIR/peer-vu.log" || echo "FAIL peer-vu: did not finish" >>"$LOGDIR/peer-vu.log"
     count "$LOGDIR/peer-vu.log"
+fi
+
+if want ops; then
+    note "operations: the control socket under traffic (testpmd, dpdk-telemetry.py; ASan build)"
+    timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
+    grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
+    count "$LOGDIR/ops.log"
+    # Ports added and removed over the socket while testpmd VMs send.
+    timeout 600 tests/ops/test-ports.sh --build build-ci-asan >"$LOGDIR/ops-ports.log" 2>&1
+    grep -q '^ports:' "$LOGDIR/ops-ports.log" || echo "FAIL ops ports: did not finish" >>"$LOGDIR/ops-ports.log"
+    count "$LOGDIR/ops-ports.log"
 fi
 
 if want valgrind; then
@@ -199,6 +214,11 @@ if want tsan; then
         if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
             echo "FAIL tsan peer: ThreadSanitizer report (see $LOGDIR/tsan-peer.log)" >>"$LOGDIR/tsan.res"
         fi
+        # The control socket's thread beside the switch's workers and
+        # event thread (a report makes the switch exit 66: FAIL exit).
+        timeout 300 tests/ops/test-ops.sh --build "$b" >"$LOGDIR/tsan-ops.log" 2>&1
+        grep -q '^ops:' "$LOGDIR/tsan-ops.log" || echo "FAIL tsan ops: did not finish" >>"$LOGDIR/tsan-ops.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan ops /' "$LOGDIR/tsan-ops.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
     else
         echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
         tail -20 "$LOGDIR/$b.log"

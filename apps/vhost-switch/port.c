@@ -34,6 +34,7 @@ static int on_new_device(struct vhost_dev *dev)
 	}
 	if (atomic_load(&port->state) == SW_SLOT_DYING)
 		return -1; /* being removed: its socket closes next */
+	ethdev_vq_totals_attach(&port->vq_totals, dev);
 	atomic_store(&port->dev, dev);
 	atomic_store(&port->up, true);
 	atomic_fetch_add(&port->connects, 1);
@@ -57,6 +58,8 @@ static void on_destroy_device(struct vhost_dev *dev)
 	/* Every worker may be sending to this port: wait them out (also
 	 * while the switch stops: the library frees dev when we return). */
 	sw_quiesce(sw);
+	/* Its counters join the port's totals before the library frees it. */
+	ethdev_vq_totals_detach(&port->vq_totals, dev);
 	mac_table_flush_port(sw->macs, port->id);
 	/* No worker polls the port now: its learned MACs and lock go. */
 	port_sec_reset(&sw->sec[port->id]);
@@ -368,6 +371,9 @@ int sw_port_del(struct sw *sw, const char *name_or_id, char *err, size_t len)
 	mac_table_flush_port(sw->macs, p->id);
 	port_sec_clear(&sw->sec[p->id]);
 	port_counters_zero(p);
+	/* The per-ring totals of the old port (no device attached now). */
+	ethdev_vq_totals_fini(&p->vq_totals);
+	ethdev_vq_totals_init(&p->vq_totals);
 	fprintf(stderr, "port %d (%s): removed\n", id, sw_port_name(p));
 	snprintf(err, len, "%s", sw_port_name(p));
 	atomic_store(&p->state, SW_SLOT_FREE);

@@ -9,7 +9,8 @@
 #   /vhost-switch/port_del while A sends: C keeps receiving, B's socket file
 #   is gone, the ports list has A and C; B added again at the same path gets
 #   the same id with its counters at zero; errors (duplicate, path not a
-#   socket, unknown port) are error replies and the switch keeps running.
+#   socket, unknown port) are error replies and the switch keeps running;
+#   it exits cleanly (status 0, no sanitizer report).
 # Prints "PASS ports-<step>" / "FAIL ports-<step> reason" and
 # "ports: N passed, N failed". Pinning: the switch's worker on core 1, each
 # testpmd forwards on core 0. Everything started is stopped by PID on exit.
@@ -133,4 +134,16 @@ tp_wait_until 30 "C to receive after the errors" ge "$D/c.sock" tx_packets $((c0
 ((ok)) && pass errors || fail errors "last reply: $r"
 
 kill -0 "$SW_PID" 2>/dev/null && pass alive || fail alive "$(tail -5 "$D/switch.log")"
+
+# A clean exit: status 0, no sanitizer report (an ASan build leaks nothing).
+tp_cleanup_all 1
+kill -TERM "$SW_PID" 2>/dev/null
+wait "$SW_PID"
+rc=$?
+SW_PID=
+if ((rc == 0)) && ! grep -qE 'ERROR: AddressSanitizer|runtime error|ThreadSanitizer' "$D/switch.log"; then
+    pass exit
+else
+    fail exit "status $rc: $(grep -m3 -E 'Sanitizer|runtime error' "$D/switch.log")"
+fi
 finish
