@@ -219,6 +219,10 @@ if want tsan; then
         timeout 300 tests/ops/test-ops.sh --build "$b" >"$LOGDIR/tsan-ops.log" 2>&1
         grep -q '^ops:' "$LOGDIR/tsan-ops.log" || echo "FAIL tsan ops: did not finish" >>"$LOGDIR/tsan-ops.log"
         sed -E 's/^(PASS|FAIL) /\1 tsan ops /' "$LOGDIR/tsan-ops.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
+        # Ports added and removed by that thread while the workers forward.
+        timeout 600 tests/ops/test-ports.sh --build "$b" >"$LOGDIR/tsan-ports.log" 2>&1
+        grep -q '^ports:' "$LOGDIR/tsan-ports.log" || echo "FAIL tsan ports: did not finish" >>"$LOGDIR/tsan-ports.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan /' "$LOGDIR/tsan-ports.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
     else
         echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
         tail -20 "$LOGDIR/$b.log"
