@@ -10,6 +10,10 @@
 #   3b. operations (ops): vhost-switch's control socket under traffic from
 #      two testpmd virtio-user ports, driven by Debian's dpdk-telemetry.py
 #      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build)
+#   3c. cli: vhostctl against a fake control socket (every command, table
+#      and --json output, exit codes, hostile servers) and against
+#      dpdk-testpmd's telemetry (gcc build); the fake-server cases again
+#      with the ASan build (tests/ops/test-vhostctl.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
 #      for the TAP device and a network namespace)
@@ -20,6 +24,11 @@
 #      hosts made of network namespaces, against the kernel's vxlan, other
 #      switches and OVS (tests/netns/test-vxlan.sh, ASan switch)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
+#   6b. operations: the systemd units (systemd-analyze verify), man pages
+#      (mandoc lint, every --help option documented) and meson install
+#      (tests/ops/test-dist.sh); Prometheus metrics of a switch between
+#      two testpmd ports, textfile and HTTP (tests/ops/test-metrics.sh,
+#      ASan build); both in step ops
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
 #      plane and the data path meet (reconnect both ways, interrupt mode),
@@ -27,7 +36,7 @@
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer ops valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer ops cli valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +44,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer ops valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer ops cli valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -62,9 +71,9 @@ unit_results() {
         }' "$2"
 }
 
-need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
+need_pkgs "${BUILD_PKGS[@]}" libvirt-daemon-driver-qemu libvirt-clients clang libclang-rt-14-dev dpdk-dev valgrind \
     qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
-    openvswitch-switch ||
+    openvswitch-switch libmicrohttpd-dev python3-prometheus-client mandoc systemd ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
 
 BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
@@ -73,7 +82,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want ops || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want ops || want cli || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -123,6 +132,24 @@ if want ops; then
     timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
     grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
     count "$LOGDIR/ops.log"
+    note "dist: systemd units, man pages, meson install"
+    timeout 600 tests/ops/test-dist.sh --build "$ROOT/build-ci-gcc" >"$LOGDIR/dist.log" 2>&1
+    grep -q '^test-dist:' "$LOGDIR/dist.log" || echo "FAIL dist: did not finish" >>"$LOGDIR/dist.log"
+    count "$LOGDIR/dist.log"
+    note "metrics: Prometheus textfile and HTTP of vhost-switch between two testpmd ports (ASan build)"
+    timeout 600 tests/ops/test-metrics.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/metrics.log" 2>&1
+    grep -q '^test-metrics:' "$LOGDIR/metrics.log" || echo "FAIL metrics: did not finish" >>"$LOGDIR/metrics.log"
+    count "$LOGDIR/metrics.log"
+fi
+
+if want cli; then
+    note "vhostctl: fake control sockets, hostile servers, testpmd telemetry (gcc; ASan for the fake cases)"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-gcc --tag build-ci-gcc >"$LOGDIR/cli.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli.log" || echo "FAIL cli: did not finish [build-ci-gcc]" >>"$LOGDIR/cli.log"
+    timeout 300 tests/ops/test-vhostctl.sh --build build-ci-asan --no-peer --tag build-ci-asan >"$LOGDIR/cli-asan.log" 2>&1
+    grep -q '^test-vhostctl:' "$LOGDIR/cli-asan.log" || echo "FAIL cli: did not finish [build-ci-asan]" >>"$LOGDIR/cli-asan.log"
+    count "$LOGDIR/cli.log"
+    count "$LOGDIR/cli-asan.log"
 fi
 
 if want valgrind; then
@@ -147,6 +174,12 @@ if want vm; then
         VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
             timeout 2400 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
         grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
+        # libvirt domains on switch ports, both socket directions
+        # (libvirtd and virtlogd started directly when not running)
+        timeout 900 tests/vm/test-libvirt.sh --switch "$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch" \
+            >"$LOGDIR/vm-libvirt.log" 2>&1
+        grep -q '^test-libvirt:' "$LOGDIR/vm-libvirt.log" || echo "FAIL libvirt: did not finish" >>"$LOGDIR/vm-libvirt.log"
+        cat "$LOGDIR/vm-libvirt.log" >>"$LOGDIR/vm.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
@@ -177,9 +210,11 @@ if want netns; then
     count "$LOGDIR/netns.res"
 fi
 
+
+
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"
-    timeout $((FUZZ_SECONDS * 5 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
+    timeout $((FUZZ_SECONDS * 6 + 600)) tests/fuzz/run.sh --seconds "$FUZZ_SECONDS" \
         --build "$ROOT/build-ci-fuzz" >"$LOGDIR/fuzz.log" 2>&1
     grep -qE '^(PASS|FAIL) ' "$LOGDIR/fuzz.log" || echo "FAIL fuzz: did not run" >>"$LOGDIR/fuzz.log"
     count "$LOGDIR/fuzz.log"

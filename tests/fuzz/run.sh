@@ -21,7 +21,7 @@ while (($#)); do
         *) TARGETS+=("$1"); shift ;;
     esac
 done
-((${#TARGETS[@]})) || TARGETS=(fuzz_messages fuzz_vring fuzz_net_hdr fuzz_vu fuzz_vxlan)
+((${#TARGETS[@]})) || TARGETS=(fuzz_messages fuzz_vring fuzz_net_hdr fuzz_vu fuzz_vxlan fuzz_jparse)
 
 if [[ ! -f $BUILD/build.ninja ]]; then
     CC=clang meson setup "$BUILD" "$ROOT" -Dfuzz=true \
