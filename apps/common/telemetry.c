@@ -88,8 +88,7 @@ bool tel_request_valid(const char *req, size_t len)
 	for (; i < len && req[i] != ','; i++) {
 		char c = req[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '_' || c == '/' ||
-			  c == '-'; /* "/vhost-switch/ports" */
+			  (c >= '0' && c <= '9') || c == '_' || c == '/' || c == '-';
 		if (!ok || i >= TEL_MAX_CMD_LEN - 1)
 			return false;
 	}
@@ -269,20 +268,25 @@ static void reply_null(struct tel *t, unsigned slot, const char *key)
 	send_reply(t, slot, key, "null");
 }
 
+/* The reply's key: the command part as sent (up to a comma or NUL), cut
+ * short, so even a bad request gets an answer it can match. */
+static void reply_key(const char *req, char key[TEL_MAX_CMD_LEN])
+{
+	size_t klen = strcspn(req, ",");
+
+	if (klen >= TEL_MAX_CMD_LEN)
+		klen = TEL_MAX_CMD_LEN - 1;
+	memcpy(key, req, klen);
+	key[klen] = '\0';
+}
+
 static void handle_request(struct tel *t, unsigned slot, char *req, size_t len)
 {
 	char key[TEL_MAX_CMD_LEN];
 	const char *params = "";
 	struct tel_cmd c = { .fn = NULL };
-	size_t klen;
 
-	/* The reply's key: the command part as sent, cut short, so even a
-	 * bad request gets an answer it can match. */
-	klen = strcspn(req, ",");
-	if (klen >= sizeof(key))
-		klen = sizeof(key) - 1;
-	memcpy(key, req, klen);
-	key[klen] = '\0';
+	reply_key(req, key);
 	if (!tel_request_valid(req, len) || strlen(req) != len) {
 		reply_null(t, slot, key);
 		return;
@@ -335,13 +339,9 @@ static void client_readable(struct tel *t, unsigned slot)
 		return;
 	}
 	if ((size_t)n > TEL_MAX_REQUEST) {
-		buf[TEL_MAX_REQUEST] = '\0';
 		char key[TEL_MAX_CMD_LEN];
-		size_t klen = strcspn(buf, ",");
-		if (klen >= sizeof(key))
-			klen = sizeof(key) - 1;
-		memcpy(key, buf, klen);
-		key[klen] = '\0';
+		buf[TEL_MAX_REQUEST] = '\0';
+		reply_key(buf, key);
 		reply_null(t, slot, key);
 		return;
 	}

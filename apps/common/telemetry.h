@@ -52,7 +52,7 @@ struct tel_params {
  * failure (EADDRINUSE when another live process listens on path). */
 struct tel *tel_start(const struct tel_params *p);
 /* Register a command before or after tel_start (commands start with '/',
- * at most 56 characters, letters, digits, '_', '-' and '/'). help is the text
+ * at most 55 characters: letters, digits, '_', '-' and '/'). help is the text
  * "/help,cmd" returns. Returns 0 or -errno. */
 int tel_register(struct tel *t, const char *cmd, tel_handler fn, void *arg,
 		 const char *help, unsigned flags);

@@ -94,8 +94,10 @@ void fwd_quiesce(struct fwd *f);
 void fwd_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on);
 /* The device stopped: no ring is on (destroy_device, before quiescing). */
 void fwd_port_rings_off(struct fwd_port *port);
-/* The ethdev snapshot provider (fwd_ethdev.c). */
+/* The control socket (fwd_ethdev.c): the ethdev snapshot provider, and
+ * /vhost-fwd/ports. */
 void fwd_ethdev_provider(struct fwd *f, struct ethdev_provider *out);
+int fwd_ctl_register(struct tel *t, struct fwd *f);
 
 /* Start the Prometheus metrics threads (metrics_fwd.c, metrics.h), then
  * tell systemd READY=1. *err: 0, or -errno (nothing started). */

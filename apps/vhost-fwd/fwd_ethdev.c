@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vhost-fwd's ports as ethdev snapshots (apps/common/ethdev.h). Runs on
- * the control thread: reads the ports' atomic counters and the per-ring
- * totals (whose lock keeps the device alive while it is read).
+ * vhost-fwd's control-socket commands: its ports as ethdev snapshots
+ * (apps/common/ethdev.h) and /vhost-fwd/ports. Runs on the control
+ * thread: reads the ports' atomic counters and the per-ring totals (whose
+ * lock keeps the device alive while it is read).
  */
 #include <stdio.h>
 
 #include "fwd.h"
+#include "telemetry.h"
 
 static unsigned fwd_list(void *arg, uint16_t *ids, unsigned max)
 {
@@ -56,4 +58,44 @@ void fwd_ethdev_provider(struct fwd *f, struct ethdev_provider *out)
 	*out = (struct ethdev_provider){ .list = fwd_list,
 					 .snapshot = fwd_snapshot,
 					 .arg = f };
+}
+
+/* /vhost-fwd/ports: the shape of /vhost-switch/ports (docs/operations.md)
+ * for what vhost-fwd has. */
+static int fwd_ports(const char *cmd, const char *params, struct jw *out,
+		     void *arg)
+{
+	struct fwd *f = arg;
+
+	(void)cmd;
+	if (params[0])
+		return -1;
+	jw_arr_open(out, NULL);
+	for (int i = 0; i < f->nports; i++) {
+		struct fwd_port *p = &f->ports[i];
+		jw_obj_open(out, NULL);
+		jw_i64(out, "id", i);
+		jw_str(out, "name", p->path);
+		jw_str(out, "kind", "vhost");
+		jw_str(out, "mode", f->client ? "client" : "server");
+		jw_str(out, "state", atomic_load(&p->dev) ? "up" : "down");
+		jw_u64(out, "queues", p->queues ? p->queues : f->queues);
+		jw_u64(out, "rx_packets", atomic_load(&p->rx_packets));
+		jw_u64(out, "rx_bytes", atomic_load(&p->rx_bytes));
+		jw_u64(out, "rx_drops", atomic_load(&p->rx_invalid));
+		jw_u64(out, "tx_packets", atomic_load(&p->tx_packets));
+		jw_u64(out, "tx_bytes", atomic_load(&p->tx_bytes));
+		jw_u64(out, "tx_drops", atomic_load(&p->tx_drops));
+		jw_u64(out, "connects", atomic_load(&p->connects));
+		jw_obj_close(out);
+	}
+	jw_arr_close(out);
+	return 0;
+}
+
+int fwd_ctl_register(struct tel *t, struct fwd *f)
+{
+	return tel_register(t, "/vhost-fwd/ports", fwd_ports, f,
+			    "Returns the ports and their counters. Takes no "
+			    "parameters", 0);
 }

@@ -452,8 +452,9 @@ int main(int argc, char **argv)
 	}
 	if (ctl) {
 		fwd_ethdev_provider(&f, &ethdev_ops);
-		if (ethdev_register(ctl, &ethdev_ops))
-			fprintf(stderr, "control socket: ethdev commands not "
+		if (ethdev_register(ctl, &ethdev_ops) ||
+		    fwd_ctl_register(ctl, &f))
+			fprintf(stderr, "control socket: commands not "
 				"registered\n");
 	}
 	if (pthread_create(&worker, NULL, fwd_worker, &f)) {

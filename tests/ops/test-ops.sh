@@ -42,7 +42,11 @@ result() { # result NAME OK [WHY]
     if (($2)); then echo "PASS $1"; PASS=$((PASS + 1));
     else echo "FAIL $1 ${3:-}"; FAIL=$((FAIL + 1)); fi
 }
-finish() { echo "ops: $PASS passed, $FAIL failed"; exit $((FAIL > 0)); }
+finish() { # the work dir (logs) stays only when something failed
+    echo "ops: $PASS passed, $FAIL failed"
+    ((FAIL > 0)) && echo "logs: ${TP_DIR:-}" || rm -rf "${TP_DIR:-/nonexistent}"
+    exit $((FAIL > 0))
+}
 [[ -x $SW ]] || { result ops 0 "$SW not built"; finish; }
 [[ -x $TELE ]] || { result ops 0 "dpdk-telemetry.py not found (Debian package dpdk)"; finish; }
 

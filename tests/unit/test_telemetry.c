@@ -255,6 +255,7 @@ static void test_hostile(void)
 	CHECK(strcmp(ask(fd, "/test/echo,\x01"), "{\"/test/echo\":null}") == 0);
 	CHECK(strcmp(ask(fd, "/test/echo,\xff"), "{\"/test/echo\":null}") == 0);
 	CHECK(strcmp(ask(fd, "/te st"), "{\"/te st\":null}") == 0);
+	CHECK(strcmp(ask(fd, "/te-st"), "{\"/te-st\":null}") == 0);
 	CHECK(strcmp(ask(fd, "\"\\x"), "{\"\\\"\\\\x\":null}") == 0);
 	CHECK(strcmp(ask(fd, "\x02"), "{\"\\u0002\":null}") == 0);
 	CHECK(strcmp(ask_n(fd, "/test/echo\0,x", 13),
@@ -404,6 +405,8 @@ static void test_register(void)
 	CHECK_EQ(tel_register(t, "no/slash", h_echo, NULL, "", 0), -EINVAL);
 	CHECK_EQ(tel_register(t, "/a,b", h_echo, NULL, "", 0), -EINVAL);
 	CHECK_EQ(tel_register(t, "/a b", h_echo, NULL, "", 0), -EINVAL);
+	CHECK_EQ(tel_register(t, "/a.b", h_echo, NULL, "", 0), -EINVAL);
+	CHECK_EQ(tel_register(t, "/my-app/x_1", h_echo, NULL, "", 0), 0);
 	CHECK_EQ(tel_register(t, "/", h_echo, NULL, "", 0), -EEXIST);
 	CHECK_EQ(tel_register(t, "/x", NULL, NULL, "", 0), -EINVAL);
 	/* Registered while serving: visible at once. */
@@ -504,6 +507,7 @@ static void test_request_syntax(void)
 	CHECK(!tel_request_valid("", 0));
 	CHECK(!tel_request_valid("ethdev", 6));
 	CHECK(tel_request_valid("/vhost-switch/port_add,/p", 25));
+	CHECK(tel_request_valid("/vhost-switch/ports", 19));
 	CHECK(!tel_request_valid("/a.b", 4));
 	CHECK(!tel_request_valid("/a,\t", 4));
 	CHECK(!tel_request_valid("/a,\x7f", 4));
