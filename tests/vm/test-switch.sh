@@ -43,6 +43,11 @@
 #   packed-mrg-on   mrg-on with packed virtqueues (packed=on; RING_PACKED
 #                   negotiated by both guests)
 #   restart-packed  restart-server with packed virtqueues
+#   runtime-port    ports at run time over the control socket: VM B's port is
+#                   added with vhostctl port-add while the switch runs, VM A
+#                   (there from the start) pings B and sends 20 MiB; during
+#                   the transfer VM X's port is removed (port-del): A and B
+#                   see nothing of it (all pings, sha256), X is gone
 # Each case prints 'PASS name ...' or 'FAIL name reason', then the switch's
 # statistics (its stdout at SIGTERM); the script ends with
 # 'test-switch: N passed, N failed' and exits non-zero on any failure.
@@ -71,7 +76,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 GUEST=${VMTEST_GUEST:-/tmp/vmtest-guest}
-CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal mq tap restart-server restart-client packed-mrg-on restart-packed}
+CASES=${VMTEST_CASES:-mrg-on mrg-off ring-features-off two-workers tso-cut mac-steal mq tap restart-server restart-client packed-mrg-on restart-packed runtime-port}
 MIB=${VMTEST_MIB:-20}
 PINGS=${VMTEST_PINGS:-10}
 # Deadline factor, from the load when the run starts (QEMU under TCG is
@@ -84,6 +89,8 @@ VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-$((150 * SLOW))}
 SW_DURATION=$((VM_TIMEOUT + 120))   # the switch's own bound (--duration)
 RUNVM=$HERE/run-vm.sh
 SW=${VMTEST_SWITCH:-$ROOT/build/apps/vhost-switch/vhost-switch}
+# vhostctl of the same build (runtime-port)
+VHOSTCTL=${VMTEST_VHOSTCTL:-$(dirname "$SW")/../vhostctl/vhostctl}
 BYTES=$((MIB * 1048576))
 HOST_IP=10.0.0.254
 
@@ -660,6 +667,66 @@ case_restart() { # case_restart NAME client|server (the switch's role)
     DETAIL="$DETAIL sha256=${tx:0:16}.. qemu=$qrole time=$(el "$t0")s"
 }
 
+# --- case: ports added and removed at run time (control socket) ---------------
+# The switch starts with A's port and X's port only; VM X (idle) connects.
+# B's port is added with `vhostctl port-add` while the switch runs, VM B
+# boots on it and A (connected from the start) pings it and sends 20 MiB;
+# while that transfer runs X's port is removed with `vhostctl port-del`. A's
+# pings and transfer to B must all succeed (sha256), B must be listed by
+# `show` after the add and X must be gone after the delete.
+case_runtime_port() {
+    name=runtime-port; d=$WORK/$name; mkdir -p "$d"
+    t0=$(ts)
+    ctl=$d/ctl.sock
+    vctl() { timeout 30 "$VHOSTCTL" -s "$ctl" -t 10 "$@"; }
+    [ -x "$VHOSTCTL" ] || { REASON="no vhostctl at $VHOSTCTL"; return 1; }
+    sw_start "$d" 1 --socket "$d/vm0.sock" --socket "$d/vm2.sock" --ctl "$ctl" || return 1
+    vm_start "$d" x "$d/vm2.sock" 52:54:00:00:00:0c 10.0.0.3/24 client on 0 \
+        idle.sh --param "idle=$VM_TIMEOUT" || return 1
+    vm_wait_bg "$d" x; wx=$WAITER
+    vctl port-add "$d/vm1.sock" >"$d/port-add.out" 2>&1 ||
+        { REASON="port-add failed: $(cat "$d/port-add.out")"; return 1; }
+    vctl --json show >"$d/show1.json" 2>&1 ||
+        { REASON="show failed: $(cat "$d/show1.json")"; return 1; }
+    grep -q "vm1.sock" "$d/show1.json" || { REASON="added port not in show"; return 1; }
+    vm_start "$d" b "$d/vm1.sock" 52:54:00:00:00:0b 10.0.0.2/24 client on 1 \
+        bulk-recv.sh --param "bytes=$BYTES" || return 1
+    vm_wait_bg "$d" b; wb=$WAITER
+    wait_event "$d/b.log" listen $((120 * SLOW)) "$wb" ||
+        { REASON="VM B (added port) never listened (B: $(events "$d/b.log"))"; return 1; }
+    vm_start "$d" a "$d/vm0.sock" 52:54:00:00:00:0a 10.0.0.1/24 client on 0 \
+        ping-bulk-send.sh --param peer=10.0.0.2 --param "mib=$MIB" \
+        --param "pings=$PINGS" || return 1
+    vm_wait_bg "$d" a; wa=$WAITER
+    # X's port goes while A's transfer to B runs.
+    wait_event "$d/a.log" ping-done $((180 * SLOW)) "$wa" ||
+        { REASON="A never finished its pings (A: $(events "$d/a.log"))"; return 1; }
+    vctl port-del "$d/vm2.sock" >"$d/port-del.out" 2>&1 ||
+        { REASON="port-del failed: $(cat "$d/port-del.out")"; return 1; }
+    vctl --json show >"$d/show2.json" 2>&1 || { REASON="show failed after port-del"; return 1; }
+    ra=0; rb=0
+    wait "$wa" || ra=$?
+    [ $ra -eq 0 ] || "$RUNVM" kill --pidfile "$d/b.pid"
+    wait "$wb" || rb=$?
+    "$RUNVM" kill --pidfile "$d/x.pid" || true
+    wait "$wx" 2>/dev/null || true
+    WAITERS=""; VMPIDS=""
+    sw_stop
+    res_a=$(cat "$d/a.result"); res_b=$(cat "$d/b.result")
+    echo "  [$name] $(cat "$d/port-add.out") / $(cat "$d/port-del.out")"
+    echo "  [$name] VM A: $res_a"
+    echo "  [$name] VM B: $res_b"
+    sw_stats "$name" "$d/sw.1.out"
+    tx=$(field "$res_a" tx_sha256); rx=$(field "$res_b" rx_sha256)
+    if [ $ra -ne 0 ]; then REASON="VM A: $(res_reason "$res_a")"; return 1; fi
+    if [ $rb -ne 0 ]; then REASON="VM B (added at run time): $(res_reason "$res_b")"; return 1; fi
+    if [ -z "$tx" ] || [ "$tx" != "$rx" ]; then REASON="sha256 tx=$tx rx=$rx"; return 1; fi
+    if grep -q "vm2.sock" "$d/show2.json"; then REASON="deleted port still in show"; return 1; fi
+    if [ -e "$d/vm2.sock" ]; then REASON="deleted port's socket file left"; return 1; fi
+    DETAIL="ping=$(field "$res_a" ping) tcp=${MIB}MiB/$(field "$res_a" tcp_secs)s"
+    DETAIL="$DETAIL sha256=${tx:0:16}.. port-del during the transfer time=$(el "$t0")s"
+}
+
 # --- main ------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || { log "must run as root (QEMU, TAP, netns)"; exit 2; }
 if [ -z "${VMTEST_SWITCH:-}" ] && [ -d "$ROOT/build" ]; then
@@ -687,6 +754,7 @@ for c in $CASES; do
     mq) f=case_mq ;;
     packed-mrg-on) f=case_packed ;;
     restart-packed) f=case_restart_packed ;;
+    runtime-port) f=case_runtime_port ;;
     *) log "unknown case $c"; fail=$((fail + 1)); FAILED=1; continue ;;
     esac
     if $f; then
