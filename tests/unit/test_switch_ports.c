@@ -659,6 +659,88 @@ static void test_uplinks(void)
 	sw_down();
 }
 
+/* The VXLAN uplink and its VTEPs at run time (raw socket: root). */
+static void test_vxlan_runtime(void)
+{
+	const uint8_t remote[6] = { 0x02, 0xbb, 0, 0, 0, 1 };
+	char spec[64];
+	unsigned base = 40000 + (unsigned)getpid() % 20000;
+	int id, fds;
+
+	sw_up();
+	/* nothing to act on yet */
+	CHECK(is_error("vteps", "", "no VXLAN uplink"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.1", "no VXLAN uplink"));
+	CHECK(is_error("vtep_del", "1:127.0.0.1", "no VXLAN uplink"));
+	CHECK(is_error("vtep_add", "", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "0:42:127.0.0.1", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:16777216:127.0.0.1", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:0.0.0.0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.1:0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_del", "1:42:127.0.0.1:1:2", "NET:IP"));
+	CHECK(is_error("port_add", "vxlan=", "vxlan=LOCAL_IP"));
+	CHECK(is_error("port_add", "vxlan=127.0.0.1,bogus", "vxlan=LOCAL_IP"));
+	if (geteuid() != 0) {
+		printf("skip test_vxlan_runtime: not root\n");
+		sw_down();
+		return;
+	}
+	fds = fe_count_fds();
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base);
+	id = add(spec);
+	CHECK(id >= 0);
+	if (id < 0) {
+		sw_down();
+		return;
+	}
+	CHECK(port_is_up(&sw.ports[id]));
+	CHECK(reply_has("ports", "", "\"kind\":\"vxlan\""));
+	CHECK(reply_has("vteps", "", "[]"));
+	/* only one uplink */
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base + 1);
+	CHECK(is_error("port_add", spec, "only one"));
+	CHECK(reply_has("vtep_add", "1:42:127.0.0.2", "\"added\""));
+	CHECK(reply_has("vtep_add", "1:42:127.0.0.3:4790", "\"added\""));
+	CHECK(reply_has("vteps", "", "{\"network\":1,\"vni\":42,\"vteps\":"
+			"[{\"ip\":\"127.0.0.2\",\"port\":4789,\"kind\":"
+			"\"flood\"},{\"ip\":\"127.0.0.3\",\"port\":4790,"));
+	/* conflicts and duplicates */
+	CHECK(is_error("vtep_add", "1:43:127.0.0.4", "network 1 is VNI 42"));
+	CHECK(is_error("vtep_add", "2:42:127.0.0.4", "VNI 42 is network 1"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.2", "flood list already"));
+	CHECK(is_error("vtep_del", "2:127.0.0.2", "network 2 has no VNI"));
+	CHECK(is_error("vtep_del", "1:127.0.0.9", "no VTEP"));
+	CHECK(is_error("vtep_del", "1:127.0.0.3:4791", "no VTEP"));
+	/* a MAC behind 127.0.0.2 (VTEP 0) goes with it; 127.0.0.3's stays */
+	mac_table_learn(sw.macs, 1, remote, MAC_DEST(id, 1));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_DEST(id, 1));
+	CHECK(reply_has("vtep_del", "1:127.0.0.2", "\"removed\""));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_PORT_NONE);
+	CHECK(reply_has("vteps", "", "[{\"ip\":\"127.0.0.3\""));
+	CHECK(is_error("vtep_del", "1:127.0.0.2", "no VTEP"));
+	/* the table fills: 64 VTEPs */
+	for (unsigned i = 0; i < 63; i++) {
+		snprintf(spec, sizeof(spec), "%u:%u:10.0.%u.1", 2 + i / 8,
+			 100 + i / 8, i);
+		CHECK(reply_has("vtep_add", spec, "\"added\""));
+	}
+	CHECK(is_error("vtep_add", "9:107:10.1.0.1", "VTEP table full"));
+	/* the VXLAN port goes: its VTEPs, VNIs and MACs with it */
+	mac_table_learn(sw.macs, 1, remote, MAC_DEST(id, 2));
+	CHECK(reply_has("port_del", "vxlan", "\"name\":\"vxlan\""));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_PORT_NONE);
+	CHECK(is_error("vteps", "", "no VXLAN uplink"));
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base);
+	id = add(spec);
+	CHECK(id >= 0);
+	CHECK(reply_has("vteps", "", "[]"));
+	CHECK(reply_has("vtep_add", "1:43:127.0.0.2", "\"added\""));
+	CHECK(reply_has("port_del", "vxlan", "vxlan"));
+	CHECK_EQ(fe_count_fds(), fds);
+	sw_down();
+}
+
 int main(void)
 {
 	int fds = fe_count_fds();
@@ -673,6 +755,7 @@ int main(void)
 	RUN(test_churn_no_fd_leak);
 	RUN(test_read_commands);
 	RUN(test_uplinks);
+	RUN(test_vxlan_runtime);
 	rmdir(dir);
 	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("switch_ports");
