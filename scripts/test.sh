@@ -7,14 +7,16 @@
 #   2. unit tests (meson suite "unit") in all three builds
 #   3. peer tests against DPDK testpmd (virtio-user front-end for our back-end,
 #      net_vhost back-end for our front-end), with the ASan build
-#   3b. cli: vhostctl against a fake control socket (every command, table
+#   3b. operations (ops): vhost-switch's control socket under traffic from
+#      two testpmd virtio-user ports, driven by Debian's dpdk-telemetry.py
+#      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build)
+#   3c. cli: vhostctl against a fake control socket (every command, table
 #      and --json output, exit codes, hostile servers) and against
 #      dpdk-testpmd's telemetry (gcc build); the fake-server cases again
 #      with the ASan build (tests/ops/test-vhostctl.sh)
 #   4. the same traffic with vhost-fwd under valgrind (leaks, invalid access)
 #   5. end-to-end VM tests of vhost-switch (QEMU + Linux guests; needs root
-#      for the TAP device and a network namespace), and a guest started
-#      through libvirt (virsh) on a switch port in both socket directions
+#      for the TAP device and a network namespace)
 #   5b. live migration of a Linux guest between two QEMU processes on the
 #      switch (RAM compared page by page, a run without logging that must
 #      differ, cancel, announce_self, memory hot-plug; tests/vm/test-migrate.sh)
@@ -24,12 +26,12 @@
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
-#      plane and the data path meet (reconnect both ways, interrupt mode);
-#      any report is a FAIL line
+#      plane and the data path meet (reconnect both ways, interrupt mode),
+#      and the ops step's switch case; any report is a FAIL line
 # Every step prints PASS/FAIL lines; the last line is "N passed, N failed".
 # Exit status 0 only if nothing failed.
 #
-# Environment: TEST_STEPS="build unit peer cli valgrind vm migrate netns fuzz tsan" (a subset),
+# Environment: TEST_STEPS="build unit peer ops cli valgrind vm migrate netns fuzz tsan" (a subset),
 # FUZZ_SECONDS=60.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +39,7 @@ cd "$ROOT" || exit 1
 # shellcheck source=deps.sh
 . "$ROOT/scripts/deps.sh"
 
-STEPS=${TEST_STEPS:-build unit peer cli valgrind vm migrate netns fuzz tsan}
+STEPS=${TEST_STEPS:-build unit peer ops cli valgrind vm migrate netns fuzz tsan}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 LOGDIR=$(mktemp -d /tmp/libvhost-test.XXXXXX)
 PASS=0
@@ -75,7 +77,7 @@ setup_build() { # setup_build DIR CC [meson options...]
     [[ -f $dir/build.ninja ]] && return 0
     CC=$cc meson setup "$dir" "$@" >"$LOGDIR/$dir.setup.log" 2>&1
 }
-if want build || want unit || want peer || want cli || want valgrind || want vm || want migrate || want netns; then
+if want build || want unit || want peer || want ops || want cli || want valgrind || want vm || want migrate || want netns; then
     note "build"
     : >"$LOGDIR/build.log"
     for b in "${BUILDS[@]}"; do
@@ -120,6 +122,13 @@ if want peer; then
     count "$LOGDIR/peer-vu.log"
 fi
 
+if want ops; then
+    note "operations: the control socket under traffic (testpmd, dpdk-telemetry.py; ASan build)"
+    timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
+    grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
+    count "$LOGDIR/ops.log"
+fi
+
 if want cli; then
     note "vhostctl: fake control sockets, hostile servers, testpmd telemetry (gcc; ASan for the fake cases)"
     timeout 300 tests/ops/test-vhostctl.sh --build build-ci-gcc --tag build-ci-gcc >"$LOGDIR/cli.log" 2>&1
@@ -152,12 +161,6 @@ if want vm; then
         VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
             timeout 2400 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
         grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
-        # a guest defined and started through libvirt (virsh), both socket
-        # directions
-        VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
-            timeout 900 tests/vm/test-libvirt.sh >"$LOGDIR/vm-libvirt.log" 2>&1
-        grep -q '^test-libvirt:' "$LOGDIR/vm-libvirt.log" || echo "FAIL libvirt: did not finish" >>"$LOGDIR/vm-libvirt.log"
-        cat "$LOGDIR/vm-libvirt.log" >>"$LOGDIR/vm.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
@@ -220,6 +223,11 @@ if want tsan; then
         if grep -q 'ThreadSanitizer' "$LOGDIR/tsan-peer.log"; then
             echo "FAIL tsan peer: ThreadSanitizer report (see $LOGDIR/tsan-peer.log)" >>"$LOGDIR/tsan.res"
         fi
+        # The control socket's thread beside the switch's workers and
+        # event thread (a report makes the switch exit 66: FAIL exit).
+        timeout 300 tests/ops/test-ops.sh --build "$b" >"$LOGDIR/tsan-ops.log" 2>&1
+        grep -q '^ops:' "$LOGDIR/tsan-ops.log" || echo "FAIL tsan ops: did not finish" >>"$LOGDIR/tsan-ops.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan ops /' "$LOGDIR/tsan-ops.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
     else
         echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
         tail -20 "$LOGDIR/$b.log"

@@ -18,11 +18,15 @@
 #define APPS_TELEMETRY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "json.h"
 
 struct tel;
+
+#define TEL_MAX_REQUEST 1024        /* bytes in one request datagram */
+#define TEL_MAX_OUTPUT_LEN 65536    /* bytes in one reply ("max_output_len") */
 
 /* The reply value: write exactly one JSON value into out (an object, an
  * array, a string...). Return 0, or -1 for an error (the client then gets
@@ -54,5 +58,18 @@ int tel_register(struct tel *t, const char *cmd, tel_handler fn, void *arg,
 		 const char *help, unsigned flags);
 /* Stop the thread, close every client, unlink the socket. */
 void tel_stop(struct tel *t);
+
+/* May a peer run TEL_CHANGES_STATE commands (docs/operations.md)? Root,
+ * the socket file's owner, or, when its mode gives the group write
+ * permission, a member of its group (primary or supplementary). Pure, so
+ * tests can check it without other users; the server feeds it
+ * SO_PEERCRED, SO_PEERGROUPS and a stat of the socket file. */
+bool tel_peer_may_change(uid_t peer_uid, gid_t peer_gid,
+			 const gid_t *peer_groups, unsigned ngroups,
+			 uid_t sock_uid, gid_t sock_gid, mode_t sock_mode);
+/* Is req (len bytes, no NUL needed) a well-formed request: at most
+ * TEL_MAX_REQUEST bytes, "/cmd" of letters, digits, '_' and '/' (shorter
+ * than 56), then optionally "," and printable ASCII parameters? */
+bool tel_request_valid(const char *req, size_t len);
 
 #endif

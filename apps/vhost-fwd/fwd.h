@@ -10,6 +10,8 @@
 
 #include <vhost/vhost.h>
 
+#include "ethdev.h"
+
 #define FWD_MAX_PORTS 2
 #define FWD_MAX_BURST 256
 #define FWD_MAX_QP 16      /* queue pairs a port may offer */
@@ -35,6 +37,9 @@ struct fwd_port {
 	_Atomic uint64_t connects;
 	/* Per queue pair: from the guest's TX ring q, into its RX ring q. */
 	_Atomic uint64_t q_rx_packets[FWD_MAX_QP], q_tx_packets[FWD_MAX_QP];
+	/* The library's per-ring counters over every connection (for the
+	 * control socket). */
+	struct ethdev_vq_totals vq_totals;
 };
 
 struct fwd {
@@ -89,5 +94,7 @@ void fwd_quiesce(struct fwd *f);
 void fwd_vring_state_changed(struct vhost_dev *dev, uint16_t queue, bool on);
 /* The device stopped: no ring is on (destroy_device, before quiescing). */
 void fwd_port_rings_off(struct fwd_port *port);
+/* The ethdev snapshot provider (fwd_ethdev.c). */
+void fwd_ethdev_provider(struct fwd *f, struct ethdev_provider *out);
 
 #endif

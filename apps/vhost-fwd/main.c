@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "fwd.h"
 #include "json.h"
 
@@ -107,6 +108,7 @@ static int on_new_device(struct vhost_dev *dev)
 	fprintf(stderr, "; protocol features 0x%" PRIx64 "; %u vrings\n",
 		vhost_dev_protocol_features(dev), vhost_dev_num_vrings(dev));
 	atomic_fetch_add(&port->connects, 1);
+	ethdev_vq_totals_attach(&port->vq_totals, dev);
 	atomic_store_explicit(&port->dev, dev, memory_order_release);
 	return 0;
 }
@@ -123,6 +125,7 @@ static void on_destroy_device(struct vhost_dev *dev)
 	fwd_port_rings_off(port);
 	/* The worker may be mid-burst on dev: wait for it to leave. */
 	fwd_quiesce(f);
+	ethdev_vq_totals_detach(&port->vq_totals, dev);
 	fprintf(stderr, "port %d: device %" PRIu64 " stopped\n", port->id,
 		vhost_dev_id(dev));
 }
@@ -141,7 +144,8 @@ static void usage(FILE *out)
 		"         [--cpu N] [--duration S] [--stats-interval S] [--json]\n"
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
-		"         [--queues N] [--verbose]\n");
+		"         [--queues N] [--verbose]\n"
+		CTL_USAGE);
 }
 
 static void print_interval(struct fwd *f, uint64_t *last_rx, uint64_t *last_tx,
@@ -336,6 +340,7 @@ int main(int argc, char **argv)
 		{ "stats-file", required_argument, NULL, 'S' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		CTL_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t disable = 0, last_rx[FWD_MAX_PORTS] = { 0 },
@@ -343,6 +348,13 @@ int main(int argc, char **argv)
 	double start, last;
 	pthread_t worker;
 	int c, ret = 0;
+	struct ctl_opts ctl_opts;
+	struct ethdev_provider ethdev_ops;
+	struct tel *ctl;
+
+	ctl_opts_init(&ctl_opts);
+	for (int p = 0; p < FWD_MAX_PORTS; p++)
+		ethdev_vq_totals_init(&f.ports[p].vq_totals);
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -383,7 +395,12 @@ int main(int argc, char **argv)
 		case 'S': f.stats_file = optarg; break;
 		case 'q': f.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			switch (ctl_parse_opt(&ctl_opts, c, optarg)) {
+			case 1: break;
+			case 0: usage(stderr); return 2;
+			default: return 2;
+			}
 		}
 	}
 	if (!f.nports || f.burst == 0 || f.burst > FWD_MAX_BURST ||
@@ -413,8 +430,22 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The control socket once the ports listen. The default path is
+	 * best effort; a path asked for with --ctl must work. */
+	ctl = ctl_start(&ctl_opts, "vhost-fwd");
+	if (!ctl && errno && ctl_opts.path) {
+		vhost_ctx_destroy(f.ctx);
+		return 1;
+	}
+	if (ctl) {
+		fwd_ethdev_provider(&f, &ethdev_ops);
+		if (ethdev_register(ctl, &ethdev_ops))
+			fprintf(stderr, "control socket: ethdev commands not "
+				"registered\n");
+	}
 	if (pthread_create(&worker, NULL, fwd_worker, &f)) {
 		fprintf(stderr, "cannot start the worker\n");
+		tel_stop(ctl);
 		return 1;
 	}
 	fprintf(stderr, "vhost-fwd: mode %s, %d port(s), pkt-len %u, burst %u\n",
@@ -436,6 +467,7 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&f.stop, true);
+	tel_stop(ctl); /* its handlers read the ports and devices */
 	pthread_join(worker, NULL);
 	/* Keep the connections a moment: what we placed in the guests' rings
 	 * is theirs to read, and a front-end stops reading when we go. */
@@ -444,5 +476,7 @@ int main(int argc, char **argv)
 	vhost_ctx_destroy(f.ctx);
 	print_summary(&f, now_s() - start);
 	vhost_pktbuf_pool_destroy(f.pool);
+	for (int p = 0; p < FWD_MAX_PORTS; p++)
+		ethdev_vq_totals_fini(&f.ports[p].vq_totals);
 	return 0;
 }

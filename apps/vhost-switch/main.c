@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "afpacket.h"
+#include "ctl.h"
 #include "json.h"
 #include "switch.h"
 #include "vxlan.h"
@@ -87,6 +88,7 @@ static void usage(FILE *o)
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
 		   "         [--mac-aging S] [--max-macs N] [--lock-macs] [--json]\n"
 		   "         [--queues N] [--verbose]\n"
+		   CTL_USAGE
 		   "  port options: queues=N (1..16)\n");
 }
 
@@ -310,6 +312,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		CTL_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
@@ -324,6 +327,13 @@ int main(int argc, char **argv)
 	bool lock_macs = false;
 	uint16_t queues = SW_DEFAULT_QP;
 	char *port_opts[SW_MAX_PORTS] = { 0 };
+	struct ctl_opts ctl_opts;
+	struct ethdev_provider ethdev_ops;
+	struct tel *ctl = NULL;
+
+	ctl_opts_init(&ctl_opts);
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
+		ethdev_vq_totals_init(&sw.ports[i].vq_totals);
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -406,7 +416,12 @@ int main(int argc, char **argv)
 			break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			switch (ctl_parse_opt(&ctl_opts, c, optarg)) {
+			case 1: break;
+			case 0: usage(stderr); return 2;
+			default: return 2;
+			}
 		}
 	}
 	if (vxlan && !vx.local_ip) {
@@ -522,6 +537,24 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* The control socket once the ports listen, so what it lists is
+	 * there. The default path is best effort (another switch may hold
+	 * it); a path asked for with --ctl must work. */
+	if (!atomic_load(&sw.stop)) {
+		ctl = ctl_start(&ctl_opts, "vhost-switch");
+		if (!ctl && errno && ctl_opts.path) {
+			ret = -errno;
+			atomic_store(&sw.stop, true);
+		}
+	}
+	if (ctl) {
+		sw_ethdev_provider(&sw, &ethdev_ops);
+		if (ethdev_register(ctl, &ethdev_ops))
+			fprintf(stderr, "control socket: ethdev commands not "
+				"registered\n");
+		/* The /vhost-switch/... commands: sw_ctl_register(ctl, &sw)
+		 * (apps/vhost-switch/ctl.c) goes here. */
+	}
 	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s%s\n", sw.nports,
 		nworkers, ntaps ? ", uplink " : "",
 		ntaps ? sw.ports[sw.nports - ntaps - vxlan].ifname : "",
@@ -546,6 +579,8 @@ int main(int argc, char **argv)
 		}
 	}
 	atomic_store(&sw.stop, true);
+	/* First: its handlers read the ports and devices. */
+	tel_stop(ctl);
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(sw.workers[i].thread, NULL);
 	vhost_ctx_destroy(sw.ctx);
@@ -565,5 +600,7 @@ int main(int argc, char **argv)
 		vxlan_close(&vx);
 	vhost_pktbuf_pool_destroy(sw.pool);
 	free(sw.macs);
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
+		ethdev_vq_totals_fini(&sw.ports[i].vq_totals);
 	return ret ? 1 : 0;
 }

@@ -24,6 +24,7 @@ static int on_new_device(struct vhost_dev *dev)
 			port->id);
 		return -1;
 	}
+	ethdev_vq_totals_attach(&port->vq_totals, dev);
 	atomic_store(&port->dev, dev);
 	atomic_store(&port->up, true);
 	atomic_fetch_add(&port->connects, 1);
@@ -47,6 +48,8 @@ static void on_destroy_device(struct vhost_dev *dev)
 	/* Every worker may be sending to this port: wait them out (also
 	 * while the switch stops: the library frees dev when we return). */
 	sw_quiesce(sw);
+	/* Its counters join the port's totals before the library frees it. */
+	ethdev_vq_totals_detach(&port->vq_totals, dev);
 	mac_table_flush_port(sw->macs, port->id);
 	/* No worker polls the port now: its learned MACs and lock go. */
 	port_sec_reset(&sw->sec[port->id]);

@@ -22,6 +22,7 @@
 
 #include <vhost/vhost.h>
 
+#include "ethdev.h"
 #include "mac_table.h"
 #include "network.h"
 #include "port_sec.h"
@@ -76,6 +77,9 @@ struct sw_port {
 	 * polling worker) and into its RX ring q (by any worker). */
 	_Atomic uint64_t q_rx_packets[SW_MAX_QP], q_tx_packets[SW_MAX_QP];
 	char ifname[32];               /* tap: actual name */
+	/* vhost: the library's per-ring counters summed over every guest
+	 * connection (for /ethdev/xstats and the metrics) */
+	struct ethdev_vq_totals vq_totals;
 };
 
 struct sw_worker {
@@ -138,6 +142,8 @@ void sw_quiesce(struct sw *sw);
  * on a server socket: a port is one VM); log MAC moves and locks. */
 int sw_port_start(struct sw *sw, struct sw_port *port, bool client);
 void sw_log_events(struct sw *sw);
+/* The ethdev snapshot provider (sw_ethdev.c): every port, any kind. */
+void sw_ethdev_provider(struct sw *sw, struct ethdev_provider *out);
 
 /* TAP uplink (tap.c) */
 int tap_open(const char *name, char *actual, size_t actual_len);
