@@ -108,6 +108,34 @@ static inline void *mem_gpa_range_hint(const struct mem_table *mt,
 	return NULL;
 }
 
+/* mem_gpa_range_hint for n buffers at once (the packed batch paths): the
+ * hinted region is loaded once for all of them. false if one of them is
+ * not whole in one region (p[] then partly filled). */
+static inline bool mem_gpa_ranges_hint(const struct mem_table *mt,
+				       unsigned n, const uint64_t *gpa,
+				       const uint32_t *len, uint8_t **p,
+				       uint32_t *hint)
+{
+	uint64_t base = 0, size = 0, hva = 0;
+
+	if (*hint < mt->nregions) {
+		base = mt->regions[*hint].gpa;
+		size = mt->regions[*hint].size;
+		hva = mt->regions[*hint].hva;
+	}
+	_Pragma("GCC unroll 4")
+	for (unsigned k = 0; k < n; k++) {
+		/* gpa < base wraps off past size: regions do not wrap. */
+		uint64_t off = gpa[k] - base;
+
+		if (off < size && len[k] <= size - off)
+			p[k] = (uint8_t *)(uintptr_t)(hva + off);
+		else if (!(p[k] = mem_gpa_range_hint(mt, gpa[k], len[k], hint)))
+			return false;
+	}
+	return true;
+}
+
 /* Front-end virtual address -> ours, same contract as mem_gpa_to_hva. */
 void *mem_uva_to_hva(const struct mem_table *mt, uint64_t uva, uint64_t *len);
 /* The whole of [uva, uva + len) in one region, or NULL. */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net_hdr.h"
 #include "ring_error.h"
+#include "virtio_net_batch.h"
 #include "vring.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -42,20 +43,6 @@ static inline struct vhost_vring *data_vring(struct vhost_dev *dev,
 	return &dev->vrings[queue];
 }
 
-/* Upper bounds of the size buckets of struct vhost_vring_stats. */
-static const uint32_t bucket_max[VHOST_SIZE_BUCKETS - 1] = {
-	64, 127, 255, 511, 1023, 1518, 9000,
-};
-
-static inline unsigned size_bucket(uint32_t len)
-{
-	unsigned i = 0;
-
-	while (i < VHOST_SIZE_BUCKETS - 1 && len > bucket_max[i])
-		i++;
-	return i;
-}
-
 /* Chains one burst consumes without progress at most (bad chains, and
  * receive buffers that hold no byte of the packet): a guest that posts
  * nothing but junk costs a bounded amount of work per burst. */
@@ -68,27 +55,6 @@ static inline unsigned size_bucket(uint32_t len)
  * of empty descriptors) make every burst walk the whole ring for a packet
  * that is then not placed. */
 #define MRG_MAX_DESCS 1024
-
-struct burst_stats {
-	uint32_t bad_chains;
-	bool broken;         /* stopped at a head out of range */
-	uint64_t bytes;
-	uint32_t packets;
-	uint32_t drops[VHOST_DROP_REASONS];
-	uint32_t buckets[VHOST_SIZE_BUCKETS];
-};
-
-static void stats_commit(struct vhost_vring *vq, const struct burst_stats *b)
-{
-	struct vhost_vring_stats *s = &vq->stats;
-
-	STAT_ADD(s->packets, b->packets);
-	STAT_ADD(s->bytes, b->bytes);
-	for (unsigned i = 0; i < VHOST_DROP_REASONS; i++)
-		STAT_ADD(s->drops[i], b->drops[i]);
-	for (unsigned i = 0; i < VHOST_SIZE_BUCKETS; i++)
-		STAT_ADD(s->size_buckets[i], b->buckets[i]);
-}
 
 static void count_bad_chain(struct vhost_vring *vq, struct burst_stats *b,
 			    enum chain_status st, uint16_t head)
@@ -282,13 +248,6 @@ dequeue_fast(struct vhost_vring *vq, const bool packed,
 	return true;
 }
 
-static inline void count_packet(struct burst_stats *b, uint32_t len)
-{
-	b->packets++;
-	b->bytes += len;
-	b->buckets[size_bucket(len)]++;
-}
-
 /* ------------------------------------------------------------- enqueue */
 
 /*
@@ -337,6 +296,12 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 		if (pk == RING_BROKEN) {
 			*why = VHOST_ENQUEUE_STOPPED; /* the caller marks it */
 			break;
+		}
+		if (packed && n - i >= PACKED_BATCH &&
+		    enqueue_batch(vq, cur, &rh, pkts + i, used, b, logging)) {
+			used = (uint16_t)(used + PACKED_BATCH);
+			i = (uint16_t)(i + PACKED_BATCH);
+			continue;
 		}
 		if (enqueue_fast(vq, packed, &rh, pkt, &used_len, &id,
 				 logging)) {
@@ -579,6 +544,12 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 		if (pk == RING_BROKEN) {
 			*why = VHOST_ENQUEUE_STOPPED; /* the caller marks it */
 			break;
+		}
+		if (packed && n - i >= PACKED_BATCH &&
+		    enqueue_batch(vq, cur, &h0, pkts + i, used, b, logging)) {
+			used = (uint16_t)(used + PACKED_BATCH);
+			i = (uint16_t)(i + PACKED_BATCH);
+			continue;
 		}
 		if (enqueue_fast(vq, packed, &h0, pkt, &used_len, &id,
 				 logging)) {
@@ -876,6 +847,17 @@ dequeue_body(struct vhost_vring *vq, const bool packed,
 				nfresh = want;
 			else
 				bulk_failed = true;
+		}
+		if (packed && n - got >= PACKED_BATCH &&
+		    nfresh - used_fresh >= PACKED_BATCH &&
+		    dequeue_batch(vq, cur, &rh, fresh + used_fresh, taken,
+				  queue, b)) {
+			memcpy(pkts + got, fresh + used_fresh,
+			       PACKED_BATCH * sizeof(*pkts));
+			used_fresh = (uint16_t)(used_fresh + PACKED_BATCH);
+			taken = (uint16_t)(taken + PACKED_BATCH);
+			got = (uint16_t)(got + PACKED_BATCH);
+			continue;
 		}
 		cand = used_fresh < nfresh ? fresh[used_fresh] : NULL;
 		if (cand && dequeue_fast(vq, packed, &rh, cand, &id)) {

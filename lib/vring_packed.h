@@ -56,6 +56,77 @@ static inline uint16_t packed_head_flags(const struct vhost_vring *vq,
 		memory_order_acquire);
 }
 
+/* Descriptors the batch paths take together: 4 x 16 bytes, one 64-byte
+ * cache line of the ring when the driver aligned it so (DPDK's
+ * PACKED_BATCH_SIZE). */
+#define PACKED_BATCH 4
+/* Each loop over a batch unrolled (both compilers take this pragma). */
+#define BATCH_UNROLL _Pragma("GCC unroll 4")
+
+struct packed_batch {
+	uint64_t addr[PACKED_BATCH];
+	uint32_t len[PACKED_BATCH];
+	uint16_t id[PACKED_BATCH];
+};
+
+/*
+ * The PACKED_BATCH descriptors from pos (wrap counter w) for the batch
+ * paths: true if pos is a multiple of the batch, the batch ends before the
+ * ring does and within room (slots the burst may still take), and every
+ * descriptor is available, alone (no NEXT, no INDIRECT) with exactly the
+ * flags `want` (VRING_DESC_F_WRITE or 0), a nonzero length and an id the
+ * ring has. f0: the head's flags as peeked (with acquire). Each field is
+ * read once, into pb; on false nothing is kept: the one-by-one path reads
+ * the descriptors afresh and decides for each what it decides anyway.
+ */
+static inline bool packed_batch_take(const struct vhost_vring *vq,
+				     uint16_t pos, bool w, uint16_t f0,
+				     uint16_t room, uint16_t want,
+				     struct packed_batch *pb)
+{
+	const struct vring_packed_desc *d = &vq->pdesc[pos];
+	uint16_t expect = (uint16_t)((PACKED_USED >> (w << 3)) | want);
+	uint16_t size = vq->size;
+
+	if ((pos & (PACKED_BATCH - 1)) || pos + PACKED_BATCH > size ||
+	    room < PACKED_BATCH || f0 != expect)
+		return false;
+	BATCH_UNROLL
+	for (unsigned k = 1; k < PACKED_BATCH; k++)
+		if (atomic_load_explicit((_Atomic uint16_t *)&d[k].flags,
+					 memory_order_relaxed) != expect)
+			return false;
+	/* All flags before any other field: pairs with the driver's release
+	 * store of each descriptor's flags, written after the rest. */
+	atomic_thread_fence(memory_order_acquire);
+	BATCH_UNROLL
+	for (unsigned k = 0; k < PACKED_BATCH; k++) {
+		pb->addr[k] = GUEST_READ(d[k].addr);
+		pb->len[k] = GUEST_READ(d[k].len);
+		pb->id[k] = GUEST_READ(d[k].id);
+		if (!pb->len[k] || pb->id[k] >= size)
+			return false;
+	}
+	return true;
+}
+
+/* The burst's used entries u.. for a batch taken by packed_batch_take:
+ * one slot each; len NULL: all 0 (transmit). Into the shadow, like
+ * ring_used_add, through one pointer load. */
+static inline void packed_shadow_batch(struct vhost_vring *vq, uint16_t u,
+				       const struct packed_batch *pb,
+				       const uint32_t *len)
+{
+	struct packed_used *s = &vq->shadow[u];
+
+	BATCH_UNROLL
+	for (unsigned k = 0; k < PACKED_BATCH; k++) {
+		s[k].id = pb->id[k];
+		s[k].len = len ? len[k] : 0;
+		s[k].nslots = 1;
+	}
+}
+
 /* One indirect table (virtio 2.7.5): len / 16 descriptors, all used; WRITE
  * is the only flag that means something there. */
 static inline enum chain_status
@@ -159,6 +230,17 @@ packed_walk_chain(const struct vhost_vring *vq, uint16_t pos, bool w,
 	}
 }
 
+/* The next PACKED_BATCH of left shadow entries are written back together:
+ * single slots filling the cache line at pos, before the ring's end. */
+static inline bool packed_used_batch(const struct packed_used *sh,
+				     unsigned left, uint16_t pos,
+				     uint16_t size)
+{
+	return left >= PACKED_BATCH && !(pos & (PACKED_BATCH - 1)) &&
+	       pos + PACKED_BATCH <= size && sh[0].nslots == 1 &&
+	       sh[1].nslots == 1 && sh[2].nslots == 1 && sh[3].nslots == 1;
+}
+
 /*
  * Write the burst's n used entries (vq->shadow) to the ring: each at the
  * position of its chain's head, flags last. The first entry's flags are
@@ -183,6 +265,38 @@ packed_used_flush(struct vhost_vring *vq, uint16_t n, bool write_flag,
 	for (uint16_t i = 0; i < n; i++) {
 		struct vring_packed_desc *d = &ring[pos];
 		uint16_t f = used_bits;
+
+		if (packed_used_batch(sh + i, n - i, pos, size)) {
+			/* One cache line of single-slot entries: ids and
+			 * lens, then the flags (DPDK's batch write-back). */
+			BATCH_UNROLL
+			for (unsigned k = 0; k < PACKED_BATCH; k++) {
+				d[k].id = sh[i + k].id;
+				d[k].len = sh[i + k].len;
+			}
+			BATCH_UNROLL
+			for (unsigned k = 0; k < PACKED_BATCH; k++) {
+				f = used_bits;
+				if (write_flag && sh[i + k].len)
+					f |= VRING_DESC_F_WRITE;
+				if (i + k == 0)
+					first_flags = f;
+				else
+					atomic_store_explicit(
+						(_Atomic uint16_t *)&d[k].flags,
+						f, memory_order_release);
+			}
+			if (logging && vq->log_used)
+				vring_log_hva(vq, d, sizeof(*d) * PACKED_BATCH);
+			i = (uint16_t)(i + PACKED_BATCH - 1);
+			pos = (uint16_t)(pos + PACKED_BATCH);
+			if (pos >= size) {
+				pos = (uint16_t)(pos - size);
+				w = !w;
+				used_bits ^= PACKED_AVAIL | PACKED_USED;
+			}
+			continue;
+		}
 
 		if (write_flag && sh[i].len)
 			f |= VRING_DESC_F_WRITE;

@@ -13,7 +13,11 @@
  * desc+avail, and the buffer area. Control bit 0x20 selects a second
  * device with packed rings (size 61, not a power of two): the input is
  * copied over its descriptor rings and driver event areas instead, and
- * the bases give positions and wrap counters. Descriptor addresses with the top bit
+ * the bases give positions and wrap counters; with bit 0x40 too, every
+ * descriptor is made available (the input keeps NEXT, WRITE, INDIRECT) and
+ * the packets have one segment, so runs of four single descriptors and
+ * packets reach the batch paths. Descriptor
+ * addresses with the top bit
  * clear are folded into guest memory so the fuzzer reaches valid buffers;
  * with it set they are used raw (anywhere, wrapping, unmapped).
  */
@@ -151,6 +155,26 @@ static void fold_pdescs(struct vring_packed_desc *t, unsigned n)
 			t[i].addr = FE_GPA_BASE + (t[i].addr & (MEM - 1));
 }
 
+/* Control bit 0x40 (packed): every descriptor's avail/used bits say
+ * "available" for the lap the device reads it in (from base on: this lap;
+ * before it: the next), so that runs of available descriptors, the batch
+ * paths' input, are common; NEXT, WRITE and INDIRECT stay the input's. */
+static void make_pavail(struct vring_packed_desc *t, uint16_t base)
+{
+	uint16_t start = (uint16_t)((base & 0x7fff) % PRING);
+	bool w = base >> 15;
+
+	for (unsigned i = 0; i < PRING; i++) {
+		bool lap = i >= start ? w : !w;
+
+		t[i].flags = (uint16_t)((t[i].flags & (VRING_DESC_F_NEXT |
+						       VRING_DESC_F_WRITE |
+						       VRING_DESC_F_INDIRECT)) |
+					(lap ? 1u << VRING_PACKED_DESC_F_AVAIL :
+					       1u << VRING_PACKED_DESC_F_USED));
+	}
+}
+
 /* Only heads the guest made available reach the used ring: never one at
  * or beyond the ring size (such a head breaks the ring instead). Valid
  * only when the back-end wrote no packet into guest memory: a receive
@@ -210,6 +234,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fill(pfe.vr[1].avail, 4, &c, &left);
 		fold_pdescs((struct vring_packed_desc *)pfe.vr[0].desc, PRING);
 		fold_pdescs((struct vring_packed_desc *)pfe.vr[1].desc, PRING);
+		if (ctl[0] & 64) {
+			make_pavail((struct vring_packed_desc *)pfe.vr[0].desc,
+				    base_rx);
+			make_pavail((struct vring_packed_desc *)pfe.vr[1].desc,
+				    base_tx);
+		}
 		reset_pvring(&dev->vrings[0], ctl[0], base_rx);
 		reset_pvring(&dev->vrings[1], ctl[0], base_tx);
 	}
@@ -233,7 +263,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Host packets for the RX queue, metadata from the input. */
 	for (uint16_t i = 0; i < npkts; i++) {
 		const uint8_t *m = &ctl[6 + (i % 5)];
-		uint32_t len = 1 + (uint32_t)m[0] * 37 + (i * 977u) % 9000;
+		/* 0x40 with packed: one-segment packets (batches). */
+		uint32_t len = (ctl[0] & 96) == 96 ?
+			       1 + ((uint32_t)m[0] * 37 + i * 97u) % 2048 :
+			       1 + (uint32_t)m[0] * 37 + (i * 977u) % 9000;
 
 		pkts[i] = vhost_pktbuf_alloc(pool);
 		if (!pkts[i] || vhost_pktbuf_append_data(pkts[i], bufs + (i * 64),

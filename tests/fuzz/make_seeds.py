@@ -118,6 +118,15 @@ ptx = [pdesc(BUF + 128 * i, 12, i, AV | N) if j == 0 else pdesc(BUF + 128 * i + 
        for i in range(4) for j in range(2)]
 pctl = bytes([0x20 | 1 | 2 | 4, 0, 0x80, 0, 0x80, 8, 20, 0, 10, 6, 1, 2, 30, 4, 5, 6])
 write("vring", "packed", pctl + pring(prx) + pring(ptx))
+# Packed batches (0x40: every descriptor made available, one-segment
+# packets of 1, 98, 195, ... bytes): eight single buffers each way (two
+# cache lines of descriptors) far from the rings, mergeable off and on.
+BB = 0x80000
+prx4 = [pdesc(BB + 4096 * i, 4096, 7 - i, AV | W) for i in range(8)]
+ptx4 = [pdesc(BB + 0x10000 + 128 * i, 72, 7 - i, AV) for i in range(8)]
+for name, f in (("packed-batch", 0), ("packed-batch-mrg", 1 | 4)):
+    bctl = bytes([0x20 | 0x40 | f, 0, 0x80, 0, 0x80, 8] + [0] * 10)
+    write("vring", name, bctl + pring(prx4) + pring(ptx4))
 
 # net_hdr: features, length, header, metadata, packet
 def hdr_seed(features, length, hdr, meta, pkt):
