@@ -24,6 +24,11 @@
 #      hosts made of network namespaces, against the kernel's vxlan, other
 #      switches and OVS (tests/netns/test-vxlan.sh, ASan switch)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
+#   6b. operations: the systemd units (systemd-analyze verify), man pages
+#      (mandoc lint, every --help option documented) and meson install
+#      (tests/ops/test-dist.sh); Prometheus metrics of a switch between
+#      two testpmd ports, textfile and HTTP (tests/ops/test-metrics.sh,
+#      ASan build); both in step ops
 #   7. ThreadSanitizer (clang): the unit suite (in-process and hostile tests,
 #      control plane under traffic) and the peer cases where the control
 #      plane and the data path meet (reconnect both ways, interrupt mode),
@@ -66,9 +71,9 @@ unit_results() {
         }' "$2"
 }
 
-need_pkgs "${BUILD_PKGS[@]}" clang libclang-rt-14-dev dpdk-dev valgrind \
+need_pkgs "${BUILD_PKGS[@]}" libvirt-daemon-driver-qemu libvirt-clients clang libclang-rt-14-dev dpdk-dev valgrind \
     qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
-    openvswitch-switch ||
+    openvswitch-switch libmicrohttpd-dev python3-prometheus-client mandoc systemd ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }
 
 BUILDS=(build-ci-gcc build-ci-clang build-ci-asan)
@@ -127,6 +132,14 @@ if want ops; then
     timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
     grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
     count "$LOGDIR/ops.log"
+    note "dist: systemd units, man pages, meson install"
+    timeout 600 tests/ops/test-dist.sh --build "$ROOT/build-ci-gcc" >"$LOGDIR/dist.log" 2>&1
+    grep -q '^test-dist:' "$LOGDIR/dist.log" || echo "FAIL dist: did not finish" >>"$LOGDIR/dist.log"
+    count "$LOGDIR/dist.log"
+    note "metrics: Prometheus textfile and HTTP of vhost-switch between two testpmd ports (ASan build)"
+    timeout 600 tests/ops/test-metrics.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/metrics.log" 2>&1
+    grep -q '^test-metrics:' "$LOGDIR/metrics.log" || echo "FAIL metrics: did not finish" >>"$LOGDIR/metrics.log"
+    count "$LOGDIR/metrics.log"
 fi
 
 if want cli; then
@@ -161,6 +174,12 @@ if want vm; then
         VMTEST_SWITCH=$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch \
             timeout 2400 tests/vm/test-switch.sh >"$LOGDIR/vm.log" 2>&1
         grep -q '^test-switch:' "$LOGDIR/vm.log" || echo "FAIL vm: did not finish" >>"$LOGDIR/vm.log"
+        # libvirt domains on switch ports, both socket directions
+        # (libvirtd and virtlogd started directly when not running)
+        timeout 900 tests/vm/test-libvirt.sh --switch "$ROOT/build-ci-asan/apps/vhost-switch/vhost-switch" \
+            >"$LOGDIR/vm-libvirt.log" 2>&1
+        grep -q '^test-libvirt:' "$LOGDIR/vm-libvirt.log" || echo "FAIL libvirt: did not finish" >>"$LOGDIR/vm-libvirt.log"
+        cat "$LOGDIR/vm-libvirt.log" >>"$LOGDIR/vm.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 vm /' "$LOGDIR/vm.log" >"$LOGDIR/vm.res"
     count "$LOGDIR/vm.res"
@@ -190,6 +209,8 @@ if want netns; then
     sed -E 's/^(PASS|FAIL) /\1 netns /' "$LOGDIR/netns.log" >"$LOGDIR/netns.res"
     count "$LOGDIR/netns.res"
 fi
+
+
 
 if want fuzz; then
     note "fuzzing (${FUZZ_SECONDS}s per target)"

@@ -97,4 +97,11 @@ void fwd_port_rings_off(struct fwd_port *port);
 /* The ethdev snapshot provider (fwd_ethdev.c). */
 void fwd_ethdev_provider(struct fwd *f, struct ethdev_provider *out);
 
+/* Start the Prometheus metrics threads (metrics_fwd.c, metrics.h), then
+ * tell systemd READY=1. *err: 0, or -errno (nothing started). */
+struct metrics;
+struct metrics_params;
+struct metrics *fwd_ops_start(struct fwd *f, const struct metrics_params *mp,
+			      int *err);
+
 #endif

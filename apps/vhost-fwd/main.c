@@ -33,6 +33,8 @@
 
 #include "ctl.h"
 #include "fwd.h"
+#include "metrics.h"
+#include "sdnotify.h"
 #include "json.h"
 
 static volatile sig_atomic_t got_signal;
@@ -145,6 +147,7 @@ static void usage(FILE *out)
 		"         [--validate] [--interrupt] [--no-mrg] [--no-indirect]\n"
 		"         [--no-event-idx] [--start-paused] [--stats-file PATH]\n"
 		"         [--queues N] [--verbose]\n"
+		METRICS_USAGE
 		CTL_USAGE);
 }
 
@@ -340,6 +343,7 @@ int main(int argc, char **argv)
 		{ "stats-file", required_argument, NULL, 'S' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		METRICS_LONG_OPTIONS,
 		CTL_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -348,6 +352,8 @@ int main(int argc, char **argv)
 	double start, last;
 	pthread_t worker;
 	int c, ret = 0;
+	struct metrics_params metrics_params;
+	struct metrics *metrics;
 	struct ctl_opts ctl_opts;
 	struct ethdev_provider ethdev_ops;
 	struct tel *ctl;
@@ -356,7 +362,14 @@ int main(int argc, char **argv)
 	for (int p = 0; p < FWD_MAX_PORTS; p++)
 		ethdev_vq_totals_init(&f.ports[p].vq_totals);
 
+	metrics_params_init(&metrics_params);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int m = metrics_parse_option(&metrics_params, c, optarg);
+
+		if (m < 0)
+			return 2;
+		if (m)
+			continue;
 		switch (c) {
 		case 's':
 			if (f.nports == FWD_MAX_PORTS) {
@@ -450,6 +463,9 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "vhost-fwd: mode %s, %d port(s), pkt-len %u, burst %u\n",
 		mode_names[f.mode], f.nports, f.pkt_len, f.burst);
+	metrics = fwd_ops_start(&f, &metrics_params, &ret);
+	if (ret)
+		got_signal = SIGTERM;
 	start = last = now_s();
 	while (!got_signal) {
 		double t;
@@ -468,15 +484,17 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&f.stop, true);
 	tel_stop(ctl); /* its handlers read the ports and devices */
+	sd_notify_send("STOPPING=1");
 	pthread_join(worker, NULL);
 	/* Keep the connections a moment: what we placed in the guests' rings
 	 * is theirs to read, and a front-end stops reading when we go. */
 	usleep(300000);
 	/* The worker is gone: destroy_device callbacks need not wait. */
 	vhost_ctx_destroy(f.ctx);
+	metrics_stop(metrics);
 	print_summary(&f, now_s() - start);
 	vhost_pktbuf_pool_destroy(f.pool);
 	for (int p = 0; p < FWD_MAX_PORTS; p++)
 		ethdev_vq_totals_fini(&f.ports[p].vq_totals);
-	return 0;
+	return ret ? 1 : 0;
 }

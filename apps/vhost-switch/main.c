@@ -8,6 +8,8 @@
  *              [--workers N] [--cpu LIST] [--stats-interval S]
  *              [--duration S] [--mac-aging S] [--max-macs N] [--lock-macs]
  *              [--queues N] [--json] [--verbose]
+ *              [--metrics-textfile PATH] [--metrics-interval S]
+ *              [--metrics-listen [ADDR:]PORT]
  *
  * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
  * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
@@ -24,6 +26,8 @@
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json);
  * SIGUSR1 prints the MAC table to stderr ("fdb MAC port N age S").
+ * Prometheus metrics: metrics.h, metrics_sw.c; under systemd
+ * (Type=notify) READY=1 once every port's socket is started.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +40,8 @@
 #include <unistd.h>
 
 #include "afpacket.h"
+#include "metrics.h"
+#include "sdnotify.h"
 #include "ctl.h"
 #include "json.h"
 #include "switch.h"
@@ -88,6 +94,7 @@ static void usage(FILE *o)
 		   "         [--cpu LIST] [--stats-interval S] [--duration S]\n"
 		   "         [--mac-aging S] [--max-macs N] [--lock-macs] [--json]\n"
 		   "         [--queues N] [--verbose]\n"
+		   METRICS_USAGE
 		   CTL_USAGE
 		   "  port options: queues=N (1..16)\n");
 }
@@ -312,6 +319,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		METRICS_LONG_OPTIONS,
 		CTL_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -327,6 +335,8 @@ int main(int argc, char **argv)
 	bool lock_macs = false;
 	uint16_t queues = SW_DEFAULT_QP;
 	char *port_opts[SW_MAX_PORTS] = { 0 };
+	struct metrics_params metrics_params;
+	struct metrics *metrics;
 	struct ctl_opts ctl_opts;
 	struct ethdev_provider ethdev_ops;
 	struct tel *ctl = NULL;
@@ -335,7 +345,14 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
 		ethdev_vq_totals_init(&sw.ports[i].vq_totals);
 
+	metrics_params_init(&metrics_params);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int m = metrics_parse_option(&metrics_params, c, optarg);
+
+		if (m < 0)
+			return 2;
+		if (m)
+			continue;
 		switch (c) {
 		case 's':
 			if (sw.nports >= SW_MAX_PORTS) {
@@ -559,6 +576,7 @@ int main(int argc, char **argv)
 		nworkers, ntaps ? ", uplink " : "",
 		ntaps ? sw.ports[sw.nports - ntaps - vxlan].ifname : "",
 		vxlan ? ", vxlan uplink" : "");
+	metrics = sw_ops_start(&sw, &metrics_params, &ret);
 	start = last = now_s();
 	while (!got_signal && !atomic_load(&sw.stop)) {
 		double t;
@@ -581,9 +599,11 @@ int main(int argc, char **argv)
 	atomic_store(&sw.stop, true);
 	/* First: its handlers read the ports and devices. */
 	tel_stop(ctl);
+	sd_notify_send("STOPPING=1");
 	for (unsigned i = 0; i < nworkers; i++)
 		pthread_join(sw.workers[i].thread, NULL);
 	vhost_ctx_destroy(sw.ctx);
+	metrics_stop(metrics);
 	print_stats(&sw, json ? stderr : stdout);
 	if (json)
 		print_json(&sw, now_s() - start);

@@ -145,6 +145,16 @@ void sw_log_events(struct sw *sw);
 /* The ethdev snapshot provider (sw_ethdev.c): every port, any kind. */
 void sw_ethdev_provider(struct sw *sw, struct ethdev_provider *out);
 
+/* Prometheus metrics and systemd readiness (metrics_sw.c): start the
+ * metrics threads (metrics.h), then tell systemd READY=1 unless *ret is
+ * already an error. On a metrics failure: NULL, *ret = -errno, sw->stop. */
+struct prom;
+struct metrics;
+struct metrics_params;
+void sw_metrics_render(struct prom *p, void *arg);
+struct metrics *sw_ops_start(struct sw *sw, const struct metrics_params *mp,
+			     int *ret);
+
 /* TAP uplink (tap.c) */
 int tap_open(const char *name, char *actual, size_t actual_len);
 uint16_t tap_rx(struct sw_port *port, struct vhost_pktbuf_pool *pool,
