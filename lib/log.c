@@ -34,6 +34,11 @@ void vhost_log_set_level(enum vhost_log_level level)
 	atomic_store(&vhost_log_level_current, (int)level);
 }
 
+enum vhost_log_level vhost_log_get_level(void)
+{
+	return (enum vhost_log_level)atomic_load(&vhost_log_level_current);
+}
+
 void vhost_log_set_handler(void (*fn)(enum vhost_log_level, const char *))
 {
 	atomic_store(&log_handler, fn);

@@ -9,7 +9,8 @@
 #      net_vhost back-end for our front-end), with the ASan build
 #   3b. operations (ops): vhost-switch's control socket under traffic from
 #      two testpmd virtio-user ports, driven by Debian's dpdk-telemetry.py
-#      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build)
+#      and a hostile/concurrent client (tests/ops/test-ops.sh, ASan build);
+#      ports added and removed at run time (tests/ops/test-ports.sh)
 #   3c. cli: vhostctl against a fake control socket (every command, table
 #      and --json output, exit codes, hostile servers) and against
 #      dpdk-testpmd's telemetry (gcc build); the fake-server cases again
@@ -132,6 +133,10 @@ if want ops; then
     timeout 300 tests/ops/test-ops.sh --build build-ci-asan >"$LOGDIR/ops.log" 2>&1
     grep -q '^ops:' "$LOGDIR/ops.log" || echo "FAIL ops: did not finish" >>"$LOGDIR/ops.log"
     count "$LOGDIR/ops.log"
+    # Ports added and removed over the socket while testpmd VMs send.
+    timeout 600 tests/ops/test-ports.sh --build build-ci-asan >"$LOGDIR/ops-ports.log" 2>&1
+    grep -q '^ports:' "$LOGDIR/ops-ports.log" || echo "FAIL ops ports: did not finish" >>"$LOGDIR/ops-ports.log"
+    count "$LOGDIR/ops-ports.log"
     note "dist: systemd units, man pages, meson install"
     timeout 600 tests/ops/test-dist.sh --build "$ROOT/build-ci-gcc" >"$LOGDIR/dist.log" 2>&1
     grep -q '^test-dist:' "$LOGDIR/dist.log" || echo "FAIL dist: did not finish" >>"$LOGDIR/dist.log"
@@ -249,6 +254,10 @@ if want tsan; then
         timeout 300 tests/ops/test-ops.sh --build "$b" >"$LOGDIR/tsan-ops.log" 2>&1
         grep -q '^ops:' "$LOGDIR/tsan-ops.log" || echo "FAIL tsan ops: did not finish" >>"$LOGDIR/tsan-ops.log"
         sed -E 's/^(PASS|FAIL) /\1 tsan ops /' "$LOGDIR/tsan-ops.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
+        # Ports added and removed by that thread while the workers forward.
+        timeout 600 tests/ops/test-ports.sh --build "$b" >"$LOGDIR/tsan-ports.log" 2>&1
+        grep -q '^ports:' "$LOGDIR/tsan-ports.log" || echo "FAIL tsan ports: did not finish" >>"$LOGDIR/tsan-ports.log"
+        sed -E 's/^(PASS|FAIL) /\1 tsan /' "$LOGDIR/tsan-ports.log" | grep -E '^(PASS|FAIL) ' >>"$LOGDIR/tsan.res"
     else
         echo "FAIL build $b (see $LOGDIR/$b.log)" >>"$LOGDIR/tsan.res"
         tail -20 "$LOGDIR/$b.log"

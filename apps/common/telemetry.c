@@ -88,7 +88,8 @@ bool tel_request_valid(const char *req, size_t len)
 	for (; i < len && req[i] != ','; i++) {
 		char c = req[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '_' || c == '/';
+			  (c >= '0' && c <= '9') || c == '_' || c == '/' ||
+			  c == '-'; /* "/vhost-switch/ports" */
 		if (!ok || i >= TEL_MAX_CMD_LEN - 1)
 			return false;
 	}

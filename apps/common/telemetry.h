@@ -52,7 +52,7 @@ struct tel_params {
  * failure (EADDRINUSE when another live process listens on path). */
 struct tel *tel_start(const struct tel_params *p);
 /* Register a command before or after tel_start (commands start with '/',
- * at most 56 characters, letters, digits, '_' and '/'). help is the text
+ * at most 56 characters, letters, digits, '_', '-' and '/'). help is the text
  * "/help,cmd" returns. Returns 0 or -errno. */
 int tel_register(struct tel *t, const char *cmd, tel_handler fn, void *arg,
 		 const char *help, unsigned flags);
@@ -68,7 +68,7 @@ bool tel_peer_may_change(uid_t peer_uid, gid_t peer_gid,
 			 const gid_t *peer_groups, unsigned ngroups,
 			 uid_t sock_uid, gid_t sock_gid, mode_t sock_mode);
 /* Is req (len bytes, no NUL needed) a well-formed request: at most
- * TEL_MAX_REQUEST bytes, "/cmd" of letters, digits, '_' and '/' (shorter
+ * TEL_MAX_REQUEST bytes, "/cmd" of letters, digits, '_', '-' and '/' (shorter
  * than 56), then optionally "," and printable ASCII parameters? */
 bool tel_request_valid(const char *req, size_t len);
 

@@ -12,11 +12,14 @@
  *              [--metrics-listen [ADDR:]PORT]
  *
  * An L2 learning switch between VMs (vhost-user ports) and the host (TAP).
+ * Ports are given as specs (port_spec.h; the same syntax adds them at run
+ * time through the control socket, sw_ctl.c).
  * Port options (port security, see port_sec.h): mac=MAC (repeatable: the
  * only source MACs the port may use), lock (the first source MAC seen is
  * the only one, until the VM disconnects), max-macs=N (learned MACs; 0: no
  * limit), queues=N (queue pairs offered, 1..16; 1: no MQ), network=N (its
- * tenant network, default 1; network.h). --max-macs, --lock-macs and
+ * tenant network, default 1; network.h), client (connect instead of
+ * listen, as --client does for every port). --max-macs, --lock-macs and
  * --queues (default 8) set the default of every vhost port. The TAP
  * uplink is an access port of one network, or a trunk (802.1Q VID =
  * network). --nic makes an existing interface an uplink, read and written
@@ -44,6 +47,8 @@
 #include "sdnotify.h"
 #include "ctl.h"
 #include "json.h"
+#include "port_spec.h"
+#include "sw_ctl.h"
 #include "switch.h"
 #include "vxlan.h"
 
@@ -96,22 +101,10 @@ static void usage(FILE *o)
 		   "         [--queues N] [--verbose]\n"
 		   METRICS_USAGE
 		   CTL_USAGE
-		   "  port options: queues=N (1..16)\n");
+		   "  port options: queues=N (1..16), client\n");
 }
 
 /* The last w characters of s: socket paths differ at their end. */
-static const char *port_name(const struct sw_port *p)
-{
-	return p->kind == PORT_VHOST ? p->name : p->kind == PORT_VXLAN ?
-	       "vxlan" : p->ifname;
-}
-
-static const char *kind_name(const struct sw_port *p)
-{
-	return p->kind == PORT_VHOST ? "vhost" : p->kind == PORT_TAP ? "tap" :
-	       p->kind == PORT_NIC ? "nic" : "vxlan";
-}
-
 static const char *name_tail(const char *s, size_t w)
 {
 	size_t n = strlen(s);
@@ -125,15 +118,19 @@ static void print_stats(struct sw *sw, FILE *o)
 		" %8s %8s %8s %8s %8s\n", "port", "name", "state", "rx-pkts",
 		"rx-bytes", "rx-drops", "tx-pkts", "tx-bytes", "tx-drops",
 		"tso-cut", "no-room", "unplace", "spoofed", "mac-lim", "moves");
+	pthread_mutex_lock(&sw->cfg_lock); /* ports come and go */
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
 		struct port_sec *ps = &sw->sec[i];
+
+		if (atomic_load(&p->state) == SW_SLOT_FREE)
+			continue;
 
 		fprintf(o, "%-4u %-28s %-5s %12" PRIu64 " %12" PRIu64
 			" %10" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
 			" %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
 			" %8" PRIu64 " %8" PRIu64 "\n",
-			i, name_tail(port_name(p), 28),
+			i, name_tail(sw_port_name(p), 28),
 			atomic_load(&p->up) ? "up" : "down",
 			atomic_load(&p->rx_packets), atomic_load(&p->rx_bytes),
 			atomic_load(&p->rx_drops), atomic_load(&p->tx_packets),
@@ -160,8 +157,9 @@ static void print_stats(struct sw *sw, FILE *o)
 	for (unsigned i = 0; i < sw->nports; i++)
 		if (sw->ports[i].kind == PORT_VXLAN)
 			vxlan_print_stats(sw->ports[i].vx, o);
-		else if (sw->ports[i].kind == PORT_NIC)
+		else if (sw->ports[i].kind == PORT_NIC && sw->ports[i].afp)
 			afp_print_stats(sw->ports[i].afp, sw->ports[i].ifname, o);
+	pthread_mutex_unlock(&sw->cfg_lock);
 	fflush(o);
 }
 
@@ -177,9 +175,11 @@ static void print_json(struct sw *sw, double elapsed)
 	for (unsigned i = 0; i < sw->nports; i++) {
 		struct sw_port *p = &sw->ports[i];
 
+		if (atomic_load(&p->state) == SW_SLOT_FREE)
+			continue;
 		jw_obj_open(&w, NULL);
-		jw_str(&w, "name", port_name(p));
-		jw_str(&w, "kind", kind_name(p));
+		jw_str(&w, "name", sw_port_name(p));
+		jw_str(&w, "kind", sw_port_kind_name(p));
 		jw_u64(&w, "connects", atomic_load(&p->connects));
 		jw_u64(&w, "rx_packets", atomic_load(&p->rx_packets));
 		jw_u64(&w, "rx_bytes", atomic_load(&p->rx_bytes));
@@ -194,7 +194,7 @@ static void print_json(struct sw *sw, double elapsed)
 		jw_u64(&w, "drop_mac_limit", atomic_load(&sw->sec[i].drop_limit));
 		jw_u64(&w, "mac_moves", atomic_load(&sw->sec[i].moves));
 		sw_json_queues(p, &w);
-		if (p->kind == PORT_NIC)
+		if (p->kind == PORT_NIC && p->afp)
 			afp_json(p->afp, &w);
 		jw_obj_close(&w);
 	}
@@ -228,57 +228,6 @@ static int parse_queues(const char *s, uint16_t *out)
 		return -1;
 	}
 	*out = (uint16_t)v;
-	return 0;
-}
-
-/* Port options after the path: mac=MAC, lock, max-macs=N, queues=N,
- * network=N. */
-static int parse_port_opts(struct sw_port *port, struct port_sec *ps,
-			   char *opts)
-{
-	char *save = NULL;
-
-	for (char *o = strtok_r(opts, ",", &save); o;
-	     o = strtok_r(NULL, ",", &save)) {
-		uint8_t mac[6];
-		char *end;
-		int r = network_parse_opt(&port->pnet, o, port->kind != PORT_VHOST);
-
-		if (r < 0)
-			return -1;
-		if (r) {
-			ps->net = port->pnet.net;
-			continue;
-		}
-		if (port->kind != PORT_VHOST) {
-			fprintf(stderr, "unknown uplink option %s\n", o);
-			return -1;
-		} else if (!strncmp(o, "mac=", 4)) {
-			if (port_sec_parse_mac(o + 4, mac) ||
-			    port_sec_allow(ps, mac)) {
-				fprintf(stderr, "bad or too many mac= (at most %d "
-					"unicast MACs): %s\n", PSEC_MAX_ALLOWED, o);
-				return -1;
-			}
-		} else if (!strncmp(o, "queues=", 7)) {
-			if (parse_queues(o + 7, &port->queues))
-				return -1;
-		} else if (!strcmp(o, "lock")) {
-			ps->lock_first = true;
-		} else if (!strncmp(o, "max-macs=", 9)) {
-			unsigned long v = strtoul(o + 9, &end, 10);
-
-			if (end == o + 9 || *end || v > PSEC_MAX_LEARNED) {
-				fprintf(stderr, "max-macs: 0..%d\n",
-					PSEC_MAX_LEARNED);
-				return -1;
-			}
-			ps->max_learned = (unsigned)v;
-		} else {
-			fprintf(stderr, "unknown port option %s\n", o);
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -324,9 +273,12 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int cpus[SW_MAX_WORKERS], ncpus = 0, c, ret = 0;
-	char *taps[SW_MAX_TAPS], *tap_opts[SW_MAX_TAPS];
-	unsigned ntaps = 0;
-	bool is_nic[SW_MAX_TAPS] = { 0 };
+	/* Port specs in command-line order; vhost ports get the first ids. */
+	const char *spec_arg[SW_MAX_PORTS];
+	int spec_kind[SW_MAX_PORTS];
+	static struct port_spec specs[SW_MAX_PORTS];
+	unsigned nspecs = 0, ntaps = 0, nvhost = 0;
+	char err[256];
 	static struct vxlan vx;
 	bool vxlan = false;
 	bool client = false, json = false;
@@ -334,7 +286,6 @@ int main(int argc, char **argv)
 	unsigned aging = 300, nworkers = 1, max_macs = PSEC_DEFAULT_MAX_LEARNED;
 	bool lock_macs = false;
 	uint16_t queues = SW_DEFAULT_QP;
-	char *port_opts[SW_MAX_PORTS] = { 0 };
 	struct metrics_params metrics_params;
 	struct metrics *metrics;
 	struct ctl_opts ctl_opts;
@@ -355,32 +306,22 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 's':
-			if (sw.nports >= SW_MAX_PORTS) {
-				fprintf(stderr, "too many ports\n");
-				return 2;
-			}
-			sw.ports[sw.nports].kind = PORT_VHOST;
-			/* PATH[,options]: cut the options off the path */
-			port_opts[sw.nports] = strchr(optarg, ',');
-			if (port_opts[sw.nports])
-				*port_opts[sw.nports]++ = '\0';
-			sw.ports[sw.nports++].name = optarg;
-			break;
-		case 'c': client = true; break;
 		case 't':
 		case 'N':
-			if (ntaps >= SW_MAX_TAPS) {
-				fprintf(stderr, "at most %d --tap and --nic\n",
+			if (nspecs >= SW_MAX_PORTS ||
+			    (c != 's' && ntaps >= SW_MAX_TAPS)) {
+				fprintf(stderr, "too many ports (at most %d, %d "
+					"--tap and --nic)\n", SW_MAX_PORTS,
 					SW_MAX_TAPS);
 				return 2;
 			}
-			is_nic[ntaps] = c == 'N';
-			taps[ntaps] = optarg;
-			tap_opts[ntaps] = strchr(optarg, ',');
-			if (tap_opts[ntaps])
-				*tap_opts[ntaps]++ = '\0';
-			ntaps++;
+			spec_kind[nspecs] = c == 's' ? PORT_VHOST :
+					    c == 't' ? PORT_TAP : PORT_NIC;
+			spec_arg[nspecs++] = optarg;
+			ntaps += c != 's';
+			nvhost += c == 's';
 			break;
+		case 'c': client = true; break;
 		case 'X':
 			if (!vxlan)
 				vxlan_init(&vx);
@@ -445,31 +386,41 @@ int main(int argc, char **argv)
 		fprintf(stderr, "--vtep needs --vxlan LOCAL_IP\n");
 		return 2;
 	}
-	if (sw.nports + ntaps + vxlan > SW_MAX_PORTS) {
+	if (nspecs + vxlan > SW_MAX_PORTS) {
 		fprintf(stderr, "too many ports\n");
 		return 2;
 	}
-	if ((!sw.nports && !ntaps && !vxlan) || nworkers < 1 ||
-	    nworkers > SW_MAX_WORKERS) {
+	if ((!nspecs && !vxlan) || nworkers < 1 || nworkers > SW_MAX_WORKERS) {
 		usage(stderr);
 		return 2;
 	}
+	sw.defaults = (struct sw_port_defaults){ .queues = queues,
+		.max_learned = max_macs, .lock = lock_macs, .client = client };
+	/* The same parser as port_add: vhost ports first (ids 0..), then the
+	 * uplinks, as given. */
+	for (unsigned pass = 0, k = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < nspecs; i++) {
+			if ((spec_kind[i] == PORT_VHOST) != (pass == 0))
+				continue;
+			if (port_spec_parse(spec_arg[i], spec_kind[i], &sw.defaults,
+					    &specs[k++], err, sizeof(err))) {
+				fprintf(stderr, "%s: %s\n", spec_arg[i], err);
+				return 2;
+			}
+		}
+	}
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++) {
-		/* The TAP uplink has the host's MACs behind it: no limit. */
+		sw.ports[i].id = (uint16_t)i;
+		sw.ports[i].tap_fd = -1;
+		atomic_store(&sw.ports[i].worker, -1);
 		port_sec_init(&sw.sec[i]);
-		sw.sec[i].max_learned = i < sw.nports ? max_macs : 0;
-		sw.sec[i].lock_first = i < sw.nports && lock_macs;
-		sw.ports[i].queues = queues;
-		sw.ports[i].pnet.net = NET_DEFAULT;
-		if (port_opts[i] &&
-		    parse_port_opts(&sw.ports[i], &sw.sec[i], port_opts[i]))
-			return 2;
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGUSR1, on_usr1);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&sw.assign_lock, NULL);
+	pthread_mutex_init(&sw.cfg_lock, NULL);
 	sw.macs = malloc(sizeof(*sw.macs));
 	sw.pool = vhost_pktbuf_pool_create("switch", 32768, 2048, 256);
 	sw.ctx = vhost_ctx_create(NULL);
@@ -478,53 +429,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mac_table_init(sw.macs, aging);
-	for (unsigned i = 0; i < sw.nports; i++) {
-		sw.ports[i].id = (uint16_t)i;
-		sw.ports[i].tap_fd = -1;
-		atomic_store(&sw.ports[i].worker, -1);
-	}
-	for (unsigned t = 0; t < ntaps; t++) {
-		struct sw_port *p = &sw.ports[sw.nports];
-
-		p->id = (uint16_t)sw.nports++;
-		p->kind = is_nic[t] ? PORT_NIC : PORT_TAP;
-		p->name = taps[t];
-		p->tap_fd = -1;
-		atomic_store(&p->worker, -1);
-		if (tap_opts[t] && parse_port_opts(p, &sw.sec[p->id], tap_opts[t]))
-			return 2;
-		if (is_nic[t]) {
-			snprintf(p->ifname, sizeof(p->ifname), "%s", taps[t]);
-			p->afp = calloc(1, sizeof(*p->afp));
-			ret = p->afp ? afp_open(p->afp, taps[t]) : -ENOMEM;
-			if (ret) {
-				fprintf(stderr, "nic %s: %s\n", taps[t], strerror(-ret));
-				return 1;
-			}
-			continue;
-		}
-		p->tap_fd = tap_open(taps[t], p->ifname, sizeof(p->ifname));
-		if (p->tap_fd < 0) {
-			fprintf(stderr, "tap %s: %s\n", taps[t], strerror(-p->tap_fd));
-			return 1;
-		}
-	}
-	if (vxlan) {
-		struct sw_port *p = &sw.ports[sw.nports];
-
-		p->id = (uint16_t)sw.nports++;
-		p->kind = PORT_VXLAN;
-		p->name = "vxlan";
-		p->tap_fd = -1;
-		p->vx = &vx;
-		p->pnet.any = true;
-		atomic_store(&p->worker, -1);
-		ret = vxlan_open(&vx);
-		if (ret) {
-			fprintf(stderr, "vxlan: %s\n", strerror(-ret));
-			return 1;
-		}
-	}
 	sw.nworkers = nworkers;
 	for (unsigned i = 0; i < nworkers; i++) {
 		sw.workers[i].id = (int)i;
@@ -536,22 +440,37 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	for (unsigned i = 0; i < sw.nports; i++) {
-		if (sw.ports[i].kind == PORT_VHOST)
-			continue;
-		atomic_store(&sw.ports[i].up, true);
-		sw_assign_port(&sw, &sw.ports[i]);
-	}
-	for (unsigned i = 0; i < sw.nports; i++) {
-		struct sw_port *p = &sw.ports[i];
+	for (unsigned i = 0; i < nspecs && !ret; i++) {
+		int id = sw_port_add(&sw, &specs[i], err, sizeof(err));
 
-		if (p->kind != PORT_VHOST)
-			continue;
-		ret = sw_port_start(&sw, p, client);
-		if (ret) {
-			fprintf(stderr, "%s: %s\n", p->name, strerror(-ret));
+		if (id < 0) {
+			fprintf(stderr, "%s (%s)\n", err, strerror(-id));
 			atomic_store(&sw.stop, true);
-			break;
+			ret = id;
+		}
+	}
+	if (vxlan && !ret) {
+		struct sw_port *p = &sw.ports[sw.nports];
+
+		p->id = (uint16_t)sw.nports++;
+		p->kind = PORT_VXLAN;
+		p->name = "vxlan";
+		p->tap_fd = -1;
+		p->vx = &vx;
+		p->pnet.any = true;
+		sw.sec[p->id].max_learned = 0;
+		atomic_store(&p->state, SW_SLOT_LIVE);
+		atomic_store(&p->worker, -1);
+		/* Last, as before run-time ports: not removable (its VTEP
+		 * table is the command line's). */
+		ret = vxlan_open(&vx);
+		if (ret) {
+			fprintf(stderr, "vxlan: %s\n", strerror(-ret));
+			atomic_store(&sw.stop, true);
+			vxlan = false;
+		} else {
+			atomic_store(&p->up, true);
+			sw_assign_port(&sw, p);
 		}
 	}
 	/* The control socket once the ports listen, so what it lists is
@@ -569,12 +488,13 @@ int main(int argc, char **argv)
 		if (ethdev_register(ctl, &ethdev_ops))
 			fprintf(stderr, "control socket: ethdev commands not "
 				"registered\n");
-		/* The /vhost-switch/... commands: sw_ctl_register(ctl, &sw)
-		 * (apps/vhost-switch/ctl.c) goes here. */
+		if (sw_ctl_register(ctl, &sw))
+			fprintf(stderr, "control socket: /vhost-switch commands "
+				"not registered\n");
 	}
 	fprintf(stderr, "vhost-switch: %u ports, %u workers%s%s%s\n", sw.nports,
-		nworkers, ntaps ? ", uplink " : "",
-		ntaps ? sw.ports[sw.nports - ntaps - vxlan].ifname : "",
+		nworkers, ntaps && !ret ? ", uplink " : "",
+		ntaps && !ret ? sw.ports[nvhost].ifname : "",
 		vxlan ? ", vxlan uplink" : "");
 	metrics = sw_ops_start(&sw, &metrics_params, &ret);
 	start = last = now_s();

@@ -42,7 +42,10 @@ static void per_port(struct prom *pr, const struct sw *sw, const char *dir,
 {
 	struct prom_labels l;
 
+	/* The caller holds cfg_lock: names stay valid, free slots skipped. */
 	for (unsigned i = 0; i < sw->nports; i++) {
+		if (atomic_load(&sw->ports[i].state) == SW_SLOT_FREE)
+			continue;
 		port_labels(&l, &sw->ports[i]);
 		if (dir)
 			prom_label(&l, "direction", dir);
@@ -106,13 +109,15 @@ static void workers(struct prom *pr, const struct sw *sw, const char *name,
 
 void sw_metrics_render(struct prom *pr, void *arg)
 {
-	const struct sw *sw = arg;
+	struct sw *sw = arg;
 	struct ethdev_provider ethdev;
 
 	/* Ports and queues: the ethdev snapshot, as /ethdev/stats shows. */
-	sw_ethdev_provider((struct sw *)sw, &ethdev);
+	sw_ethdev_provider(sw, &ethdev);
 	ethdev_prom_render(pr, "vhost_switch", &ethdev);
-	/* What only the switch knows. */
+	/* What only the switch knows; ports come and go (port_del frees
+	 * names), so under cfg_lock, after the snapshot that takes it too. */
+	pthread_mutex_lock(&sw->cfg_lock);
 	prom_family(pr, "vhost_switch_port_output_drops_total", PROM_COUNTER,
 		    "Packets not sent to the port by reason (parts of "
 		    "port_drops_total direction tx).");
@@ -130,6 +135,7 @@ void sw_metrics_render(struct prom *pr, void *arg)
 	prom_family(pr, "vhost_switch_port_connects_total", PROM_COUNTER,
 		    "Times a front-end connected and started the port.");
 	per_port(pr, sw, NULL, NULL, connects);
+	pthread_mutex_unlock(&sw->cfg_lock);
 	prom_family(pr, "vhost_switch_mac_table_entries", PROM_GAUGE,
 		    "MAC addresses in the forwarding table.");
 	prom_value(pr, NULL, mac_table_count(sw->macs));

@@ -184,3 +184,20 @@ void port_sec_reset(struct port_sec *ps)
 	if (ps->lock_first && !ps->configured)
 		atomic_store(&ps->nallowed, 0);
 }
+
+void port_sec_clear(struct port_sec *ps)
+{
+	atomic_store(&ps->nallowed, 0);
+	for (unsigned i = 0; i < PSEC_MAX_ALLOWED; i++)
+		atomic_store(&ps->allowed[i], 0);
+	atomic_store(&ps->net, 1); /* NET_DEFAULT */
+	ps->configured = false;
+	ps->lock_first = false;
+	ps->max_learned = PSEC_DEFAULT_MAX_LEARNED;
+	memset(ps->learned, 0, sizeof(ps->learned));
+	ps->full_at = 0;
+	atomic_store(&ps->drop_spoof, 0);
+	atomic_store(&ps->drop_limit, 0);
+	atomic_store(&ps->moves, 0);
+	atomic_store(&ps->last_move, 0);
+}

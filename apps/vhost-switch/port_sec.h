@@ -35,7 +35,9 @@ struct port_sec {
 	/* Allowed source MACs, mac + 1 (0: none); entries [0, nallowed). */
 	_Atomic uint64_t allowed[PSEC_MAX_ALLOWED];
 	_Atomic unsigned nallowed;
-	uint16_t net;               /* the port's network (lists are per network) */
+	/* the port's network (lists are per network); atomic: every worker
+	 * reads it while a reused slot gets its new one */
+	_Atomic uint16_t net;
 	bool configured;            /* allowed given at start: never reset */
 	bool lock_first;            /* lock to the first MAC seen */
 	unsigned max_learned;       /* 0: no limit (the TAP uplink) */
@@ -69,5 +71,9 @@ bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
 /* The port's VM went away (no worker polls it): forget its learned MACs and
  * a lock (configured MACs stay). */
 void port_sec_reset(struct port_sec *ps);
+/* The port was removed (no worker polls it): everything back to
+ * port_sec_init's state, with the stores workers of other ports may race
+ * with (they read every port's list and network) atomic. */
+void port_sec_clear(struct port_sec *ps);
 
 #endif

@@ -15,7 +15,8 @@ static unsigned sw_list(void *arg, uint16_t *ids, unsigned max)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < sw->nports && n < max; i++)
-		ids[n++] = (uint16_t)i;
+		if (atomic_load(&sw->ports[i].state) != SW_SLOT_FREE)
+			ids[n++] = (uint16_t)i; /* ports come and go */
 	return n;
 }
 
@@ -30,9 +31,25 @@ static const char *driver_of(const struct sw_port *p)
 	return "";
 }
 
+static int port_snapshot(struct sw *sw, uint16_t id, struct ethdev_port *out);
+
+/* Under cfg_lock: ports come and go (port_add/port_del), and a removed
+ * port's slot gets a new name and fresh totals. */
 static int sw_snapshot(void *arg, uint16_t id, struct ethdev_port *out)
 {
 	struct sw *sw = arg;
+	int ret = -1;
+
+	pthread_mutex_lock(&sw->cfg_lock);
+	if (id < sw->nports &&
+	    atomic_load(&sw->ports[id].state) != SW_SLOT_FREE)
+		ret = port_snapshot(sw, id, out);
+	pthread_mutex_unlock(&sw->cfg_lock);
+	return ret;
+}
+
+static int port_snapshot(struct sw *sw, uint16_t id, struct ethdev_port *out)
+{
 	struct sw_port *p;
 	unsigned nq;
 

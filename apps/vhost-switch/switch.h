@@ -42,6 +42,13 @@
 
 enum port_kind { PORT_VHOST, PORT_TAP, PORT_VXLAN, PORT_NIC };
 
+/* A port slot's life (sw_port.state). Ports come and go at run time
+ * (sw_port_add/del, under cfg_lock); a slot is reused only after its units
+ * left the workers, the workers were quiesced and its MACs flushed, so
+ * nothing reaches the new port through a stale reference. */
+enum port_slot { SW_SLOT_FREE, SW_SLOT_LIVE, SW_SLOT_DYING };
+#define SW_NAME_MAX 108 /* sun_path */
+
 struct vxlan;
 struct afp;
 struct virtio_net_hdr;
@@ -49,8 +56,10 @@ struct jw;
 
 struct sw_port {
 	uint16_t id;
+	_Atomic int state;             /* enum port_slot */
 	enum port_kind kind;
 	const char *name;              /* socket path or TAP name */
+	char name_buf[SW_NAME_MAX];    /* name of a port made by sw_port_add */
 	bool client;
 	struct vhost_socket *sock;
 	struct vhost_dev *_Atomic dev; /* vhost: set while running */
@@ -95,9 +104,24 @@ struct sw_worker {
 	_Atomic uint64_t passes, busy_passes, packets, floods;
 };
 
+/* Defaults of ports made from a spec (the command line's --queues,
+ * --max-macs, --lock-macs, --client). */
+struct sw_port_defaults {
+	uint16_t queues;
+	unsigned max_learned;
+	bool lock;
+	bool client;
+};
+
 struct sw {
 	struct sw_port ports[SW_MAX_PORTS];
-	unsigned nports;
+	/* Slots [0, nports) may be in use (a FREE one among them is skipped:
+	 * it is not up); grows when sw_port_add needs a new slot. */
+	_Atomic unsigned nports;
+	/* Serialises port add/del and readers of port names and
+	 * configuration (control thread, main thread); never the data path. */
+	pthread_mutex_t cfg_lock;
+	struct sw_port_defaults defaults;
 	struct sw_worker workers[SW_MAX_WORKERS];
 	unsigned nworkers;
 	struct mac_table *macs;
@@ -154,6 +178,23 @@ struct metrics_params;
 void sw_metrics_render(struct prom *p, void *arg);
 struct metrics *sw_ops_start(struct sw *sw, const struct metrics_params *mp,
 			     int *ret);
+/* Ports at run time (port.c), each under cfg_lock; from the control or main
+ * thread, never from a libvhost callback. Add: the slot is filled from the
+ * spec (port_spec.h) and started; returns its id, or -errno with a reason
+ * in err. Del (by name or id): the port goes down, its socket or device is
+ * closed, its units leave the workers, its MACs and security state are
+ * flushed, its counters zeroed, then the slot is free for reuse. */
+struct port_spec;
+int sw_port_add(struct sw *sw, const struct port_spec *spec, char *err,
+		size_t errlen);
+int sw_port_del(struct sw *sw, const char *name_or_id, char *msg,
+		size_t msglen); /* msg: the reason, or the removed port's name */
+/* Under cfg_lock: the port named so (name, interface name, or id), or
+ * NULL. */
+struct sw_port *sw_port_find(struct sw *sw, const char *name_or_id);
+/* The port's name as shown to the operator, and its kind's name. */
+const char *sw_port_name(const struct sw_port *p);
+const char *sw_port_kind_name(const struct sw_port *p);
 
 /* TAP uplink (tap.c) */
 int tap_open(const char *name, char *actual, size_t actual_len);

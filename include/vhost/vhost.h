@@ -312,6 +312,7 @@ enum vhost_log_level {
 /* Messages above level are not emitted (default VHOST_LOG_INFO; the
  * environment variable VHOST_LOG_LEVEL=1..4 sets the initial level). */
 void vhost_log_set_level(enum vhost_log_level level);
+enum vhost_log_level vhost_log_get_level(void);
 /* Route log lines elsewhere (NULL: stderr). Called from any thread. */
 void vhost_log_set_handler(void (*fn)(enum vhost_log_level level,
 				      const char *line));

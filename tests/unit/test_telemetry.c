@@ -503,7 +503,8 @@ static void test_request_syntax(void)
 	CHECK(tel_request_valid("/a_b/C9,x y=z,/p", 16));
 	CHECK(!tel_request_valid("", 0));
 	CHECK(!tel_request_valid("ethdev", 6));
-	CHECK(!tel_request_valid("/a-b", 4));
+	CHECK(tel_request_valid("/vhost-switch/port_add,/p", 25));
+	CHECK(!tel_request_valid("/a.b", 4));
 	CHECK(!tel_request_valid("/a,\t", 4));
 	CHECK(!tel_request_valid("/a,\x7f", 4));
 	CHECK(!tel_request_valid("/a\0", 3));
