@@ -154,7 +154,11 @@ static int publish_vtep(struct vxlan *vx, uint16_t net, uint32_t ip,
 		uint8_t free_state = VX_VTEP_FREE;
 		unsigned n;
 
-		if (!atomic_compare_exchange_strong(&v->state, &free_state,
+		/* a plain load first: a full table costs no locked writes
+		 * (a stranger's every datagram lands here, not strict) */
+		if (atomic_load_explicit(&v->state, memory_order_relaxed) !=
+			    VX_VTEP_FREE ||
+		    !atomic_compare_exchange_strong(&v->state, &free_state,
 						    VX_VTEP_BUSY))
 			continue;
 		v->ip = ip;
