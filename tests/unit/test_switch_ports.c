@@ -13,7 +13,12 @@
  * - 200 add/del rounds (some with a VM connected) leave no fd behind;
  * - the read commands (ports, fdb_show, fdb_flush, workers, rxqs,
  *   log_level) reply what the contract in docs/operations.md says;
- * - TAP and NIC uplinks come and go (root only).
+ * - TAP and NIC uplinks come and go (root only);
+ * - the VXLAN uplink and its VTEPs at run time (sw_vxlan.c): vteps,
+ *   vtep_add, vtep_del and every refusal, MACs behind a removed VTEP
+ *   flushed, port_del / port_add of the uplink starting empty, no fd left;
+ *   with the real workers flooding, 200 vtep_add/vtep_del rounds and no
+ *   frame to a removed VTEP (root only: a raw socket).
  */
 #include <arpa/inet.h>
 #include <errno.h>
