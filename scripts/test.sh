@@ -23,7 +23,8 @@
 #      differ, cancel, announce_self, memory hot-plug; tests/vm/test-migrate.sh)
 #   5c. multi-host: vhost-switch's VXLAN uplink and tenant networks across
 #      hosts made of network namespaces, against the kernel's vxlan, other
-#      switches and OVS (tests/netns/test-vxlan.sh, ASan switch)
+#      switches and OVS; VTEPs and the uplink changed at run time over the
+#      control socket (tests/netns/test-vxlan.sh, ASan switch)
 #   6. the fuzz targets, about a minute each (clang, libFuzzer)
 #   6b. operations: the systemd units (systemd-analyze verify), man pages
 #      (mandoc lint, every --help option documented) and meson install

@@ -24,8 +24,8 @@
  * uplink is an access port of one network, or a trunk (802.1Q VID =
  * network). --nic makes an existing interface an uplink, read and written
  * through AF_PACKET rings (afpacket.h), with the same options. --vxlan adds
- * a VXLAN uplink (vxlan.h), --vtep maps a network to
- * a VNI and puts a remote VTEP in its flood list.
+ * a VXLAN uplink (vxlan.h; as port_add vxlan=...), --vtep maps a network to
+ * a VNI and puts a remote VTEP in its flood list (as vtep_add).
  * SIGINT/SIGTERM stop it cleanly; statistics are printed every
  * --stats-interval seconds and at exit (one JSON object with --json);
  * SIGUSR1 prints the MAC table to stderr ("fdb MAC port N age S").
@@ -50,6 +50,7 @@
 #include "port_spec.h"
 #include "sw_ctl.h"
 #include "switch.h"
+#include "sw_vxlan.h"
 #include "vxlan.h"
 
 static volatile sig_atomic_t got_signal, want_fdb;
@@ -155,7 +156,7 @@ static void print_stats(struct sw *sw, FILE *o)
 	}
 	fprintf(o, "mac table: %u entries\n", mac_table_count(sw->macs));
 	for (unsigned i = 0; i < sw->nports; i++)
-		if (sw->ports[i].kind == PORT_VXLAN)
+		if (sw->ports[i].kind == PORT_VXLAN && sw->ports[i].vx)
 			vxlan_print_stats(sw->ports[i].vx, o);
 		else if (sw->ports[i].kind == PORT_NIC && sw->ports[i].afp)
 			afp_print_stats(sw->ports[i].afp, sw->ports[i].ifname, o);
@@ -209,7 +210,7 @@ static void print_json(struct sw *sw, double elapsed)
 	}
 	jw_arr_close(&w);
 	for (unsigned i = 0; i < sw->nports; i++)
-		if (sw->ports[i].kind == PORT_VXLAN)
+		if (sw->ports[i].kind == PORT_VXLAN && sw->ports[i].vx)
 			vxlan_json(sw->ports[i].vx, "vxlan", &w);
 	jw_obj_close(&w);
 	if (jw_print(&w, stdout) < 0)
@@ -279,8 +280,12 @@ int main(int argc, char **argv)
 	static struct port_spec specs[SW_MAX_PORTS];
 	unsigned nspecs = 0, ntaps = 0, nvhost = 0;
 	char err[256];
+	/* --vxlan and --vtep are checked here on a scratch uplink, then the
+	 * real one is made as port_add and vtep_add make it. */
 	static struct vxlan vx;
 	bool vxlan = false;
+	const char *vxlan_arg = NULL, *vtep_arg[VX_MAX_VTEPS];
+	unsigned nvtep_args = 0;
 	bool client = false, json = false;
 	double interval = 0, duration = 0, start, last;
 	unsigned aging = 300, nworkers = 1, max_macs = PSEC_DEFAULT_MAX_LEARNED;
@@ -330,6 +335,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "--vxlan LOCAL_IP[:PORT][,mtu=576..9216][,strict]\n");
 				return 2;
 			}
+			vxlan_arg = optarg;
 			break;
 		case 'V':
 			if (!vxlan)
@@ -341,6 +347,8 @@ int main(int argc, char **argv)
 					optarg, strerror(-ret));
 				return 2;
 			}
+			/* the scratch table refused more than fits */
+			vtep_arg[nvtep_args++] = optarg;
 			ret = 0;
 			break;
 		case 'w': nworkers = (unsigned)atoi(optarg); break;
@@ -382,7 +390,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (vxlan && !vx.local_ip) {
+	if (vxlan && !vxlan_arg) {
 		fprintf(stderr, "--vtep needs --vxlan LOCAL_IP\n");
 		return 2;
 	}
@@ -450,27 +458,22 @@ int main(int argc, char **argv)
 		}
 	}
 	if (vxlan && !ret) {
-		struct sw_port *p = &sw.ports[sw.nports];
+		/* Last: the uplink, as port_add makes it, then its VTEPs. */
+		char buf[sizeof(((struct port_spec *)0)->vxlan_local) + 8];
+		static struct port_spec spec;
+		int id = -EINVAL;
 
-		p->id = (uint16_t)sw.nports++;
-		p->kind = PORT_VXLAN;
-		p->name = "vxlan";
-		p->tap_fd = -1;
-		p->vx = &vx;
-		p->pnet.any = true;
-		sw.sec[p->id].max_learned = 0;
-		atomic_store(&p->state, SW_SLOT_LIVE);
-		atomic_store(&p->worker, -1);
-		/* Last, as before run-time ports: not removable (its VTEP
-		 * table is the command line's). */
-		ret = vxlan_open(&vx);
-		if (ret) {
-			fprintf(stderr, "vxlan: %s\n", strerror(-ret));
+		snprintf(buf, sizeof(buf), "vxlan=%s", vxlan_arg);
+		if (!port_spec_parse(buf, -1, &sw.defaults, &spec, err,
+				     sizeof(err)))
+			id = sw_port_add(&sw, &spec, err, sizeof(err));
+		for (unsigned i = 0; i < nvtep_args && id >= 0; i++)
+			if (sw_vtep_add(&sw, vtep_arg[i], err, sizeof(err)) < 0)
+				id = -EINVAL;
+		if (id < 0) {
+			fprintf(stderr, "vxlan: %s\n", err);
 			atomic_store(&sw.stop, true);
-			vxlan = false;
-		} else {
-			atomic_store(&p->up, true);
-			sw_assign_port(&sw, p);
+			ret = id;
 		}
 	}
 	/* The control socket once the ports listen, so what it lists is
@@ -536,8 +539,8 @@ int main(int argc, char **argv)
 			free(sw.ports[i].afp);
 		}
 	}
-	if (vxlan)
-		vxlan_close(&vx);
+	for (unsigned i = 0; i < sw.nports; i++)
+		sw_vxlan_close(&sw.ports[i]);
 	vhost_pktbuf_pool_destroy(sw.pool);
 	free(sw.macs);
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)

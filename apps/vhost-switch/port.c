@@ -15,6 +15,7 @@
 
 #include "afpacket.h"
 #include "port_spec.h"
+#include "sw_vxlan.h"
 #include "switch.h"
 
 static struct sw *sw_of(struct sw_port *port)
@@ -246,12 +247,17 @@ static void slot_fill(struct sw *sw, struct sw_port *p,
 		port_sec_allow(ps, s->macs[i]);
 }
 
-/* Open the port's socket, TAP or interface; 0 or -errno. */
-static int slot_open(struct sw *sw, struct sw_port *p, char *err, size_t len)
+/* Open the port's socket, TAP, interface or VXLAN sockets; 0 or -errno. */
+static int slot_open(struct sw *sw, struct sw_port *p,
+		     const struct port_spec *s, char *err, size_t len)
 {
 	int ret;
 
-	if (p->kind == PORT_VHOST) {
+	if (p->kind == PORT_VXLAN) {
+		ret = sw_vxlan_open(p, s->vxlan_local, err, len);
+		if (ret)
+			return ret;
+	} else if (p->kind == PORT_VHOST) {
 		ret = sw_port_start(sw, p, p->client);
 		if (ret)
 			return add_error(err, len, ret, "%s: cannot start the "
@@ -291,6 +297,11 @@ int sw_port_add(struct sw *sw, const struct port_spec *s, char *err,
 
 	pthread_mutex_lock(&sw->cfg_lock);
 	n = sw->nports;
+	if (s->kind == PORT_VXLAN && sw_vxlan_port(sw)) {
+		ret = add_error(err, len, -EEXIST, "%s: there is a VXLAN uplink "
+				"already (only one)", s->vxlan_local);
+		goto out;
+	}
 	if (name_taken(sw, s->name)) {
 		ret = add_error(err, len, -EEXIST, "a port named %s exists",
 				s->name);
@@ -318,7 +329,7 @@ int sw_port_add(struct sw *sw, const struct port_spec *s, char *err,
 	atomic_store(&p->state, SW_SLOT_LIVE);
 	if (p->id == n)
 		atomic_store(&sw->nports, n + 1); /* not up: skipped until so */
-	ret = slot_open(sw, p, err, len);
+	ret = slot_open(sw, p, s, err, len);
 	if (ret) {
 		atomic_store(&p->state, SW_SLOT_FREE);
 		goto out;
@@ -341,12 +352,6 @@ int sw_port_del(struct sw *sw, const char *name_or_id, char *err, size_t len)
 		id = add_error(err, len, -ENOENT, "no port %s", name_or_id);
 		goto out;
 	}
-	if (p->kind == PORT_VXLAN) {
-		/* Its VTEP table is the command line's: see operations.md. */
-		id = add_error(err, len, -EPERM, "%s: the VXLAN uplink cannot "
-			       "be removed", "vxlan");
-		goto out;
-	}
 	id = p->id;
 	atomic_store(&p->state, SW_SLOT_DYING);
 	atomic_store(&p->up, false);
@@ -367,6 +372,10 @@ int sw_port_del(struct sw *sw, const char *name_or_id, char *err, size_t len)
 		free(p->afp);
 		p->afp = NULL;
 	}
+	/* The VXLAN uplink: its sockets, VNI map and VTEPs go (a later
+	 * port_add starts empty); the MACs behind its VTEPs are its port's,
+	 * flushed next. */
+	sw_vxlan_close(p);
 	/* Nothing may reach a later port in this slot through its MACs. */
 	mac_table_flush_port(sw->macs, p->id);
 	port_sec_clear(&sw->sec[p->id]);

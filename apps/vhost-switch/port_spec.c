@@ -76,11 +76,26 @@ int port_spec_parse(const char *spec, int kind,
 	memset(out, 0, sizeof(*out));
 	if (!spec || strlen(spec) >= sizeof(buf))
 		return fail(err, errlen, "spec too long", NULL);
-	if (kind < 0) {
+	if (kind < 0 && !strncmp(spec, "vxlan=", 6)) {
+		kind = PORT_VXLAN;
+		spec += 6;
+	} else if (kind < 0) {
 		kind = !strncmp(spec, "tap=", 4) ? PORT_TAP :
 		       !strncmp(spec, "nic=", 4) ? PORT_NIC : PORT_VHOST;
 		if (kind != PORT_VHOST)
 			spec += 4;
+	}
+	if (kind == PORT_VXLAN) {
+		/* every network, by VNI; the address is checked on open */
+		if (!*spec || strlen(spec) >= sizeof(out->vxlan_local))
+			return fail(err, errlen, "vxlan=LOCAL_IP[:PORT]"
+				    "[,mtu=N][,strict]", NULL);
+		out->kind = PORT_VXLAN;
+		out->queues = 1;
+		out->pnet.any = true;
+		strcpy(out->name, "vxlan");
+		strcpy(out->vxlan_local, spec);
+		return 0;
 	}
 	if (kind != PORT_VHOST && kind != PORT_TAP && kind != PORT_NIC)
 		return fail(err, errlen, "bad port kind", NULL);

@@ -7,6 +7,8 @@
  *   PATH[,client][,queues=N][,mac=MAC...][,lock][,max-macs=N][,network=N]
  *   tap=NAME[,network=N][,trunk]
  *   nic=IFNAME[,network=N][,trunk]
+ *   vxlan=LOCAL_IP[:PORT][,mtu=N][,strict]   (named "vxlan"; its options
+ *                                             are vxlan.c's to check)
  *
  * Parsing is pure (no file system, no switch state): the checks that need
  * them (path exists and is not a socket, duplicate name, no free slot) are
@@ -27,7 +29,7 @@
 #define PORT_IFNAME_MAX 16     /* IFNAMSIZ */
 
 struct port_spec {
-	enum port_kind kind;           /* PORT_VHOST, PORT_TAP or PORT_NIC */
+	enum port_kind kind;           /* PORT_VHOST, _TAP, _NIC or _VXLAN */
 	char name[SW_NAME_MAX];        /* socket path, TAP or interface name */
 	bool client;
 	uint16_t queues;               /* queue pairs offered, 1..SW_MAX_QP */
@@ -36,12 +38,13 @@ struct port_spec {
 	unsigned nmacs;
 	bool lock;
 	unsigned max_learned;          /* 0: no limit */
+	char vxlan_local[128];         /* PORT_VXLAN: what follows "vxlan=" */
 };
 
 /* Parse spec into out, starting from the defaults d (vhost ports; uplinks
  * have no MAC limit). kind: the form the option names (--socket: VHOST,
- * --tap: TAP, --nic: NIC), or -1 to tell by the "tap="/"nic=" prefix
- * (port_add). Returns 0, or -1 with a one-line reason in err. */
+ * --tap: TAP, --nic: NIC, --vxlan: VXLAN), or -1 to tell by the
+ * "tap="/"nic="/"vxlan=" prefix (port_add). Returns 0, or -1 with a one-line reason in err. */
 int port_spec_parse(const char *spec, int kind,
 		    const struct sw_port_defaults *d, struct port_spec *out,
 		    char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include "sw_ctl.h"
 #include "json.h"
 #include "port_spec.h"
+#include "sw_vxlan.h"
 #include "switch.h"
 #include "telemetry.h"
 #include "vxlan.h"
@@ -172,10 +173,12 @@ static void fdb_entry(uint16_t net, const uint8_t *mac, uint32_t dest,
 	if (vtep1 && port < f->sw->nports &&
 	    f->sw->ports[port].kind == PORT_VXLAN && f->sw->ports[port].vx) {
 		const struct vxlan *vx = f->sw->ports[port].vx;
+		uint32_t ip;
+		uint16_t vport, vnet;
+		bool flood;
 
-		if (vtep1 <= atomic_load(&vx->nvteps) &&
-		    inet_ntop(AF_INET, &vx->vteps[vtep1 - 1].ip, text,
-			      sizeof(text)))
+		if (vxlan_vtep_get(vx, vtep1 - 1u, &ip, &vport, &vnet, &flood) &&
+		    inet_ntop(AF_INET, &ip, text, sizeof(text)))
 			jw_str(f->out, "vtep", text);
 	}
 	jw_u64(f->out, "age", age);
@@ -239,6 +242,94 @@ static int cmd_fdb_flush(const char *cmd, const char *params, struct jw *out,
 	free(c);
 	jw_obj_open(out, NULL);
 	jw_u64(out, "flushed", flushed);
+	jw_obj_close(out);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- vteps */
+
+static int cmd_vteps(const char *cmd, const char *params, struct jw *out,
+		     void *arg)
+{
+	struct sw *sw = arg;
+	struct sw_port *p;
+
+	(void)cmd;
+	if (*params)
+		return -1;
+	pthread_mutex_lock(&sw->cfg_lock);
+	p = sw_vxlan_port(sw);
+	if (!p) {
+		pthread_mutex_unlock(&sw->cfg_lock);
+		return reply_error(out, "no VXLAN uplink");
+	}
+	/* at most 64 networks with a VNI, 64 VTEPs: a bounded reply */
+	jw_arr_open(out, NULL);
+	for (uint16_t net = 1; net <= NET_MAX; net++) {
+		uint32_t vni1 = vxlan_vni1_of(p->vx, net);
+
+		if (!vni1)
+			continue;
+		jw_obj_open(out, NULL);
+		jw_u64(out, "network", net);
+		jw_u64(out, "vni", vni1 - 1);
+		jw_arr_open(out, "vteps");
+		for (unsigned i = 0; i < VX_MAX_VTEPS; i++) {
+			char text[INET_ADDRSTRLEN];
+			uint32_t ip;
+			uint16_t port, vnet;
+			bool flood;
+
+			if (!vxlan_vtep_get(p->vx, i, &ip, &port, &vnet, &flood) ||
+			    vnet != net || !inet_ntop(AF_INET, &ip, text,
+						      sizeof(text)))
+				continue;
+			jw_obj_open(out, NULL);
+			jw_str(out, "ip", text);
+			jw_u64(out, "port", ntohs(port));
+			jw_str(out, "kind", flood ? "flood" : "learned");
+			jw_obj_close(out);
+		}
+		jw_arr_close(out);
+		jw_obj_close(out);
+	}
+	jw_arr_close(out);
+	pthread_mutex_unlock(&sw->cfg_lock);
+	return 0;
+}
+
+static int cmd_vtep_add(const char *cmd, const char *params, struct jw *out,
+			void *arg)
+{
+	char err[256];
+	int idx;
+
+	(void)cmd;
+	if (!*params)
+		return reply_error(out, "vtep_add needs NET:VNI:IP[:PORT]");
+	idx = sw_vtep_add(arg, params, err, sizeof(err));
+	if (idx < 0)
+		return reply_error(out, err);
+	jw_obj_open(out, NULL);
+	jw_str(out, "added", params);
+	jw_obj_close(out);
+	return 0;
+}
+
+static int cmd_vtep_del(const char *cmd, const char *params, struct jw *out,
+			void *arg)
+{
+	char err[256];
+	int idx;
+
+	(void)cmd;
+	if (!*params)
+		return reply_error(out, "vtep_del needs NET:IP[:PORT]");
+	idx = sw_vtep_del(arg, params, err, sizeof(err));
+	if (idx < 0)
+		return reply_error(out, err);
+	jw_obj_open(out, NULL);
+	jw_str(out, "removed", params);
 	jw_obj_close(out);
 	return 0;
 }
@@ -344,14 +435,21 @@ static const struct {
 	  "MACs learned" },
 	{ "/vhost-switch/port_add", cmd_port_add, TEL_CHANGES_STATE,
 	  "Add a port: PATH[,client][,queues=N][,mac=MAC...][,lock]"
-	  "[,max-macs=N][,network=N], tap=NAME[,network=N][,trunk] or "
-	  "nic=IFNAME[,network=N][,trunk]" },
+	  "[,max-macs=N][,network=N], tap=NAME[,network=N][,trunk], "
+	  "nic=IFNAME[,network=N][,trunk] or "
+	  "vxlan=LOCAL_IP[:PORT][,mtu=N][,strict]" },
 	{ "/vhost-switch/port_del", cmd_port_del, TEL_CHANGES_STATE,
 	  "Remove a port, by name or id" },
 	{ "/vhost-switch/fdb_show", cmd_fdb_show, 0,
 	  "MAC table entries, optionally of one network" },
 	{ "/vhost-switch/fdb_flush", cmd_fdb_flush, TEL_CHANGES_STATE,
 	  "Forget learned MACs, of one port (name or id) or all" },
+	{ "/vhost-switch/vteps", cmd_vteps, 0,
+	  "VXLAN: per network its VNI and VTEPs (ip, port, flood or learned)" },
+	{ "/vhost-switch/vtep_add", cmd_vtep_add, TEL_CHANGES_STATE,
+	  "Map a network to a VNI and flood to a VTEP: NET:VNI:IP[:PORT]" },
+	{ "/vhost-switch/vtep_del", cmd_vtep_del, TEL_CHANGES_STATE,
+	  "Stop flooding to a VTEP, forget its MACs: NET:IP[:PORT]" },
 	{ "/vhost-switch/workers", cmd_workers, 0,
 	  "Workers: cpu, units, passes, busy passes, packets, floods" },
 	{ "/vhost-switch/rxqs", cmd_rxqs, 0,

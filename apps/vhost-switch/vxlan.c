@@ -94,20 +94,30 @@ int vxlan_map(struct vxlan *vx, uint16_t net, uint32_t vni)
 
 	if (net < 1 || net > NET_MAX || vni > 0xffffff)
 		return -EINVAL;
-	if (vx->vni_of[net])
-		return vx->vni_of[net] == vni + 1 ? 0 : -EEXIST;
+	if (vxlan_vni1_of(vx, net))
+		return vxlan_vni1_of(vx, net) == vni + 1 ? 0 : -EEXIST;
 	if (vxlan_net_of(vx, vni))
 		return -EEXIST;
 	if (vx->nnets >= VX_MAX_NETS)
 		return -ENOSPC;
 	/* at most 64 of 128 slots are used: a free one is always found */
-	for (s = vni_slot(vni); vx->by_vni[s].vni1; s = (s + 1) & (VX_NET_SLOTS - 1))
+	for (s = vni_slot(vni); atomic_load_explicit(&vx->by_vni[s].vni1,
+						     memory_order_relaxed);
+	     s = (s + 1) & (VX_NET_SLOTS - 1))
 		;
-	vx->by_vni[s].vni1 = vni + 1;
+	/* decap runs meanwhile: the network before the key that finds it */
 	vx->by_vni[s].net = net;
-	vx->vni_of[net] = vni + 1;
+	atomic_store_explicit(&vx->by_vni[s].vni1, vni + 1,
+			      memory_order_release);
+	atomic_store_explicit(&vx->vni_of[net], vni + 1, memory_order_release);
 	vx->nnets++;
 	return 0;
+}
+
+uint32_t vxlan_vni1_of(const struct vxlan *vx, uint16_t net)
+{
+	return net <= NET_MAX ? atomic_load_explicit(&vx->vni_of[net],
+						     memory_order_acquire) : 0;
 }
 
 uint16_t vxlan_net_of(const struct vxlan *vx, uint32_t vni)
@@ -115,7 +125,8 @@ uint16_t vxlan_net_of(const struct vxlan *vx, uint32_t vni)
 	uint32_t s = vni_slot(vni);
 
 	for (unsigned i = 0; i < VX_NET_SLOTS; i++) {
-		uint32_t k = vx->by_vni[s].vni1;
+		uint32_t k = atomic_load_explicit(&vx->by_vni[s].vni1,
+						  memory_order_acquire);
 
 		if (!k)
 			return 0;
@@ -126,53 +137,183 @@ uint16_t vxlan_net_of(const struct vxlan *vx, uint32_t vni)
 	return 0;
 }
 
-/* Append a VTEP; only one thread appends at a time (configuration, or the
- * uplink's receiving worker); senders read [0, nvteps). */
-static int append_vtep(struct vxlan *vx, uint16_t net, uint32_t ip,
-		       uint16_t port, bool flood)
+static bool vtep_live(const struct vx_vtep *v)
 {
-	unsigned n = atomic_load_explicit(&vx->nvteps, memory_order_relaxed);
+	return atomic_load_explicit(&v->state, memory_order_acquire) ==
+	       VX_VTEP_LIVE;
+}
 
-	if (n >= VX_MAX_VTEPS)
-		return -ENOSPC;
-	vx->vteps[n] = (struct vx_vtep){ .ip = ip, .port = htons(port),
-					 .net = net, .flood = flood };
-	atomic_store_explicit(&vx->nvteps, n + 1, memory_order_release);
-	return (int)n;
+/* Claim a free slot and publish a VTEP in it. Two threads may claim at
+ * once (the control thread adding, the receiving worker learning): the
+ * CAS gives each its own slot; readers see it only once LIVE. */
+static int publish_vtep(struct vxlan *vx, uint16_t net, uint32_t ip,
+			uint16_t port, bool flood)
+{
+	for (unsigned i = 0; i < VX_MAX_VTEPS; i++) {
+		struct vx_vtep *v = &vx->vteps[i];
+		uint8_t free_state = VX_VTEP_FREE;
+		unsigned n;
+
+		/* a plain load first: a full table costs no locked writes
+		 * (a stranger's every datagram lands here, not strict) */
+		if (atomic_load_explicit(&v->state, memory_order_relaxed) !=
+			    VX_VTEP_FREE ||
+		    !atomic_compare_exchange_strong(&v->state, &free_state,
+						    VX_VTEP_BUSY))
+			continue;
+		v->ip = ip;
+		v->net = net;
+		atomic_store_explicit(&v->port, htons(port), memory_order_relaxed);
+		atomic_store_explicit(&v->flood, flood, memory_order_relaxed);
+		atomic_store_explicit(&v->state, VX_VTEP_LIVE,
+				      memory_order_release);
+		n = atomic_load(&vx->nvteps);
+		while (n < i + 1 &&
+		       !atomic_compare_exchange_weak(&vx->nvteps, &n, i + 1))
+			;
+		return (int)i;
+	}
+	return -ENOSPC;
+}
+
+static int find_vtep(const struct vxlan *vx, uint16_t net, uint32_t ip)
+{
+	unsigned n = atomic_load_explicit(&vx->nvteps, memory_order_acquire);
+
+	for (unsigned i = 0; i < n; i++)
+		if (vtep_live(&vx->vteps[i]) && vx->vteps[i].ip == ip &&
+		    vx->vteps[i].net == net)
+			return (int)i;
+	return -1;
 }
 
 int vxlan_add_vtep(struct vxlan *vx, uint16_t net, uint32_t ip, uint16_t port)
 {
+	int i;
+
+	if (!vxlan_vni1_of(vx, net) || !ip || !port)
+		return -EINVAL;
+	i = find_vtep(vx, net, ip);
+	if (i >= 0) {
+		struct vx_vtep *v = &vx->vteps[i];
+
+		if (atomic_load(&v->flood))
+			return -EEXIST;
+		/* learned first: it joins the flood list where it is (the
+		 * MACs behind it stay valid) */
+		atomic_store(&v->port, htons(port));
+		atomic_store_explicit(&v->flood, true, memory_order_release);
+		return i;
+	}
+	return publish_vtep(vx, net, ip, port, true);
+}
+
+int vxlan_vtep_unpublish(struct vxlan *vx, uint16_t net, uint32_t ip,
+			 uint16_t port)
+{
 	unsigned n = atomic_load(&vx->nvteps);
 
-	if (!vx->vni_of[net < 4095 ? net : 0] || !ip)
-		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct vx_vtep *v = &vx->vteps[i];
+
+		if (!vtep_live(v) || v->ip != ip || v->net != net ||
+		    (port && atomic_load(&v->port) != htons(port)))
+			continue;
+		atomic_store(&v->flood, false);
+		atomic_store_explicit(&v->state, VX_VTEP_GONE,
+				      memory_order_release);
+		return (int)i;
+	}
+	return -ENOENT;
+}
+
+void vxlan_vtep_release(struct vxlan *vx, unsigned idx)
+{
+	if (idx < VX_MAX_VTEPS)
+		atomic_store_explicit(&vx->vteps[idx].state, VX_VTEP_FREE,
+				      memory_order_release);
+}
+
+unsigned vxlan_vtep_count(const struct vxlan *vx)
+{
+	unsigned n = atomic_load(&vx->nvteps), live = 0;
+
 	for (unsigned i = 0; i < n; i++)
-		if (vx->vteps[i].net == net && vx->vteps[i].ip == ip)
-			return -EEXIST;
-	return append_vtep(vx, net, ip, port, true);
+		live += vtep_live(&vx->vteps[i]);
+	return live;
+}
+
+bool vxlan_vtep_get(const struct vxlan *vx, unsigned idx, uint32_t *ip,
+		    uint16_t *port, uint16_t *net, bool *flood)
+{
+	const struct vx_vtep *v;
+
+	if (idx >= VX_MAX_VTEPS || !vtep_live(&vx->vteps[idx]))
+		return false;
+	v = &vx->vteps[idx];
+	*ip = v->ip;
+	*port = atomic_load(&v->port);
+	*net = v->net;
+	*flood = atomic_load(&v->flood);
+	return true;
+}
+
+/* "IP[:PORT]" after a decimal field ended by ':'. */
+static int parse_net(const char *arg, const char **rest, unsigned long *net)
+{
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	*net = strtoul(arg, &end, 10);
+	if (*end != ':' || *net < 1 || *net > NET_MAX)
+		return -EINVAL;
+	*rest = end + 1;
+	return 0;
+}
+
+int vxlan_vtep_spec(const char *arg, uint16_t *net, uint32_t *vni,
+		    uint32_t *ip, uint16_t *port)
+{
+	unsigned long n, v;
+	const char *p;
+	char *end;
+
+	*port = VXLAN_UDP_PORT;
+	if (parse_net(arg, &p, &n) || *p < '0' || *p > '9')
+		return -EINVAL;
+	v = strtoul(p, &end, 10);
+	if (*end != ':' || v > 0xffffff || parse_addr(end + 1, ip, port) ||
+	    !*ip)
+		return -EINVAL;
+	*net = (uint16_t)n;
+	*vni = (uint32_t)v;
+	return 0;
+}
+
+int vxlan_vtep_del_spec(const char *arg, uint16_t *net, uint32_t *ip,
+			uint16_t *port)
+{
+	unsigned long n;
+	const char *p;
+
+	*port = 0;
+	if (parse_net(arg, &p, &n) || parse_addr(p, ip, port))
+		return -EINVAL;
+	*net = (uint16_t)n;
+	return 0;
 }
 
 int vxlan_parse_vtep(struct vxlan *vx, const char *arg)
 {
-	char *end;
-	unsigned long net = strtoul(arg, &end, 10), vni;
-	const char *p = end;
-	uint32_t ip;
-	uint16_t port = VXLAN_UDP_PORT;
-	int r;
+	uint16_t net, port;
+	uint32_t vni, ip;
+	int r = vxlan_vtep_spec(arg, &net, &vni, &ip, &port);
 
-	if (end == arg || *p != ':' || net < 1 || net > NET_MAX)
-		return -EINVAL;
-	vni = strtoul(p + 1, &end, 10);
-	if (end == p + 1 || *end != ':' || vni > 0xffffff)
-		return -EINVAL;
-	if (parse_addr(end + 1, &ip, &port))
-		return -EINVAL;
-	r = vxlan_map(vx, (uint16_t)net, (uint32_t)vni);
-	if (r)
-		return r;
-	r = vxlan_add_vtep(vx, (uint16_t)net, ip, port);
+	if (!r)
+		r = vxlan_map(vx, net, vni);
+	if (!r)
+		r = vxlan_add_vtep(vx, net, ip, port);
 	return r < 0 ? r : 0;
 }
 
@@ -226,16 +367,6 @@ void vxlan_close(struct vxlan *vx)
 
 /* ------------------------------------------------------ decapsulation */
 
-static int find_vtep(const struct vxlan *vx, uint16_t net, uint32_t ip)
-{
-	unsigned n = atomic_load_explicit(&vx->nvteps, memory_order_acquire);
-
-	for (unsigned i = 0; i < n; i++)
-		if (vx->vteps[i].ip == ip && vx->vteps[i].net == net)
-			return (int)i;
-	return -1;
-}
-
 int vxlan_decap(struct vxlan *vx, uint32_t ip, struct vhost_pktbuf *p)
 {
 	const uint8_t *h = vhost_pktbuf_data(p);
@@ -263,7 +394,7 @@ int vxlan_decap(struct vxlan *vx, uint32_t ip, struct vhost_pktbuf *p)
 		/* A VTEP not in the flood list: unicast to it works once
 		 * learned; when the table is full its MACs are not learned
 		 * (frames still delivered, replies flooded). */
-		v = append_vtep(vx, net, ip, VXLAN_UDP_PORT, false);
+		v = publish_vtep(vx, net, ip, VXLAN_UDP_PORT, false);
 		if (v >= 0)
 			atomic_fetch_add_explicit(&vx->learned_vteps, 1,
 						  memory_order_relaxed);
@@ -446,10 +577,11 @@ static void tx_queue(struct vxlan *vx, const struct vhost_pktbuf *p,
 	uint16_t ulen = (uint16_t)(16 + p->pkt_len);
 	struct sockaddr_in *a = (struct sockaddr_in *)&vx->tx_addr[i];
 	struct msghdr *mh = &vx->tx_msg[i].msg_hdr;
+	uint16_t dport = atomic_load_explicit(&v->port, memory_order_relaxed);
 
 	h[0] = (uint8_t)(sport >> 8);
 	h[1] = (uint8_t)sport;
-	memcpy(h + 2, &v->port, 2);
+	memcpy(h + 2, &dport, 2);
 	h[4] = (uint8_t)(ulen >> 8);
 	h[5] = (uint8_t)ulen;
 	h[6] = h[7] = 0; /* no UDP checksum (RFC 7348 5) */
@@ -508,12 +640,15 @@ static int complete_csum(struct vhost_pktbuf *p)
 	return 0;
 }
 
-/* Send one complete frame to its VTEP or its network's flood list. */
+/* Send one complete frame to its VTEP or its network's flood list. The
+ * list may change meanwhile (vtep_add, vtep_del): a VTEP is sent to only
+ * while LIVE, and the copies are those of one snapshot of the list. */
 static void tx_one(struct vxlan *vx, const struct vhost_pktbuf *p,
 		   uint16_t net, uint32_t vni)
 {
 	unsigned n = atomic_load_explicit(&vx->nvteps, memory_order_acquire);
 	uint16_t out = pkt_vtep_out(p), in = pkt_vtep_in(p), sport;
+	uint8_t to[VX_MAX_VTEPS];
 	unsigned copies = 0;
 
 	if (p->pkt_len + 36 > vx->mtu) {
@@ -526,23 +661,27 @@ static void tx_one(struct vxlan *vx, const struct vhost_pktbuf *p,
 	}
 	sport = vxlan_src_port(p);
 	if (out) {
-		if (out > n || vx->vteps[out - 1].net != net)
-			return; /* not this network's: never leaks */
+		if (out > n || !vtep_live(&vx->vteps[out - 1]) ||
+		    vx->vteps[out - 1].net != net)
+			return; /* gone, or not this network's: never leaks */
 		if (vx->tx_n == VX_BATCH)
 			tx_flush(vx);
 		tx_queue(vx, p, &vx->vteps[out - 1], vni, sport);
 		return;
 	}
-	for (unsigned i = 0; i < n; i++)
-		copies += vx->vteps[i].flood && vx->vteps[i].net == net &&
-			  i + 1 != in;
+	for (unsigned i = 0; i < n && i < VX_MAX_VTEPS; i++) {
+		const struct vx_vtep *v = &vx->vteps[i];
+
+		if (vtep_live(v) && v->net == net && i + 1 != in &&
+		    atomic_load_explicit(&v->flood, memory_order_acquire))
+			to[copies++] = (uint8_t)i;
+	}
 	/* every copy in one batch: a segment made here is freed at the
 	 * flush that sends its last copy */
 	if (vx->tx_n + copies > VX_BATCH)
 		tx_flush(vx);
-	for (unsigned i = 0; i < n; i++)
-		if (vx->vteps[i].flood && vx->vteps[i].net == net && i + 1 != in)
-			tx_queue(vx, p, &vx->vteps[i], vni, sport);
+	for (unsigned k = 0; k < copies; k++)
+		tx_queue(vx, p, &vx->vteps[to[k]], vni, sport);
 }
 
 uint16_t vxlan_tx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
@@ -553,7 +692,7 @@ uint16_t vxlan_tx(struct vxlan *vx, struct vhost_pktbuf_pool *pool,
 	for (uint16_t i = 0; i < n; i++) {
 		struct vhost_pktbuf *p = pkts[i];
 		uint16_t net = pkt_net(p);
-		uint32_t vni1 = net <= NET_MAX ? vx->vni_of[net] : 0;
+		uint32_t vni1 = vxlan_vni1_of(vx, net);
 
 		if (!vni1) {
 			count(vx, VX_DROP_NOVNI, 1);
@@ -615,7 +754,7 @@ void vxlan_print_stats(const struct vxlan *vx, FILE *o)
 	fprintf(o, "vxlan: rx %" PRIu64 " datagrams, tx %" PRIu64
 		", %u vteps (%" PRIu64 " learned); drops:",
 		atomic_load(&vx->rx_dgrams), atomic_load(&vx->tx_dgrams),
-		atomic_load(&vx->nvteps), atomic_load(&vx->learned_vteps));
+		vxlan_vtep_count(vx), atomic_load(&vx->learned_vteps));
 	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++)
 		fprintf(o, " %s %" PRIu64, drop_names[i], atomic_load(&vx->drops[i]));
 	fprintf(o, "\n");
@@ -628,7 +767,7 @@ void vxlan_json(const struct vxlan *vx, const char *key, struct jw *w)
 	jw_obj_open(w, key);
 	jw_u64(w, "rx_datagrams", atomic_load(&vx->rx_dgrams));
 	jw_u64(w, "tx_datagrams", atomic_load(&vx->tx_dgrams));
-	jw_u64(w, "vteps", atomic_load(&vx->nvteps));
+	jw_u64(w, "vteps", vxlan_vtep_count(vx));
 	jw_u64(w, "learned_vteps", atomic_load(&vx->learned_vteps));
 	for (int i = VX_DROP_SHORT; i < VX_DROP_N; i++) {
 		snprintf(name, sizeof(name), "drop_%s", drop_names[i]);

@@ -2,10 +2,11 @@
 /*
  * The VXLAN uplink (RFC 7348): the switch's networks carried over UDP to
  * remote VTEPs (the Linux kernel's vxlan device, OVS, another
- * vhost-switch). One VNI per network; a static flood list of remote VTEPs
- * per network (head-end replication of broadcast, multicast and unknown
- * unicast, never back to the VTEP a frame came from); remote MACs are
- * learned from decapsulated frames (MAC -> VTEP, in the MAC table).
+ * vhost-switch). One VNI per network; a flood list of remote VTEPs per
+ * network, from the command line or the control socket (sw_vxlan.h):
+ * head-end replication of broadcast, multicast and unknown unicast, never
+ * back to the VTEP a frame came from; remote MACs are learned from
+ * decapsulated frames (MAC -> VTEP, in the MAC table).
  *
  * Receive: one UDP socket bound to LOCAL_IP:PORT, recvmmsg in bursts.
  * Send: one raw IPv4 socket (protocol UDP, the kernel adds the IP header)
@@ -20,9 +21,15 @@
  * Ethernet header (14); larger frames are dropped and counted (TSO packets
  * are cut to their MSS first, partial checksums completed).
  *
- * Threads: configuration before the workers start; then the worker that
- * polls the uplink receives (and appends learned VTEPs when not strict),
- * and any worker sends under the port's send lock.
+ * Threads: the control thread (under the switch's cfg_lock) maps networks
+ * and adds or removes VTEPs while the workers run; the worker that polls
+ * the uplink receives (and claims slots for learned VTEPs when not
+ * strict); any worker sends under the port's send lock. Readers take no
+ * lock: a VTEP slot is claimed with a CAS (FREE -> BUSY), filled, then
+ * published (LIVE, release); removal marks it GONE (flooding and lookups
+ * skip it), the caller waits the workers out (sw_quiesce) and flushes the
+ * MACs behind it, then frees the slot for reuse. A VNI mapping is written
+ * before its key (release), and never undone while the uplink runs.
  */
 #ifndef SWITCH_VXLAN_H
 #define SWITCH_VXLAN_H
@@ -64,11 +71,15 @@ enum vx_drop {
 
 struct jw;
 
+/* A VTEP slot's life (vx_vtep.state). */
+enum vx_vtep_state { VX_VTEP_FREE, VX_VTEP_BUSY, VX_VTEP_LIVE, VX_VTEP_GONE };
+
 struct vx_vtep {
-	uint32_t ip;           /* network order */
-	uint16_t port;         /* UDP destination, network order */
-	uint16_t net;
-	bool flood;            /* configured: in the flood list */
+	_Atomic uint8_t state;   /* enum vx_vtep_state */
+	_Atomic bool flood;      /* configured: in the flood list */
+	_Atomic uint16_t port;   /* UDP destination, network order */
+	uint32_t ip;             /* network order; set while BUSY */
+	uint16_t net;            /* set while BUSY */
 };
 
 struct vxlan {
@@ -77,11 +88,14 @@ struct vxlan {
 	uint16_t local_port;   /* host order */
 	unsigned mtu;          /* underlay IP MTU */
 	bool strict;           /* only configured VTEPs may send to us */
-	uint32_t vni_of[4095]; /* by network: VNI + 1, 0: none */
-	struct { uint32_t vni1; uint16_t net; } by_vni[VX_NET_SLOTS];
-	unsigned nnets;
+	_Atomic uint32_t vni_of[4095]; /* by network: VNI + 1, 0: none */
+	/* net is written before vni1 (release): a reader that sees the key
+	 * sees its network */
+	struct { _Atomic uint32_t vni1; uint16_t net; } by_vni[VX_NET_SLOTS];
+	unsigned nnets;        /* control thread only */
 	struct vx_vtep vteps[VX_MAX_VTEPS];
-	_Atomic unsigned nvteps; /* entries [0, nvteps) are set */
+	/* slots [0, nvteps) may be LIVE; only grows while the uplink runs */
+	_Atomic unsigned nvteps;
 	int rx_fd, tx_fd;
 	/* receive buffers kept between bursts (an idle poll allocates
 	 * nothing): rx_nbuf of them, receiving worker only */
@@ -105,10 +119,34 @@ int vxlan_parse_local(struct vxlan *vx, const char *arg);
 /* "NET:VNI:REMOTE_IP[:PORT]": network NET is VNI on the wire (one VNI per
  * network and one network per VNI), REMOTE_IP in its flood list. */
 int vxlan_parse_vtep(struct vxlan *vx, const char *arg);
+/* The same, pure: "NET:VNI:IP[:PORT]" (vtep_add) and "NET:IP[:PORT]"
+ * (vtep_del; *port 0 when not given: any). 0 or -EINVAL. */
+int vxlan_vtep_spec(const char *arg, uint16_t *net, uint32_t *vni,
+		    uint32_t *ip, uint16_t *port);
+int vxlan_vtep_del_spec(const char *arg, uint16_t *net, uint32_t *ip,
+			uint16_t *port);
 /* Map net <-> vni: 0, -EEXIST (either already mapped otherwise), -ENOSPC,
- * -EINVAL. Add a flood-list VTEP: its index, or -errno. */
+ * -EINVAL. Safe while decapsulation runs (one writer at a time). */
 int vxlan_map(struct vxlan *vx, uint16_t net, uint32_t vni);
+/* VNI of a network + 1, 0: none. */
+uint32_t vxlan_vni1_of(const struct vxlan *vx, uint16_t net);
+/* Put a VTEP (port: host order) in net's flood list: its index, or
+ * -EINVAL (net has no VNI), -EEXIST (already there), -ENOSPC (table
+ * full). A learned VTEP with that address joins the list. */
 int vxlan_add_vtep(struct vxlan *vx, uint16_t net, uint32_t ip, uint16_t port);
+/* Removal, step 1: the VTEP (net, ip, port; port 0: any), flood-list or
+ * learned, is GONE: no new lookup or flood finds it. Its index, or
+ * -ENOENT. Step 2, once no worker can still use it (sw_quiesce) and the
+ * MACs behind it are flushed: its slot is free. */
+int vxlan_vtep_unpublish(struct vxlan *vx, uint16_t net, uint32_t ip,
+			 uint16_t port);
+void vxlan_vtep_release(struct vxlan *vx, unsigned idx);
+/* VTEPs in use (LIVE). */
+unsigned vxlan_vtep_count(const struct vxlan *vx);
+/* The VTEP at idx if LIVE: true, its fields copied out (port in network
+ * order). */
+bool vxlan_vtep_get(const struct vxlan *vx, unsigned idx, uint32_t *ip,
+		    uint16_t *port, uint16_t *net, bool *flood);
 /* Sockets: 0 or -errno. vxlan_close is safe on a closed one; it frees
  * the receive buffers it keeps (before their pool goes). */
 int vxlan_open(struct vxlan *vx);

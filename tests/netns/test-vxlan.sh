@@ -28,6 +28,14 @@
 #   nic     the NIC uplink (AF_PACKET rings) on a veth with a namespace
 #           behind it: a testpmd icmpecho port and a TAP namespace reach it
 #           (ping, checked TCP both ways)
+#   vtep-runtime  switch A started with --vxlan (strict) and no --vtep: a
+#           TAP namespace in network 1 reaches the kernel's vxlan host only
+#           once vtep_add (control socket) maps VNI 42 to it; after
+#           vtep_del no frame reaches the kernel's vxlan device; vtep_add
+#           again restores it
+#   vxlan-port-runtime  the VXLAN uplink itself added with port_add and
+#           removed with port_del (then nothing reaches the kernel side),
+#           added again (no VTEP left from before), traffic each time
 # Prints PASS/FAIL/SKIP lines and "test-vxlan: N passed, N failed".
 set -u
 NN_HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,7 +48,7 @@ while (($#)); do
         *) CASES+=("$1"); shift ;;
     esac
 done
-((${#CASES[@]})) || CASES=(kernel switch ovs nic trunk vm)
+((${#CASES[@]})) || CASES=(kernel switch ovs nic trunk vtep-runtime vxlan-port-runtime vm)
 NN_SWBIN=$BUILD/apps/vhost-switch/vhost-switch
 NN_DIR=$(mktemp -d /tmp/netns-vxlan.XXXXXX)
 # shellcheck source=lib.sh
@@ -270,6 +278,71 @@ case_vm() {
     check vm-tcp-host2vm grep -q "rx_sha256=$(sha256sum <"$d/host-tx.bin" | cut -d' ' -f1)" <<<"$res"
     check vm-switch-clean nn_switch_stop a
     check vm-no-drops test "$(nn_json a 'sum(j["vxlan"][k] for k in ("drop_too_big", "drop_bad_meta", "drop_send", "drop_flags"))')" = 0
+    nn_cleanup
+}
+
+# ctl NAME CMD[,PARAMS] : a control-socket request to switch NAME (its
+# socket is $NN_DIR/NAME.ctl); the reply on stdout (and in the log when
+# it is an error)
+ctl() {
+    local r rc
+    r=$(timeout $((20 * NN_SLOW)) python3 "$ROOT/tests/ops/ctl.py" "$NN_DIR/$1.ctl" "$2")
+    rc=$?
+    [ "$rc" = 0 ] || nn_log "ctl $2: $r"
+    echo "$r"
+    return $rc
+}
+
+# the kernel host (network 1 = VNI 42 on host b) as seen from a1; with
+# vtep_del'd or no uplink, a1's pings reach nothing there
+vx_reach() { nn_ping a1 192.168.1.2; }
+vx_silent() { no_leak b vx42 nn_x a1 busybox ping -c 2 -W 1 192.168.1.2; }
+
+case_vtep-runtime() {
+    nn_underlay a b || { ko vtep-runtime-setup; return; }
+    # strict: a removed VTEP's frames are dropped, not learned again
+    nn_switch a a --tap ta,network=1 --vxlan 10.0.0.1,strict \
+        --ctl "$NN_DIR/a.ctl" || { ko vtep-runtime-switch; return; }
+    nn_endpoint ta a a1 192.168.1.1 "$MA" &&
+        kernel_side b 42 b42 192.168.1.2 "$MB" 10.0.0.2 10.0.0.1 ||
+        { ko vtep-runtime-setup-b; return; }
+    check vtep-runtime-none-yet vx_silent
+    check vtep-runtime-add ctl a /vhost-switch/vtep_add,1:42:10.0.0.2
+    check vtep-runtime-listed grep -q '"vni": 42, "vteps": \[{"ip": "10.0.0.2", "port": 4789, "kind": "flood"}' \
+        <<<"$(ctl a /vhost-switch/vteps)"
+    check vtep-runtime-ping vx_reach
+    check vtep-runtime-del ctl a /vhost-switch/vtep_del,1:10.0.0.2
+    check vtep-runtime-silent vx_silent
+    check vtep-runtime-readd ctl a /vhost-switch/vtep_add,1:42:10.0.0.2
+    check vtep-runtime-ping-again vx_reach
+    check vtep-runtime-refuse-vni test "$(ctl a /vhost-switch/vtep_add,1:43:10.0.0.3)" = \
+        '{"error": "network 1 is VNI 42"}'
+    check vtep-runtime-clean nn_switch_stop a
+    check vtep-runtime-no-bad-headers test "$(nn_json a 'j["vxlan"]["drop_flags"] + j["vxlan"]["drop_short"] + j["vxlan"]["drop_send"]')" = 0
+    nn_cleanup
+}
+
+case_vxlan-port-runtime() {
+    nn_underlay a b || { ko vxlan-port-setup; return; }
+    nn_switch a a --tap ta,network=1 --ctl "$NN_DIR/a.ctl" ||
+        { ko vxlan-port-switch; return; }
+    nn_endpoint ta a a1 192.168.1.1 "$MA" &&
+        kernel_side b 42 b42 192.168.1.2 "$MB" 10.0.0.2 10.0.0.1 ||
+        { ko vxlan-port-setup-b; return; }
+    check vxlan-port-add ctl a /vhost-switch/port_add,vxlan=10.0.0.1,strict
+    check vxlan-port-second-refused test "$(ctl a /vhost-switch/port_add,vxlan=10.0.0.1:4790)" = \
+        '{"error": "10.0.0.1:4790: there is a VXLAN uplink already (only one)"}'
+    check vxlan-port-vtep ctl a /vhost-switch/vtep_add,1:42:10.0.0.2
+    check vxlan-port-ping vx_reach
+    check vxlan-port-del ctl a /vhost-switch/port_del,vxlan
+    check vxlan-port-gone test "$(ctl a /vhost-switch/vteps)" = '{"error": "no VXLAN uplink"}'
+    check vxlan-port-silent vx_silent
+    check vxlan-port-readd ctl a /vhost-switch/port_add,vxlan=10.0.0.1,strict
+    check vxlan-port-starts-empty test "$(ctl a /vhost-switch/vteps)" = '[]'
+    check vxlan-port-silent-empty vx_silent
+    check vxlan-port-vtep-again ctl a /vhost-switch/vtep_add,1:42:10.0.0.2
+    check vxlan-port-ping-again vx_reach
+    check vxlan-port-clean nn_switch_stop a
     nn_cleanup
 }
 

@@ -13,17 +13,26 @@
  * - 200 add/del rounds (some with a VM connected) leave no fd behind;
  * - the read commands (ports, fdb_show, fdb_flush, workers, rxqs,
  *   log_level) reply what the contract in docs/operations.md says;
- * - TAP and NIC uplinks come and go (root only).
+ * - TAP and NIC uplinks come and go (root only);
+ * - the VXLAN uplink and its VTEPs at run time (sw_vxlan.c): vteps,
+ *   vtep_add, vtep_del and every refusal, MACs behind a removed VTEP
+ *   flushed, port_del / port_add of the uplink starting empty, no fd left;
+ *   with the real workers flooding, 200 vtep_add/vtep_del rounds and no
+ *   frame to a removed VTEP (root only: a raw socket).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <vhost/pktbuf.h>
@@ -659,6 +668,173 @@ static void test_uplinks(void)
 	sw_down();
 }
 
+/* The VXLAN uplink and its VTEPs at run time (raw socket: root). */
+static void test_vxlan_runtime(void)
+{
+	const uint8_t remote[6] = { 0x02, 0xbb, 0, 0, 0, 1 };
+	char spec[64];
+	unsigned base = 40000 + (unsigned)getpid() % 20000;
+	int id, fds;
+
+	sw_up();
+	/* nothing to act on yet */
+	CHECK(is_error("vteps", "", "no VXLAN uplink"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.1", "no VXLAN uplink"));
+	CHECK(is_error("vtep_del", "1:127.0.0.1", "no VXLAN uplink"));
+	CHECK(is_error("vtep_add", "", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "0:42:127.0.0.1", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:16777216:127.0.0.1", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:0.0.0.0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.1:0", "NET:VNI:IP"));
+	CHECK(is_error("vtep_del", "1:42:127.0.0.1:1:2", "NET:IP"));
+	CHECK(is_error("port_add", "vxlan=", "vxlan=LOCAL_IP"));
+	CHECK(is_error("port_add", "vxlan=127.0.0.1,bogus", "vxlan=LOCAL_IP"));
+	if (geteuid() != 0) {
+		printf("skip test_vxlan_runtime: not root\n");
+		sw_down();
+		return;
+	}
+	fds = fe_count_fds();
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base);
+	id = add(spec);
+	CHECK(id >= 0);
+	if (id < 0) {
+		sw_down();
+		return;
+	}
+	CHECK(port_is_up(&sw.ports[id]));
+	CHECK(reply_has("ports", "", "\"kind\":\"vxlan\""));
+	CHECK(reply_has("vteps", "", "[]"));
+	/* only one uplink */
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base + 1);
+	CHECK(is_error("port_add", spec, "only one"));
+	CHECK(reply_has("vtep_add", "1:42:127.0.0.2", "\"added\""));
+	CHECK(reply_has("vtep_add", "1:42:127.0.0.3:4790", "\"added\""));
+	CHECK(reply_has("vteps", "", "{\"network\":1,\"vni\":42,\"vteps\":"
+			"[{\"ip\":\"127.0.0.2\",\"port\":4789,\"kind\":"
+			"\"flood\"},{\"ip\":\"127.0.0.3\",\"port\":4790,"));
+	/* conflicts and duplicates */
+	CHECK(is_error("vtep_add", "1:43:127.0.0.4", "network 1 is VNI 42"));
+	CHECK(is_error("vtep_add", "2:42:127.0.0.4", "VNI 42 is network 1"));
+	CHECK(is_error("vtep_add", "1:42:127.0.0.2", "flood list already"));
+	CHECK(is_error("vtep_del", "2:127.0.0.2", "network 2 has no VNI"));
+	CHECK(is_error("vtep_del", "1:127.0.0.9", "no VTEP"));
+	CHECK(is_error("vtep_del", "1:127.0.0.3:4791", "no VTEP"));
+	/* a MAC behind 127.0.0.2 (VTEP 0) goes with it; 127.0.0.3's stays */
+	mac_table_learn(sw.macs, 1, remote, MAC_DEST(id, 1));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_DEST(id, 1));
+	CHECK(reply_has("vtep_del", "1:127.0.0.2", "\"removed\""));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_PORT_NONE);
+	CHECK(reply_has("vteps", "", "[{\"ip\":\"127.0.0.3\""));
+	CHECK(is_error("vtep_del", "1:127.0.0.2", "no VTEP"));
+	/* the table fills: 64 VTEPs */
+	for (unsigned i = 0; i < 63; i++) {
+		snprintf(spec, sizeof(spec), "%u:%u:10.0.%u.1", 2 + i / 8,
+			 100 + i / 8, i);
+		CHECK(reply_has("vtep_add", spec, "\"added\""));
+	}
+	CHECK(is_error("vtep_add", "9:107:10.1.0.1", "VTEP table full"));
+	/* the VXLAN port goes: its VTEPs, VNIs and MACs with it */
+	mac_table_learn(sw.macs, 1, remote, MAC_DEST(id, 2));
+	CHECK(reply_has("port_del", "vxlan", "\"name\":\"vxlan\""));
+	CHECK_EQ(mac_table_lookup(sw.macs, 1, remote), MAC_PORT_NONE);
+	CHECK(is_error("vteps", "", "no VXLAN uplink"));
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base);
+	id = add(spec);
+	CHECK(id >= 0);
+	CHECK(reply_has("vteps", "", "[]"));
+	CHECK(reply_has("vtep_add", "1:43:127.0.0.2", "\"added\""));
+	CHECK(reply_has("port_del", "vxlan", "vxlan"));
+	CHECK_EQ(fe_count_fds(), fds);
+	sw_down();
+}
+
+/* A UDP socket on 127.0.0.N standing in for a remote VTEP: its port. */
+static int vtep_socket(uint8_t n, uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(0x7f000000u | n) };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* The fill byte of the frame in a VXLAN datagram at fd (flags: 0 or
+ * MSG_DONTWAIT), or -1 if none. */
+static int vtep_recv(int fd, int flags)
+{
+	uint8_t buf[256];
+	ssize_t r = recv(fd, buf, sizeof(buf), flags);
+
+	return r >= 8 + 14 + 1 ? buf[8 + 14] : -1;
+}
+
+/* With the real workers: a VTEP added and removed 200 times while a guest
+ * floods; after each vtep_del, a frame the workers flood reaches the VTEP
+ * that stays (the fence) and not the removed one. */
+static void test_vtep_churn_with_workers(void)
+{
+	char pa[96], spec[64], add_p[48], del_p[48];
+	unsigned base = 40000 + (unsigned)getpid() % 20000 + 7;
+	uint16_t pp, pq;
+	struct guest a;
+	int fp, fq, id, late = 0;
+
+	if (geteuid() != 0) {
+		printf("skip test_vtep_churn_with_workers: not root\n");
+		return;
+	}
+	sw_up();
+	/* a VTEP is its address (decapsulation knows no more): two */
+	fp = vtep_socket(1, &pp);
+	fq = vtep_socket(2, &pq);
+	path_of(pa, sizeof(pa), "a");
+	CHECK(g_connect(&a, add(pa), pa, 1));
+	snprintf(spec, sizeof(spec), "vxlan=127.0.0.1:%u", base);
+	id = add(spec);
+	CHECK(id >= 0);
+	snprintf(spec, sizeof(spec), "1:42:127.0.0.2:%u", pq);
+	CHECK(reply_has("vtep_add", spec, "added"));
+	/* the same address with another port is the same VTEP */
+	snprintf(spec, sizeof(spec), "1:42:127.0.0.2:%u", pp);
+	CHECK(is_error("vtep_add", spec, "flood list already"));
+	snprintf(add_p, sizeof(add_p), "1:42:127.0.0.1:%u", pp);
+	snprintf(del_p, sizeof(del_p), "1:127.0.0.1:%u", pp);
+	for (unsigned i = 0; i < 200 && id >= 0; i++) {
+		uint8_t on = (uint8_t)(2 * (i % 100) + 2), off = (uint8_t)(on + 1);
+
+		bool ok = reply_has("vtep_add", add_p, "added");
+
+		g_send(&a, bcast, on);
+		ok = ok && vtep_recv(fp, 0) == on && vtep_recv(fq, 0) == on;
+		ok = ok && reply_has("vtep_del", del_p, "removed");
+		g_send(&a, bcast, off);
+		/* one sendmmsg carries both copies: once the fence has its
+		 * copy, a copy to the removed VTEP would be there too */
+		ok = ok && vtep_recv(fq, 0) == off;
+		late += vtep_recv(fp, MSG_DONTWAIT) >= 0;
+		CHECK(ok);
+		if (!ok) {
+			printf("iteration %u failed\n", i);
+			break;
+		}
+	}
+	CHECK_EQ(late, 0);
+	CHECK(reply_has("port_del", "vxlan", "vxlan"));
+	fe_close(&a.fe);
+	close(fp);
+	close(fq);
+	sw_down();
+}
+
 int main(void)
 {
 	int fds = fe_count_fds();
@@ -673,6 +849,8 @@ int main(void)
 	RUN(test_churn_no_fd_leak);
 	RUN(test_read_commands);
 	RUN(test_uplinks);
+	RUN(test_vxlan_runtime);
+	RUN(test_vtep_churn_with_workers);
 	rmdir(dir);
 	CHECK_EQ(fe_count_fds(), fds); /* no fd left behind */
 	return check_summary("switch_ports");

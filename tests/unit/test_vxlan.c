@@ -12,11 +12,16 @@
  *   VNI carried (the networks' ids are local), frames over the underlay MTU
  *   dropped and counted, a network without a VNI, partial checksums
  *   completed, TSO packets cut to their MSS, and (as root) the outer UDP
- *   header: checksum 0 and the hashed source port.
+ *   header: checksum 0 and the hashed source port;
+ * - VTEPs added and removed while a worker-like thread floods: a removed
+ *   VTEP gets no frame once the removal returned, a slot is reused only
+ *   after removal completed, learned VTEPs join the flood list.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -419,6 +424,206 @@ static void loopback(void)
 	vxlan_close(&vc); /* twice is fine */
 }
 
+/* ------------------------------------------- VTEPs at run time */
+
+static void runtime_vteps(void)
+{
+	struct vxlan *v = &va;
+	uint16_t net, port;
+	uint32_t vni, ip;
+	bool flood;
+
+	vxlan_init(v);
+	CHECK_EQ(vxlan_vtep_spec("7:99:10.0.0.1:4790", &net, &vni, &ip, &port), 0);
+	CHECK(net == 7 && vni == 99 && ip == ip4("10.0.0.1") && port == 4790);
+	CHECK_EQ(vxlan_vtep_spec("7:99:10.0.0.1", &net, &vni, &ip, &port), 0);
+	CHECK_EQ(port, VXLAN_UDP_PORT);
+	CHECK(vxlan_vtep_spec("7:-1:10.0.0.1", &net, &vni, &ip, &port) < 0);
+	CHECK(vxlan_vtep_spec(":1:10.0.0.1", &net, &vni, &ip, &port) < 0);
+	CHECK(vxlan_vtep_spec("7:1:", &net, &vni, &ip, &port) < 0);
+	CHECK(vxlan_vtep_spec("7:1:0.0.0.0", &net, &vni, &ip, &port) < 0);
+	CHECK_EQ(vxlan_vtep_del_spec("7:10.0.0.1", &net, &ip, &port), 0);
+	CHECK(net == 7 && ip == ip4("10.0.0.1") && port == 0);
+	CHECK_EQ(vxlan_vtep_del_spec("7:10.0.0.1:5", &net, &ip, &port), 0);
+	CHECK_EQ(port, 5);
+	CHECK(vxlan_vtep_del_spec("7:99:10.0.0.1", &net, &ip, &port) < 0);
+	CHECK(vxlan_vtep_del_spec("4095:10.0.0.1", &net, &ip, &port) < 0);
+	/* add, remove, the slot reused only once released */
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.1"), 4789), -EINVAL);
+	CHECK_EQ(vxlan_map(v, 1, 5), 0);
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.1"), 4789), 0);
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.2"), 4789), 1);
+	CHECK_EQ(vxlan_vtep_unpublish(v, 1, ip4("10.0.0.1"), 4790), -ENOENT);
+	CHECK_EQ(vxlan_vtep_unpublish(v, 2, ip4("10.0.0.1"), 0), -ENOENT);
+	CHECK_EQ(vxlan_vtep_unpublish(v, 1, ip4("10.0.0.1"), 0), 0);
+	CHECK(!vxlan_vtep_get(v, 0, &ip, &port, &net, &flood));
+	CHECK_EQ(vxlan_vtep_count(v), 1);
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.3"), 4789), 2); /* not 0 */
+	vxlan_vtep_release(v, 0);
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.1"), 4789), 0);
+	CHECK(vxlan_vtep_get(v, 0, &ip, &port, &net, &flood));
+	CHECK(flood && net == 1 && port == htons(4789));
+	/* a learned VTEP joins the flood list where it is */
+	{
+		struct vhost_pktbuf *p = dgram(0x08, 5, 64);
+
+		CHECK_EQ(vxlan_decap(v, ip4("10.0.0.9"), p), 0);
+		CHECK_EQ(pkt_vtep_in(p), 4);
+		vhost_pktbuf_free(p);
+	}
+	CHECK(vxlan_vtep_get(v, 3, &ip, &port, &net, &flood) && !flood);
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.9"), 4800), 3);
+	CHECK(vxlan_vtep_get(v, 3, &ip, &port, &net, &flood) && flood);
+	CHECK_EQ(port, htons(4800));
+	CHECK_EQ(vxlan_add_vtep(v, 1, ip4("10.0.0.9"), 4800), -EEXIST);
+	/* a removed VTEP is not found by decap: learned anew elsewhere */
+	CHECK_EQ(vxlan_vtep_unpublish(v, 1, ip4("10.0.0.2"), 0), 1);
+	{
+		struct vhost_pktbuf *p = dgram(0x08, 5, 64);
+
+		CHECK_EQ(vxlan_decap(v, ip4("10.0.0.2"), p), 0);
+		CHECK_EQ(pkt_vtep_in(p), 5);
+		vhost_pktbuf_free(p);
+	}
+}
+
+/* A worker-like thread floods numbered frames on network 1 while the main
+ * thread adds and removes a VTEP (a UDP socket stands in for it) 1000
+ * times, waiting the flooder out between unpublish and release as
+ * sw_vtep_del does with sw_quiesce. */
+struct flooder {
+	struct vxlan *vx;
+	_Atomic uint64_t seq;       /* odd while inside a pass */
+	_Atomic uint64_t frames;    /* number of the last frame built */
+	_Atomic bool stop;
+};
+
+static void *flood_main(void *arg)
+{
+	struct flooder *f = arg;
+	struct vhost_pktbuf *p = l4frame(17, 7, 32);
+	uint8_t *d = vhost_pktbuf_data(p);
+
+	memset(d, 0xff, 6); /* broadcast: the flood list */
+	pkt_set_meta(p, 1, 0, 0);
+	while (!atomic_load(&f->stop)) {
+		uint64_t k;
+
+		atomic_fetch_add(&f->seq, 1);
+		k = atomic_fetch_add(&f->frames, 1) + 1;
+		memcpy(d + 14 + 20 + 8, &k, sizeof(k));
+		vxlan_tx(f->vx, pool, &p, 1);
+		atomic_fetch_add(&f->seq, 1);
+	}
+	vhost_pktbuf_free(p);
+	return NULL;
+}
+
+static void quiesce(struct flooder *f)
+{
+	uint64_t s = atomic_load(&f->seq);
+
+	while ((s & 1) && atomic_load(&f->seq) == s)
+		sched_yield();
+}
+
+/* Frame numbers that must not reach the removed VTEP: (lo, hi]. */
+struct window { uint64_t lo, hi; };
+
+static bool in_a_window(const struct window *w, unsigned n, uint64_t k)
+{
+	unsigned a = 0, b = n;
+
+	while (a < b) {
+		unsigned m = (a + b) / 2;
+
+		if (w[m].hi < k)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < n && k > w[a].lo && k <= w[a].hi;
+}
+
+static void concurrent_add_del(void)
+{
+	static struct window win[1000];
+	struct flooder f = { .vx = &va };
+	char local[32];
+	struct sockaddr_in at = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(at);
+	uint8_t buf[2048];
+	unsigned nwin = 0, bad = 0, seen = 0;
+	uint16_t vport;
+	pthread_t t;
+	int cap, r;
+
+	snprintf(local, sizeof(local), "127.0.0.1:%u",
+		 20000 + (unsigned)getpid() % 20000 + 50);
+	vxlan_init(&va);
+	CHECK_EQ(vxlan_parse_local(&va, local), 0);
+	CHECK_EQ(vxlan_map(&va, 1, 42), 0);
+	if (vxlan_open(&va) < 0) {
+		printf("skip: no raw socket (needs CAP_NET_RAW)\n");
+		return;
+	}
+	cap = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	at.sin_addr.s_addr = ip4("127.0.0.1");
+	CHECK_EQ(bind(cap, (struct sockaddr *)&at, sizeof(at)), 0);
+	CHECK_EQ(getsockname(cap, (struct sockaddr *)&at, &alen), 0);
+	vport = ntohs(at.sin_port);
+	/* another VTEP stays: the list is never empty */
+	CHECK_EQ(vxlan_add_vtep(&va, 1, ip4("127.0.0.9"), 9), 0);
+	CHECK_EQ(pthread_create(&t, NULL, flood_main, &f), 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		uint64_t lo, hi;
+		int idx;
+
+		CHECK(vxlan_add_vtep(&va, 1, ip4("127.0.0.1"), vport) >= 0);
+		/* let some frames go to it */
+		hi = atomic_load(&f.frames) + 3;
+		while (atomic_load(&f.frames) < hi)
+			sched_yield();
+		idx = vxlan_vtep_unpublish(&va, 1, ip4("127.0.0.1"), 0);
+		CHECK(idx >= 0);
+		quiesce(&f);
+		vxlan_vtep_release(&va, (unsigned)idx);
+		/* removal returned: frames numbered from here on, until the
+		 * next add, must not reach it. The pass running now may have
+		 * numbered its frame before: the window starts after it. */
+		lo = atomic_load(&f.frames);
+		while (atomic_load(&f.frames) < lo + 3)
+			sched_yield();
+		hi = atomic_load(&f.frames) - 1; /* that pass may still run */
+		win[nwin++] = (struct window){ lo, hi };
+		while ((r = (int)recv(cap, buf, sizeof(buf), 0)) > 0) {
+			uint64_t k;
+
+			if (r < 8 + 14 + 20 + 8 + 8)
+				continue;
+			memcpy(&k, buf + 8 + 14 + 20 + 8, sizeof(k));
+			bad += in_a_window(win, nwin, k);
+			seen++;
+		}
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	while ((r = (int)recv(cap, buf, sizeof(buf), 0)) > 0) {
+		uint64_t k;
+
+		memcpy(&k, buf + 8 + 14 + 20 + 8, sizeof(k));
+		bad += in_a_window(win, nwin, k);
+		seen++;
+	}
+	printf("concurrent: %u frames at the VTEP, %u after its removal\n",
+	       seen, bad);
+	CHECK(seen > 0);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(vxlan_vtep_count(&va), 1);
+	close(cap);
+	vxlan_close(&va);
+}
+
 int main(void)
 {
 	pool = vhost_pktbuf_pool_create("vx", 1024, 2048, 0);
@@ -427,6 +632,8 @@ int main(void)
 	RUN(decap_checks);
 	RUN(src_port);
 	RUN(loopback);
+	RUN(runtime_vteps);
+	RUN(concurrent_add_del);
 	CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024); /* nothing leaked */
 	vhost_pktbuf_pool_destroy(pool);
 	return check_summary("test_vxlan");
