@@ -209,7 +209,7 @@ if want netns; then
     if [[ $(id -u) != 0 ]]; then
         echo "FAIL netns: needs root (namespaces, TAP, raw sockets)" >"$LOGDIR/netns.log"
     else
-        timeout 600 tests/netns/test-vxlan.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/netns.log" 2>&1
+        timeout 900 tests/netns/test-vxlan.sh --build "$ROOT/build-ci-asan" >"$LOGDIR/netns.log" 2>&1
         grep -q '^test-vxlan:' "$LOGDIR/netns.log" || echo "FAIL netns: did not finish" >>"$LOGDIR/netns.log"
     fi
     sed -E 's/^(PASS|FAIL) /\1 netns /' "$LOGDIR/netns.log" >"$LOGDIR/netns.res"
