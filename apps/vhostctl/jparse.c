@@ -552,7 +552,9 @@ static void print_node(FILE *f, const struct jnode *n, bool pretty, unsigned lev
 	case J_DOUBLE: {
 		/* The shortest of %.15g / %.17g that reads back as the same double. */
 		char txt[40];
-		snprintf(txt, sizeof(txt), "%.15g", n->d);
+		/* -0 (an underflowed "-1e-999") prints as 0: "-0" would read
+		 * back as the integer 0 and print differently. */
+		snprintf(txt, sizeof(txt), "%.15g", n->d == 0 ? 0.0 : n->d);
 		if (strtod(txt, NULL) != n->d)
 			snprintf(txt, sizeof(txt), "%.17g", n->d);
 		fputs(txt, f);

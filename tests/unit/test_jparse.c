@@ -244,6 +244,16 @@ static void test_print(void)
 	CHECK(out && !strcmp(out, "[0.1,2.5,1e+300,0.30000000000000004]"));
 	free(out);
 	jnode_free(n);
+	/* A negative underflow is -0: printed "0", since "-0" reads back as
+	 * the integer 0 (found by fuzz_jparse). */
+	n = parse_s("[-1.5e-551615]");
+	out = NULL;
+	f = open_memstream(&out, &len);
+	jprint(f, n, false);
+	fclose(f);
+	CHECK(out && !strcmp(out, "[0]"));
+	free(out);
+	jnode_free(n);
 }
 
 int main(void)
