@@ -75,42 +75,87 @@ static bool pinned_elsewhere(const struct port_sec *all, unsigned nports,
 	return false;
 }
 
-/* Room in the port's learned list for key (then it is in the list), or
+/* A learned entry: the MAC in bits 0-47, and in bits 48-63 the second it
+ * was claimed (15 bits of the table clock, bit 63 set: never 0, which is
+ * a free entry). */
+#define LEARNED_MAC_MASK 0xffffffffffffull
+static uint64_t learned_entry(uint64_t mac, uint32_t now)
+{
+	return mac | (uint64_t)((now & 0x7fff) | 0x8000) << 48;
+}
+
+/* Room in the port's learned list for mac (then it is in the list), or
  * false at the limit. An entry is free once the table no longer maps its
- * MAC to this port (aged, moved, flushed). */
+ * MAC to this port (aged, moved, flushed) and it was not claimed this
+ * second: a worker claims the entry before it learns the MAC, and another
+ * worker polling another queue of the port (multiqueue) must not take it
+ * in between. A free entry is taken by CAS; a lost race rescans: each
+ * loss means another worker took an entry, so at most max losses before
+ * the list is full. */
 static bool take_learn_slot(const struct mac_table *t, struct port_sec *ps,
-			    uint16_t in, uint16_t net, uint64_t key)
+			    uint16_t in, uint16_t net, uint64_t mac)
 {
 	uint32_t now = atomic_load_explicit(&t->now, memory_order_relaxed);
 	unsigned max = ps->max_learned < PSEC_MAX_LEARNED ? ps->max_learned :
 			       PSEC_MAX_LEARNED;
-	int free_slot = -1;
+	uint64_t mine = learned_entry(mac, now);
 
 	/* Found full this second: entries only free up as the clock moves
 	 * (or a MAC moves away, picked up next second); an unknown-MAC flood
 	 * costs one compare per frame. */
-	if (ps->full_at == now)
+	if (atomic_load_explicit(&ps->full_at, memory_order_relaxed) == now)
 		return false;
-	for (unsigned i = 0; i < max; i++) {
-		uint8_t m[6];
+	for (unsigned tries = 0; tries <= max; tries++) {
+		int free_slot = -1;
+		uint64_t seen = 0;
 
-		if (ps->learned[i] == key)
-			return true; /* learned here, lost from the table */
-		if (free_slot >= 0)
-			continue;
-		if (!ps->learned[i]) {
+		for (unsigned i = 0; i < max; i++) {
+			uint64_t v = atomic_load_explicit(&ps->learned[i],
+							  memory_order_relaxed);
+			uint8_t m[6];
+
+			if (v && (v & LEARNED_MAC_MASK) == mac)
+				return true; /* learned here, lost from the table */
+			if (free_slot >= 0)
+				continue;
+			if (v) {
+				if (v >> 48 == mine >> 48)
+					continue; /* claimed this second */
+				u64_mac(v & LEARNED_MAC_MASK, m);
+				if (mac_table_lookup(t, net, m) == in)
+					continue;
+			}
 			free_slot = (int)i;
-			continue;
+			seen = v;
 		}
-		u64_mac(ps->learned[i] - 1, m);
-		if (mac_table_lookup(t, net, m) != in)
-			free_slot = (int)i;
+		if (free_slot < 0) {
+			atomic_store_explicit(&ps->full_at, now,
+					      memory_order_relaxed);
+			return false;
+		}
+		if (atomic_compare_exchange_strong_explicit(
+			    &ps->learned[free_slot], &seen, mine,
+			    memory_order_relaxed, memory_order_relaxed) ||
+		    (seen & LEARNED_MAC_MASK) == mac)
+			return true;
 	}
-	if (free_slot < 0) {
-		ps->full_at = now;
-		return false;
-	}
-	ps->learned[free_slot] = key;
+	return false;
+}
+
+/* Lock mode: the port's first MAC becomes its only one. Two workers may
+ * see different first MACs on two queues at once: the CAS picks one, the
+ * other frame is a spoof. */
+static bool lock_to_first(struct port_sec *ps, uint64_t key)
+{
+	uint64_t first = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&ps->lock_claim, &first,
+						     key, memory_order_relaxed,
+						     memory_order_relaxed))
+		return first == key;
+	atomic_store_explicit(&ps->allowed[0], key, memory_order_relaxed);
+	/* pairs with the acquire load of nallowed in allows() */
+	atomic_store_explicit(&ps->nallowed, 1, memory_order_release);
 	return true;
 }
 
@@ -147,16 +192,15 @@ check_list:
 					  memory_order_relaxed);
 		return PSEC_DROP_SPOOF;
 	}
-	if (ps->max_learned && !take_learn_slot(t, ps, in, net, key)) {
+	if (!own && ps->lock_first && !lock_to_first(ps, key)) {
+		atomic_fetch_add_explicit(&ps->drop_spoof, 1,
+					  memory_order_relaxed);
+		return PSEC_DROP_SPOOF;
+	}
+	if (ps->max_learned && !take_learn_slot(t, ps, in, net, key - 1)) {
 		atomic_fetch_add_explicit(&ps->drop_limit, 1,
 					  memory_order_relaxed);
 		return PSEC_DROP_LIMIT;
-	}
-	if (!own && ps->lock_first) {
-		/* The first MAC of this VM: from now on its only one. Only
-		 * this port's worker writes here. */
-		atomic_store_explicit(&ps->allowed[0], key, memory_order_relaxed);
-		atomic_store_explicit(&ps->nallowed, 1, memory_order_release);
 	}
 	mac_table_learn(t, net, mac, in);
 	if (cur != MAC_PORT_NONE && cur != in) {
@@ -177,12 +221,20 @@ bool port_sec_remote_ok(struct port_sec *all, unsigned nports, uint16_t in,
 	return false;
 }
 
+static void forget_learned(struct port_sec *ps)
+{
+	for (unsigned i = 0; i < PSEC_MAX_LEARNED; i++)
+		atomic_store_explicit(&ps->learned[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&ps->full_at, 0, memory_order_relaxed);
+}
+
 void port_sec_reset(struct port_sec *ps)
 {
-	memset(ps->learned, 0, sizeof(ps->learned));
-	ps->full_at = 0;
-	if (ps->lock_first && !ps->configured)
+	forget_learned(ps);
+	if (ps->lock_first && !ps->configured) {
 		atomic_store(&ps->nallowed, 0);
+		atomic_store(&ps->lock_claim, 0);
+	}
 }
 
 void port_sec_clear(struct port_sec *ps)
@@ -194,8 +246,8 @@ void port_sec_clear(struct port_sec *ps)
 	ps->configured = false;
 	ps->lock_first = false;
 	ps->max_learned = PSEC_DEFAULT_MAX_LEARNED;
-	memset(ps->learned, 0, sizeof(ps->learned));
-	ps->full_at = 0;
+	forget_learned(ps);
+	atomic_store(&ps->lock_claim, 0);
 	atomic_store(&ps->drop_spoof, 0);
 	atomic_store(&ps->drop_limit, 0);
 	atomic_store(&ps->moves, 0);

@@ -13,10 +13,11 @@
  * - a MAC seen on another port than the one it was learned on moves, and
  *   the move is counted (the main thread logs it).
  *
- * Threads: every worker reads every port's allowed list; a port's learned
- * list and its lock are written only by the worker that polls the port
- * (one at a time; reassignment quiesces), configured lists only before the
- * ports start.
+ * Threads: every worker reads every port's allowed list. A port's learned
+ * list and its lock are written by the workers that poll its queues: with
+ * multiqueue, several at once; learned entries and the lock are claimed
+ * with compare-and-swap. Configured lists are written only before the
+ * port starts; reset and clear run when no worker polls the port.
  */
 #ifndef SWITCH_PORT_SEC_H
 #define SWITCH_PORT_SEC_H
@@ -41,10 +42,14 @@ struct port_sec {
 	bool configured;            /* allowed given at start: never reset */
 	bool lock_first;            /* lock to the first MAC seen */
 	unsigned max_learned;       /* 0: no limit (the TAP uplink) */
-	/* Owning worker only: MACs learned here (mac + 1; an entry counts
-	 * while the table still maps it to this port). */
-	uint64_t learned[PSEC_MAX_LEARNED];
-	uint32_t full_at;           /* table clock when found full (0: not) */
+	/* MACs learned here (the MAC and the second it was claimed, 0: free;
+	 * an entry counts while the table still maps it to this port);
+	 * claimed by CAS, the port's queues may be polled by several
+	 * workers. */
+	_Atomic uint64_t learned[PSEC_MAX_LEARNED];
+	_Atomic uint32_t full_at;   /* table clock when found full (0: not) */
+	/* lock mode: the first MAC (mac + 1) that claimed the lock, 0 none */
+	_Atomic uint64_t lock_claim;
 	/* Statistics. last_move: mac << 16 | the port it moved from, for the
 	 * main thread's log (valid once moves > 0). */
 	_Atomic uint64_t drop_spoof, drop_limit, moves, last_move;

@@ -3,9 +3,12 @@
  * vhost-switch's port security on its MAC table: allowed source MACs per
  * port (configured or locked to the first one), MACs owned by one port that
  * another cannot take, the learned-MAC limit per port, moves counted, a MAC
- * allowed on two ports (one VM, two ports) moving between them freely.
+ * allowed on two ports (one VM, two ports) moving between them freely;
+ * two workers polling two queues of one port at once (multiqueue): the
+ * learned-MAC limit holds and a lock goes to one MAC only.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -187,6 +190,80 @@ static void test_moves(void)
 	CHECK_EQ(mac_table_lookup(t, 1, M(9)), 0);
 }
 
+/* Two workers, one port: each polls one of its queue pairs. */
+struct racer {
+	pthread_barrier_t *start;
+	unsigned base, count, passed;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t m[6] = { 0x02, 0, 0, 0, 0, 0 };
+
+	pthread_barrier_wait(r->start);
+	for (unsigned i = 0; i < r->count; i++) {
+		m[4] = (uint8_t)((r->base + i) >> 8);
+		m[5] = (uint8_t)(r->base + i);
+		if (port_sec_ingress(t, sec, NPORTS, 0, 1, m) == PSEC_PASS)
+			r->passed++;
+	}
+	return NULL;
+}
+
+static void count_port0(uint16_t net, const uint8_t *mac, uint32_t dest,
+			uint32_t age_s, void *arg)
+{
+	(void)net, (void)mac, (void)age_s;
+	if (dest == 0)
+		++*(unsigned *)arg;
+}
+
+static void race_round(unsigned count, unsigned *passed_a, unsigned *passed_b)
+{
+	pthread_barrier_t start;
+	struct racer a = { &start, 0x100, count, 0 };
+	struct racer b = { &start, 0x200, count, 0 };
+	pthread_t ta, tb;
+
+	pthread_barrier_init(&start, NULL, 2);
+	pthread_create(&ta, NULL, race, &a);
+	pthread_create(&tb, NULL, race, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&start);
+	*passed_a = a.passed;
+	*passed_b = b.passed;
+}
+
+static void test_two_workers_one_port(void)
+{
+	unsigned bad_limit = 0, bad_lock = 0;
+
+	for (unsigned round = 0; round < 300; round++) {
+		unsigned pa, pb, in_table = 0, listed = 0;
+
+		/* Limit 8, 8 new MACs from each queue: 8 learned, not 16
+		 * (two workers taking the same free entry would each count
+		 * it once). */
+		reset(8);
+		race_round(8, &pa, &pb);
+		mac_table_foreach(t, count_port0, &in_table);
+		for (unsigned i = 0; i < PSEC_MAX_LEARNED; i++)
+			listed += sec[0].learned[i] != 0;
+		if (pa + pb != 8 || in_table != 8 || listed != 8)
+			bad_limit++;
+		/* Lock mode, one MAC per queue: one of them owns the port. */
+		reset(PSEC_DEFAULT_MAX_LEARNED);
+		sec[0].lock_first = true;
+		race_round(1, &pa, &pb);
+		if (pa + pb != 1 || atomic_load(&sec[0].nallowed) != 1)
+			bad_lock++;
+	}
+	CHECK_EQ(bad_limit, 0);
+	CHECK_EQ(bad_lock, 0);
+}
+
 int main(void)
 {
 	t = malloc(sizeof(*t));
@@ -196,6 +273,7 @@ int main(void)
 	RUN(test_lock_first);
 	RUN(test_learn_limit);
 	RUN(test_moves);
+	RUN(test_two_workers_one_port);
 	free(t);
 	return check_summary("port_sec");
 }
