@@ -73,7 +73,7 @@ unit_results() {
         }' "$2"
 }
 
-need_pkgs "${BUILD_PKGS[@]}" libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients clang libclang-rt-14-dev dpdk-dev valgrind \
+need_pkgs "${BUILD_PKGS[@]}" libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients clang libclang-rt-14-dev dpdk-dev valgrind \
     qemu-system-x86 busybox-static cpio gzip iproute2 procps python3 ethtool \
     openvswitch-switch libmicrohttpd-dev python3-prometheus-client mandoc systemd ||
     { echo "FAIL could not install the packages the tests need"; echo "0 passed, 1 failed"; exit 1; }

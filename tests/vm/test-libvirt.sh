@@ -11,7 +11,8 @@
 # if a libvirtd already runs, that one is used and left alone. virtlogd
 # likewise (libvirtd hands QEMU's output to it; systemd would socket-start
 # it). Domains are transient (virsh create), destroyed at the end.
-# Needs root, qemu-system-x86, libvirt-daemon-driver-qemu, libvirt-clients,
+# Needs root, qemu-system-x86, libvirt-daemon-system (libvirtd and its
+# libvirt-qemu user), libvirt-daemon-driver-qemu, libvirt-clients,
 # and the guest of build-guest.sh (VMTEST_GUEST, default /tmp/vmtest-guest).
 #
 # Usage: tests/vm/test-libvirt.sh [--switch PATH]
@@ -37,6 +38,29 @@ W=$(mktemp -d /tmp/test-libvirt.XXXXXX)
 chmod 0755 "$W"
 LIBVIRTD_PID="" VIRTLOGD_PID="" SW_PID=""
 DOMS=("lvtest-a-$$" "lvtest-b-$$")
+# stop_switch : SIGTERM the switch, wait for it (bounded); its exit status.
+# STOP_INFO says how long it took or, when it had to be killed, where its
+# threads were (the FAIL line carries it: CI shows only those lines).
+STOP_INFO=""
+stop_switch() {
+    local rc=0 pid t0 end
+    [[ -n $SW_PID ]] || return 0
+    pid=$(pgrep -P "$SW_PID" -x vhost-switch | head -1)
+    t0=$(date +%s%N)
+    kill -TERM "${pid:-$SW_PID}" 2>/dev/null
+    end=$(($(date +%s) + 30))
+    while kill -0 "${pid:-$SW_PID}" 2>/dev/null && (($(date +%s) < end)); do sleep 0.1; done
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        STOP_INFO="ignored SIGTERM for 30 s; threads:$(for t in /proc/"$pid"/task/*; do
+            printf ' %s=%s/%s' "$(cat "$t/comm")" "$(awk '{ print $3 }' "$t/stat")" "$(cat "$t/wchan")"; done)"
+        kill -KILL "$pid" 2>/dev/null
+    else
+        STOP_INFO="exited $(( ($(date +%s%N) - t0) / 1000000 )) ms after SIGTERM"
+    fi
+    wait "$SW_PID"; rc=$?
+    SW_PID=""
+    return "$rc"
+}
 cleanup() {
     for d in "${DOMS[@]}"; do "${VIRSH[@]}" destroy "$d" >/dev/null 2>&1; done
     stop_switch
@@ -126,15 +150,6 @@ for i in $(seq 60); do ping -c 1 -W 2 10.9.0.2 >/dev/null 2>&1 && ok=$((ok + 1))
 [ $ok -ge 5 ] || fail "only $ok replies"
 info replies=$ok'
 
-stop_switch() { # stop_switch : SIGTERM the switch, wait; its exit status
-    local rc=0
-    [[ -n $SW_PID ]] || return 0
-    kill -TERM "$SW_PID" 2>/dev/null
-    wait "$SW_PID"; rc=$?
-    SW_PID=""
-    return "$rc"
-}
-
 # run_pair MODE : domains A and B with <source mode='MODE'> on one switch
 # (client: the switch listens; server: QEMU listens, the switch runs with
 # --client), A pings B.
@@ -143,7 +158,7 @@ run_pair() {
     mkdir -p "$dir" && chmod 0777 "$dir"
     [[ $mode == server ]] && sw_args=(--client)
     # Sockets 0777: QEMU is another user (libvirt-qemu).
-    (umask 0; exec taskset -c 1 timeout -k 5 900 "$SWITCH" "${sw_args[@]}" \
+    (umask 0; exec taskset -c 1 timeout -k 40 900 "$SWITCH" "${sw_args[@]}" \
         --socket "$dir/a.sock" --socket "$dir/b.sock" --queues 1 --cpu 1 \
         >"$dir/switch.out" 2>"$dir/switch.err") &
     SW_PID=$!
@@ -167,14 +182,15 @@ run_pair() {
         fi
     done
     wait_for 600 bash -c "grep -aqs VMTEST-RESULT '$W/${DOMS[0]}.serial'"
-    r=$(grep -ah 'VMTEST-RESULT' "$W/${DOMS[0]}.serial" 2>/dev/null | head -1)
+    r=$(grep -ah 'VMTEST-RESULT' "$W/${DOMS[0]}.serial" 2>/dev/null | head -1 | tr -d '\r')
     if [[ $r == *PASS* ]]; then ok "libvirt $mode: guest A pings guest B through the switch (${r#*PASS })"
     else bad "libvirt $mode: ping A -> B: ${r:-no result}"; tail -20 "$W/${DOMS[0]}.serial" 2>/dev/null | sed 's/^/    /'; fi
     for d in "${DOMS[@]}"; do "${VIRSH[@]}" destroy "$d" >/dev/null 2>&1; done
     mv "$W/${DOMS[0]}.serial" "$dir/a.serial" 2>/dev/null
     mv "$W/${DOMS[1]}.serial" "$dir/b.serial" 2>/dev/null
     stop_switch; rc=$?
-    [[ $rc == 0 ]] && ok "libvirt $mode: switch exits 0" || { bad "libvirt $mode: switch exit $rc"; tail -5 "$dir/switch.err"; }
+    [[ $rc == 0 ]] && ok "libvirt $mode: switch exits 0 ($STOP_INFO)" ||
+        { bad "libvirt $mode: switch exit $rc ($STOP_INFO)"; tail -5 "$dir/switch.err"; }
 }
 run_pair client
 run_pair server
