@@ -25,13 +25,15 @@
 # OUT/frontend.png with gnuplot (installed with apt-get when missing, unless
 # NO_INSTALL=1). Not a test: figures move with the machine's load.
 #   ninja -C build && bench/frontend.sh [backend] [frontend] [loop]
-# Env: BUILD (build), OUT (build-bench), SIZES ("64 1518"), ROUNDS, WINDOW,
-# WARMUP, BE_CORE, FE_CORE.
+# Env: BUILD (build), OUT (build-bench), SIZES ("64 1518"), RINGS ("split";
+# "split packed" adds the packed-ring rows: our front-end with --packed,
+# DPDK's virtio-user with packed_vq=1; both back-ends take what is offered),
+# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 : "${BUILD:=$ROOT/build}" "${OUT:=$ROOT/build-bench}" "${SIZES:=64 1518}"
-: "${ROUNDS:=1}" "${WINDOW:=3}" "${WARMUP:=1}" "${BE_CORE:=0}" "${FE_CORE:=1}"
+: "${RINGS:=split}" "${ROUNDS:=1}" "${WINDOW:=3}" "${WARMUP:=1}" "${BE_CORE:=0}" "${FE_CORE:=1}"
 VF=$BUILD/apps/virtio-fwd/virtio-fwd
 BE=$BUILD/apps/vhost-fwd/vhost-fwd
 for b in "$VF" "$BE"; do [[ -x $b ]] || { echo "build first: $b missing" >&2; exit 1; }; done
@@ -125,7 +127,7 @@ vhost_tp() { # SOCK SIZE MODE : testpmd net_vhost forwarding on BE_CORE
 }
 virtio_tp() { # SOCK SIZE MODE [START_CMD] : testpmd virtio-user on FE_CORE
     tp_start fe --lcores 0,1 --main-lcore "$BE_CORE" --timeout 120 \
-        --vdev "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=1,in_order=1,queue_size=256" -- \
+        --vdev "net_virtio_user0,path=$1,queues=1,mrg_rxbuf=1,in_order=1,queue_size=256$TP_RING" -- \
         --nb-cores=1 --txpkts="$2" || return 1
     tp_wait_link fe 10
     tp_cmd fe "set fwd $3"; tp_cmd_wait fe "${4:-start}" 'testpmd> ' 5
@@ -133,6 +135,14 @@ virtio_tp() { # SOCK SIZE MODE [START_CMD] : testpmd virtio-user on FE_CORE
 
 declare -A RES=()
 ROWS=()
+# The ring format of the rows being measured: our front-end's flag, DPDK
+# virtio-user's devarg, and the row name's suffix.
+RING=split VF_RING=() TP_RING="" ROW_RING=""
+set_ring() {
+    RING=$1
+    if [[ $RING == packed ]]; then VF_RING=(--packed) TP_RING=",packed_vq=1" ROW_RING="-packed"
+    else VF_RING=() TP_RING="" ROW_RING=""; fi
+}
 record() { # KEY VALUE
     RES[$1]="${RES[$1]:-} $2"
 }
@@ -149,14 +159,14 @@ measure_backend() { # DIR SIZE WHO
     else
         vhost_tp "$sock" "$size" "$mode" || { echo nan; return; }
     fi
-    start_tool gen "$VF" --socket "$sock" --gen --mode "$gmode" --pkt-len "$size" --cpu "$FE_CORE"
+    start_tool gen "$VF" --socket "$sock" --gen --mode "$gmode" --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}"
     if [[ $who == ours ]]; then CPU_PIDS=$(tool_pid be); else CPU_PIDS=${TP_TPID[be]}; fi
     echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving gen "$field"; then r=$(rate_tool gen "$field"); else r=nan; fi
     stop_tool gen; stop_tool be; tp_stop be 1
-    echo "raw backend $dir $size $who ${r} Mpps generator-idle $(<"$W/idle")% back-end-cpu $(<"$W/cpu")%" >&2
-    record "backend/$dir/$size/$who" "$r"
-    record "backend/$dir/$size/$who/cpu" "$(<"$W/cpu")"
+    echo "raw backend $dir$ROW_RING $size $who ${r} Mpps generator-idle $(<"$W/idle")% back-end-cpu $(<"$W/cpu")%" >&2
+    record "backend/$dir$ROW_RING/$size/$who" "$r"
+    record "backend/$dir$ROW_RING/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 # --- frontend: (ours | dpdk) x vhost-fwd -------------------------------------
@@ -167,7 +177,7 @@ measure_frontend() { # DIR SIZE WHO
     start_tool be "$BE" --socket "$sock" --mode "$mode" --pkt-len "$size" --cpu "$BE_CORE"
     wait_sock "$sock"
     if [[ $who == ours ]]; then
-        start_tool fe "$VF" --socket "$sock" --mode "$fmode" --pkt-len "$size" --cpu "$FE_CORE"
+        start_tool fe "$VF" --socket "$sock" --mode "$fmode" --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}"
     else
         virtio_tp "$sock" "$size" "$fmode" || { stop_tool be; echo nan; return; }
     fi
@@ -175,9 +185,9 @@ measure_frontend() { # DIR SIZE WHO
     echo nan >"$W/idle"; echo nan >"$W/cpu"
     if wait_moving be "$field"; then r=$(rate_tool be "$field"); else r=nan; fi
     stop_tool fe; tp_stop fe 1; stop_tool be
-    echo "raw frontend $dir $size $who ${r} Mpps back-end-idle $(<"$W/idle")% front-end-cpu $(<"$W/cpu")%" >&2
-    record "frontend/$dir/$size/$who" "$r"
-    record "frontend/$dir/$size/$who/cpu" "$(<"$W/cpu")"
+    echo "raw frontend $dir$ROW_RING $size $who ${r} Mpps back-end-idle $(<"$W/idle")% front-end-cpu $(<"$W/cpu")%" >&2
+    record "frontend/$dir$ROW_RING/$size/$who" "$r"
+    record "frontend/$dir$ROW_RING/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 # --- loop: ours+ours | dpdk+dpdk ---------------------------------------------
@@ -187,7 +197,7 @@ measure_loop() { # SIZE WHO
     if [[ $who == ours ]]; then
         start_tool be "$BE" --socket "$sock" --mode io --pkt-len "$size" --cpu "$BE_CORE"
         wait_sock "$sock"
-        start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE"
+        start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}"
         CPU_PIDS="$(tool_pid be) $(tool_pid fe)"
         echo nan >"$W/cpu"
         if wait_moving be 1; then r=$(rate_tool be 1); else r=nan; fi
@@ -202,34 +212,40 @@ measure_loop() { # SIZE WHO
         fi
         tp_stop fe 1; tp_stop be 1
     fi
-    echo "raw loop pair $size $who ${r} Mpps cpu $(<"$W/cpu")% (both sides)" >&2
-    record "loop/pair/$size/$who" "$r"
-    record "loop/pair/$size/$who/cpu" "$(<"$W/cpu")"
+    echo "raw loop pair$ROW_RING $size $who ${r} Mpps cpu $(<"$W/cpu")% (both sides)" >&2
+    record "loop/pair$ROW_RING/$size/$who" "$r"
+    record "loop/pair$ROW_RING/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 median() { printf '%s\n' "$@" | grep -v nan | sort -g | awk '{a[n++]=$1} END {
     if (!n) { print "nan"; exit } print (n % 2 ? a[int(n/2)] : (a[n/2-1] + a[n/2]) / 2) }'; }
 
-echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg), rounds $ROUNDS, window ${WINDOW}s" >&2
+echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg), rounds $ROUNDS, window ${WINDOW}s, rings $RINGS" >&2
 for sec in "${SECTIONS[@]}"; do
     for ((round = 0; round < ROUNDS; round++)); do
         for size in $SIZES; do
+          for ring in $RINGS; do
+            set_ring "$ring"
             case $sec in
                 backend) for dir in g2h h2g loop; do for who in ours dpdk; do measure_backend $dir "$size" $who; done; done ;;
                 frontend) for dir in g2h h2g; do for who in ours dpdk; do measure_frontend $dir "$size" $who; done; done ;;
                 loop) for who in ours dpdk; do measure_loop "$size" $who; done ;;
             esac
+          done
         done
     done
 done
 
 # --- table -------------------------------------------------------------------
-target() { # SECTION SIZE -> target ratio or -
-    case $1/$2 in backend/64) echo 1.5 ;; backend/1518) echo 1.1 ;; frontend/64) echo 1.2 ;; *) echo - ;; esac
+target() { # SECTION ROW SIZE -> target ratio or - (issue 12; packed rows: issue 10's)
+    case $1/$2/$3 in
+        backend/*-packed/64) echo 1.2 ;; backend/*-packed/1518) echo 1.0 ;;
+        backend/*/64) echo 1.5 ;; backend/*/1518) echo 1.1 ;; frontend/*/64) echo 1.2 ;; *) echo - ;;
+    esac
 }
 DAT=$OUT/frontend.dat
 : >"$DAT"
-printf '%-9s %-5s %5s %10s %10s %7s %9s %7s\n' section row size "ours Mpps" "DPDK Mpps" ratio "per-core" target
+printf '%-9s %-11s %5s %10s %10s %7s %9s %7s\n' section row size "ours Mpps" "DPDK Mpps" ratio "per-core" target
 for key in $(printf '%s\n' "${!RES[@]}" | grep -v '/cpu$' | sed 's,/[^/]*$,,' | sort -u); do
     IFS=/ read -r sec dir size <<<"$key"
     # shellcheck disable=SC2086
@@ -252,7 +268,7 @@ for key in $(printf '%s\n' "${!RES[@]}" | grep -v '/cpu$' | sed 's,/[^/]*$,,' | 
         if (!k) { print "nan"; exit }
         for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
         printf "%.2f", (k % 2 ? r[int(k / 2)] : (r[k / 2 - 1] + r[k / 2]) / 2) }')
-    printf '%-9s %-5s %5s %10s %10s %7s %9s %7s\n' "$sec" "$dir" "$size" "$o" "$d" "$ratio" "$pcr" "$(target "$sec" "$size")"
+    printf '%-9s %-11s %5s %10s %10s %7s %9s %7s\n' "$sec" "$dir" "$size" "$o" "$d" "$ratio" "$pcr" "$(target "$sec" "$dir" "$size")"
     echo "\"$sec $dir $size\" $o $d" >>"$DAT"
 done
 

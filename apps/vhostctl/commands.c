@@ -109,7 +109,8 @@ int cmd_show(struct vctl *v, int argc, char **argv)
 	return rc;
 }
 
-/* port_add / port_del / fdb_flush / log_level: one request, one small reply. */
+/* port_add / port_del / fdb_flush / log_level / vtep_add / vtep_del: one
+ * request, one small reply. */
 static int simple_write(struct vctl *v, const char *cmd, const char *param, const char *verb)
 {
 	char req[CTL_MAX_REQUEST + 2];
@@ -125,6 +126,14 @@ static int simple_write(struct vctl *v, const char *cmd, const char *param, cons
 		uint64_t n = 0;
 		jnum_u64(jget(val, "flushed"), &n);
 		printf("flushed %llu FDB entr%s\n", (unsigned long long)n, n == 1 ? "y" : "ies");
+	} else if (!strcmp(verb, "added") && jstr(jget(val, "added"))) {
+		fputs("added VTEP ", stdout); /* vtep_add: {"added": PARAMS} */
+		put_safe(stdout, jstr(jget(val, "added")));
+		fputc('\n', stdout);
+	} else if (!strcmp(verb, "deleted") && jstr(jget(val, "removed"))) {
+		fputs("deleted VTEP ", stdout); /* vtep_del: {"removed": PARAMS} */
+		put_safe(stdout, jstr(jget(val, "removed")));
+		fputc('\n', stdout);
 	} else if (!strcmp(verb, "level")) {
 		const char *l = jstr(jget(val, "level"));
 		fputs("log level: ", stdout);
@@ -167,6 +176,62 @@ int cmd_fdb_flush(struct vctl *v, int argc, char **argv)
 	if (too_many("fdb-flush", argc, 1))
 		return EXIT_USAGE;
 	return simple_write(v, "/vhost-switch/fdb_flush", argc ? argv[0] : NULL, "flushed");
+}
+
+int cmd_vtep_add(struct vctl *v, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "vhostctl: vtep-add takes one NET:VNI:IP[:PORT]\n");
+		return EXIT_USAGE;
+	}
+	return simple_write(v, "/vhost-switch/vtep_add", argv[0], "added");
+}
+
+int cmd_vtep_del(struct vctl *v, int argc, char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "vhostctl: vtep-del takes one NET:IP[:PORT]\n");
+		return EXIT_USAGE;
+	}
+	return simple_write(v, "/vhost-switch/vtep_del", argv[0], "deleted");
+}
+
+/* /vhost-switch/vteps: one row per VTEP of each network (a network with a
+ * VNI and no VTEP yet: one row with "-"). */
+int cmd_vtep_show(struct vctl *v, int argc, char **argv)
+{
+	(void)argv;
+	if (too_many("vtep-show", argc, 0))
+		return EXIT_USAGE;
+	const struct jnode *val;
+	struct jnode *reply = vctl_call(v, "/vhost-switch/vteps", &val, false);
+	if (!reply)
+		return EXIT_FAILED;
+	int rc = EXIT_OK;
+	if (v->json) {
+		vctl_print_json(v, val);
+	} else if (!want_array(val, "/vhost-switch/vteps")) {
+		rc = EXIT_FAILED;
+	} else {
+		static const char *const heads[] = { "NET", "VNI", "VTEP", "PORT", "KIND" };
+		static const char *const keys[] = { "ip", "port", "kind" };
+		struct table t;
+		table_init(&t, 5, heads, "rrlrl");
+		for (size_t k = 0; k < val->n_kids; k++) {
+			const struct jnode *net = &val->kids[k], *vteps = jget(net, "vteps");
+			size_t n = vteps && vteps->type == J_ARRAY ? vteps->n_kids : 0;
+			for (size_t i = 0; i < (n ? n : 1); i++) {
+				table_cell_json(&t, jget(net, "network"));
+				table_cell_json(&t, jget(net, "vni"));
+				for (size_t c = 0; c < 3; c++)
+					table_cell_json(&t, n ? jget(&vteps->kids[i], keys[c]) : NULL);
+			}
+		}
+		table_print(stdout, &t);
+		table_free(&t);
+	}
+	jnode_free(reply);
+	return rc;
 }
 
 int cmd_log_level(struct vctl *v, int argc, char **argv)

@@ -37,6 +37,14 @@ static const char usage_text[] =
 "  fdb-show [NET]       learned MACs (of network NET): MAC, network, port,\n"
 "                       remote VTEP, age in seconds\n"
 "  fdb-flush [PORT]     forget learned MACs (of port PORT, name or id)\n"
+"  vtep-show            remote VTEPs of the VXLAN uplink per network: VNI,\n"
+"                       address, UDP port, kind (flood: configured; learned)\n"
+"  vtep-add NET:VNI:IP[:PORT]\n"
+"                       map network NET to VNI (if it has none) and add the\n"
+"                       VTEP to its flood list (as vhost-switch --vtep)\n"
+"  vtep-del NET:IP[:PORT]\n"
+"                       remove the VTEP from network NET; the MACs learned\n"
+"                       behind it are forgotten\n"
 "  pmd-stats-show       per worker: units, packets, passes, busy and idle %\n"
 "  rxq-show             which worker polls which port queue\n"
 "  log-level [LEVEL]    show or set the log level (err, warning, info, debug)\n"
@@ -61,6 +69,9 @@ static const struct command commands[] = {
 	{ "port-del", cmd_port_del, 1, 1 },
 	{ "fdb-show", cmd_fdb_show, 0, 1 },
 	{ "fdb-flush", cmd_fdb_flush, 0, 1 },
+	{ "vtep-show", cmd_vtep_show, 0, 0 },
+	{ "vtep-add", cmd_vtep_add, 1, 1 },
+	{ "vtep-del", cmd_vtep_del, 1, 1 },
 	{ "pmd-stats-show", cmd_pmd_stats_show, 0, 0 },
 	{ "rxq-show", cmd_rxq_show, 0, 0 },
 	{ "log-level", cmd_log_level, 0, 1 },

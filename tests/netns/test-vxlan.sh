@@ -284,6 +284,11 @@ case_vm() {
 # ctl NAME CMD[,PARAMS] : a control-socket request to switch NAME (its
 # socket is $NN_DIR/NAME.ctl); the reply on stdout (and in the log when
 # it is an error)
+# vctl NODE WORDS... : vhostctl (the operator's CLI) on NODE's control socket
+vctl() {
+    local n=$1; shift
+    timeout $((20 * NN_SLOW)) "$BUILD/apps/vhostctl/vhostctl" -s "$NN_DIR/$n.ctl" "$@"
+}
 ctl() {
     local r rc
     r=$(timeout $((20 * NN_SLOW)) python3 "$ROOT/tests/ops/ctl.py" "$NN_DIR/$1.ctl" "$2")
@@ -311,9 +316,11 @@ case_vtep-runtime() {
     check vtep-runtime-listed grep -q '"vni": 42, "vteps": \[{"ip": "10.0.0.2", "port": 4789, "kind": "flood"}' \
         <<<"$(ctl a /vhost-switch/vteps)"
     check vtep-runtime-ping vx_reach
-    check vtep-runtime-del ctl a /vhost-switch/vtep_del,1:10.0.0.2
+    # The operator's words for the same: vhostctl vtep-del/-add/-show.
+    check vtep-runtime-del test "$(vctl a vtep-del 1:10.0.0.2)" = "deleted VTEP 1:10.0.0.2"
     check vtep-runtime-silent vx_silent
-    check vtep-runtime-readd ctl a /vhost-switch/vtep_add,1:42:10.0.0.2
+    check vtep-runtime-readd test "$(vctl a vtep-add 1:42:10.0.0.2)" = "added VTEP 1:42:10.0.0.2"
+    check vtep-runtime-show grep -qE '^ +1 +42 +10\.0\.0\.2 +4789 +flood$' <<<"$(vctl a vtep-show)"
     check vtep-runtime-ping-again vx_reach
     check vtep-runtime-refuse-vni test "$(ctl a /vhost-switch/vtep_add,1:43:10.0.0.3)" = \
         '{"error": "network 1 is VNI 42"}'

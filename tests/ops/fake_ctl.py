@@ -68,7 +68,8 @@ class Switch:
             return ["/", "/info", "/help", "/ethdev/list", "/ethdev/stats",
                     "/vhost-switch/ports", "/vhost-switch/port_add", "/vhost-switch/port_del",
                     "/vhost-switch/fdb_show", "/vhost-switch/fdb_flush",
-                    "/vhost-switch/workers", "/vhost-switch/rxqs", "/vhost-switch/log_level"]
+                    "/vhost-switch/workers", "/vhost-switch/rxqs", "/vhost-switch/log_level",
+                    "/vhost-switch/vteps", "/vhost-switch/vtep_add", "/vhost-switch/vtep_del"]
         if cmd == "/info":
             return {"version": "fake 1.0", "pid": os.getpid(), "max_output_len": 65536}
         if cmd == "/ethdev/list":
@@ -105,6 +106,19 @@ class Switch:
             return [{"worker": 1, "port": 0, "name": "vm1", "queue": 1},
                     {"worker": 0, "port": 0, "name": "vm1", "queue": 0},
                     {"worker": 0, "port": 1, "name": "tap0", "queue": 0}]
+        if cmd == "/vhost-switch/vteps":
+            return [{"network": 1, "vni": 42, "vteps": [
+                        {"ip": "10.0.0.2", "port": 4789, "kind": "flood"},
+                        {"ip": "10.0.0.3", "port": 8472, "kind": "learned"}]},
+                    {"network": 7, "vni": 700, "vteps": []}]
+        if cmd == "/vhost-switch/vtep_add":
+            if param.startswith("9:"):
+                return {"error": "network 9 has VNI 900, not " + param.split(":")[1]}
+            return {"added": param} if param else None
+        if cmd == "/vhost-switch/vtep_del":
+            if param == "1:10.0.0.2":
+                return {"removed": param}
+            return {"error": "no such VTEP: " + param} if param else None
         if cmd == "/vhost-switch/log_level":
             if param and param not in ("err", "warning", "info", "debug"):
                 return None

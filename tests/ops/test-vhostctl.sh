@@ -137,7 +137,7 @@ expect_fail() {
 
 # ---- usage and unreachable: no server needed ----
 expect "help" 0 'pmd-stats-show' --help
-for w in show port-add port-del fdb-show fdb-flush rxq-show log-level top call; do
+for w in show port-add port-del fdb-show fdb-flush vtep-show vtep-add vtep-del rxq-show log-level top call; do
     grep -q -- "  $w" "$OUT" || fail "help mentions $w"
 done
 expect_fail "usage: no command" 2 'no command'
@@ -176,6 +176,16 @@ if start_fake "$S" normal; then
     expect "fdb-flush" 0 '^flushed 3 FDB entries$' -s "$S" fdb-flush
     expect "fdb-flush PORT" 0 '^flushed 1 FDB entry$' -s "$S" fdb-flush vm1
     expect_json "fdb-flush --json" 'v["flushed"] == 3' -s "$S" --json fdb-flush
+    expect "vtep-show" 0 '^NET +VNI +VTEP +PORT +KIND$' -s "$S" vtep-show
+    [[ $(sed 1d "$OUT" | tr -s ' ' | sed 's/^ //' | tr '\n' '|') == '1 42 10.0.0.2 4789 flood|1 42 10.0.0.3 8472 learned|7 700 - - -|' ]] &&
+        pass "vtep-show: a row per VTEP, a network without one shown" || fail "vtep-show rows ($(tr '\n' '|' <"$OUT"))"
+    expect_json "vtep-show --json" 'v[0]["vteps"][1]["port"] == 8472 and v[1]["vteps"] == []' -s "$S" --json vtep-show
+    expect "vtep-add" 0 '^added VTEP 1:42:10.0.0.9$' -s "$S" vtep-add 1:42:10.0.0.9
+    expect_json "vtep-add --json" 'v == {"added": "1:42:10.0.0.9:4790"}' -s "$S" --json vtep-add 1:42:10.0.0.9:4790
+    expect_fail "vtep-add refused: error exits 1" 1 'network 9 has VNI 900' -s "$S" vtep-add 9:901:10.0.0.9
+    expect "vtep-del" 0 '^deleted VTEP 1:10.0.0.2$' -s "$S" vtep-del 1:10.0.0.2
+    expect_fail "vtep-del unknown: error exits 1" 1 'no such VTEP' -s "$S" vtep-del 1:10.9.9.9
+    expect_fail "usage: vtep-add without SPEC" 2 'arguments' -s "$S" vtep-add
     expect "pmd-stats-show" 0 'busy passes: [0-9]+ \(10\.0 %\)' -s "$S" pmd-stats-show
     grep -q 'idle passes: [0-9]* (90.0 %)' "$OUT" && grep -q '^worker 0 cpu 1:' "$OUT" && grep -q 'units: 3' "$OUT" &&
         grep -q '^worker 1:' "$OUT" && pass "pmd-stats-show: idle, cpu, units" || fail "pmd-stats-show ($(tr '\n' '|' <"$OUT"))"
