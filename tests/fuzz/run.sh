@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh [--seconds N] [--build DIR] [TARGET...]
+# tests/fuzz/run.sh [--seconds N] [--jobs J] [--build DIR] [TARGET...]
 #
 # Build the libFuzzer targets (clang, ASan + UBSan, coverage on the library
 # too) and run each for N seconds (default 60) from its seed corpus in
@@ -8,15 +8,19 @@
 #   tests/fuzz/run.sh --seconds 3600 fuzz_vring
 # A new crash is copied to tests/fuzz/regressions/NAME/ (commit it with the
 # fix) and the run fails. Prints "PASS fuzz NAME (E execs)" or "FAIL ...".
+# --jobs J runs J targets at once (one core each; default 1), printing
+# their lines in target order.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_EACH=60
+JOBS=1
 BUILD=$ROOT/build-fuzz
 TARGETS=()
 while (($#)); do
     case $1 in
         --seconds) SECONDS_EACH=$2; shift 2 ;;
+        --jobs) JOBS=$2; shift 2 ;;
         --build) BUILD=$2; shift 2 ;;
         *) TARGETS+=("$1"); shift ;;
     esac
@@ -31,8 +35,9 @@ ninja -C "$BUILD" "${TARGETS[@]/#/tests/fuzz/}" >/dev/null || { echo "FAIL fuzz 
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-fail=0
-for t in "${TARGETS[@]}"; do
+# run_target TARGET : replay its regressions, fuzz it; exit status 0 if clean.
+run_target() {
+    local t=$1 name exe work log ok rc execs crashes c
     name=${t#fuzz_}
     exe=$BUILD/tests/fuzz/$t
     work=$(mktemp -d /tmp/fuzz-$name.XXXXXX)
@@ -64,6 +69,22 @@ for t in "${TARGETS[@]}"; do
             rm -rf "$work"
         fi
     fi
-    ((ok)) || fail=1
+    ((ok))
+}
+
+OUTS=$(mktemp -d /tmp/fuzz-out.XXXXXX)
+i=0
+for t in "${TARGETS[@]}"; do
+    # at most JOBS at once
+    while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+    (run_target "$t" >"$OUTS/$i.out" 2>&1; echo $? >"$OUTS/$i.rc") &
+    i=$((i + 1))
 done
+wait
+fail=0
+for ((k = 0; k < i; k++)); do
+    cat "$OUTS/$k.out"
+    [[ $(cat "$OUTS/$k.rc" 2>/dev/null) == 0 ]] || fail=1
+done
+rm -rf "$OUTS"
 exit $fail

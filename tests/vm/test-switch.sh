@@ -59,7 +59,7 @@
 #   VMTEST_SWITCH=PATH               vhost-switch binary (default: the build
 #                                    dir's, rebuilt with ninja first)
 #   VMTEST_MIB=20 VMTEST_PINGS=10    payload size, ping count
-#   VMTEST_WINDOW=15                 restart cases: guest ping window (s)
+#   VMTEST_WINDOW=10                 restart cases: guest ping window (s)
 #   VMTEST_KEEP=1                    keep the work dir (logs) on success
 #   VMTEST_SLOW=N                    deadline factor (default: the 1-minute
 #                                    load average per CPU, 1 to 4)
@@ -84,7 +84,7 @@ PINGS=${VMTEST_PINGS:-10}
 SLOW=${VMTEST_SLOW:-$(awk -v n="$(nproc)" '{ f = int($1 / n + 0.999)
     print ((f < 1) ? 1 : ((f > 4) ? 4 : f)) }' /proc/loadavg)}
 export VMTEST_SLOW=$SLOW   # run-vm.sh scales its own deadlines by it
-WINDOW=${VMTEST_WINDOW:-$((15 * SLOW))}
+WINDOW=${VMTEST_WINDOW:-$((10 * SLOW))}
 VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-$((150 * SLOW))}
 SW_DURATION=$((VM_TIMEOUT + 120))   # the switch's own bound (--duration)
 RUNVM=$HERE/run-vm.sh
