@@ -24,16 +24,6 @@
 
 /* h0: the head at the cursor as peeked; used: the burst's used entries
  * so far. true: pkts[0..PACKED_BATCH) placed, the cursor moved past them. */
-/*
- * Packed rings: four packets through the four descriptors of one cache
- * line at once, when all four are single buffers that fit (DPDK's batch
- * path; flags, fields and translations in one pass each, copies in
- * another). Every check of all four comes before the first byte is
- * written, each descriptor field is read once (packed_batch_take), and
- * false changes nothing the guest can see: the one-by-one path then takes
- * the same descriptors afresh. Used entries go to the burst's shadow like
- * the others, so the head's flags are still written last (ring_publish).
- */
 static inline __attribute__((always_inline)) bool
 enqueue_batch(struct vhost_vring *vq, struct ring_cur *cur,
 	      const struct ring_head *h0, struct vhost_pktbuf *const *pkts,
