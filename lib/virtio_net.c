@@ -990,24 +990,34 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
 }
 
 /* Packed rings have no index to subtract: descriptors are counted one by
- * one, up to this many (more than any burst asks for). */
+ * one, up to this many for vhost_vring_avail_count. */
 #define PACKED_COUNT_MAX 256
 
-uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
+uint16_t vhost_vring_avail_upto(struct vhost_dev *dev, uint16_t queue,
+				uint16_t max)
 {
 	struct vhost_vring *vq = any_vring(dev, queue);
 	uint16_t n = 0;
 
-	if (!vq || !vring_trylock(vq))
+	if (!vq || !max || !vring_trylock(vq))
 		return 0;
 	if (ring_usable(vq)) {
+		/* Packed: each flag read may miss (the guest writes those
+		 * lines): look no further than what the caller can use. */
 		if (vq->packed)
-			n = packed_count_avail(vq, PACKED_COUNT_MAX);
+			n = packed_avail_upto(vq, max < PACKED_COUNT_MAX ?
+						      max : PACKED_COUNT_MAX);
 		else if (split_avail_count(vq, &n))
 			n = 0;
 	}
 	vring_unlock(vq);
-	return n;
+	return n < max ? n : max;
+}
+
+/* Split: the whole count (an index difference); packed: up to 256. */
+uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue)
+{
+	return vhost_vring_avail_upto(dev, queue, UINT16_MAX);
 }
 
 int vhost_vring_stats_get(struct vhost_dev *dev, uint16_t queue,

@@ -244,6 +244,27 @@ static inline uint16_t packed_count_avail(const struct vhost_vring *vq,
 	return n;
 }
 
+/* Up to max available descriptors, for sizing a burst: drivers publish
+ * in ring order, so the max-th descriptor being available says the ones
+ * before it are too: one flag read (one cache line the guest writes)
+ * instead of max. A hint only (a driver that publishes out of order
+ * makes it high): the burst checks every descriptor it takes. */
+static inline uint16_t packed_avail_upto(const struct vhost_vring *vq,
+					 uint16_t max)
+{
+	uint16_t pos = vq->last_avail_idx;
+	bool w = vq->avail_wrap;
+
+	if (max > vq->size)
+		max = vq->size;
+	if (!max)
+		return 0;
+	packed_pos_add(&pos, &w, (uint16_t)(max - 1), vq->size);
+	if (packed_desc_avail(GUEST_READ(vq->pdesc[pos].flags), w))
+		return max;
+	return packed_count_avail(vq, max);
+}
+
 /* Anything available at the ring's own place (control paths). */
 static inline bool ring_has_avail(struct vhost_vring *vq)
 {

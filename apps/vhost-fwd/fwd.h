@@ -37,6 +37,9 @@ struct fwd_port {
 	_Atomic uint64_t connects;
 	/* Per queue pair: from the guest's TX ring q, into its RX ring q. */
 	_Atomic uint64_t q_rx_packets[FWD_MAX_QP], q_tx_packets[FWD_MAX_QP];
+	/* txonly, worker only: the last burst into RX ring q came up short
+	 * (the guest's ring was full), so the next one counts room first. */
+	bool q_tx_short[FWD_MAX_QP];
 	/* The library's per-ring counters over every connection (for the
 	 * control socket). */
 	struct ethdev_vq_totals vq_totals;

@@ -267,6 +267,12 @@ int vhost_vring_enable_notify(struct vhost_dev *dev, uint16_t queue,
  * rings have no index for it: descriptors are counted, at most 256 (a
  * chain of k descriptors counts k). */
 uint16_t vhost_vring_avail_count(struct vhost_dev *dev, uint16_t queue);
+/* The same, counted up to max (at most max returned): what a burst needs
+ * to size itself. On packed rings each count reads descriptor flags the
+ * guest is writing; vhost_vring_avail_count's 256 costs a whole ring of
+ * cache misses per call, this costs max / 4 lines. */
+uint16_t vhost_vring_avail_upto(struct vhost_dev *dev, uint16_t queue,
+				uint16_t max);
 
 /* Drop reasons counted per virtqueue. */
 enum vhost_drop_reason {

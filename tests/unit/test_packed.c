@@ -360,6 +360,12 @@ static void test_rx(void)
 	}
 	/* Applications size their bursts by it (vhost-fwd txonly). */
 	CHECK_EQ(vhost_vring_avail_count(T.dev, RXQ), 3);
+	/* Counted up to what the burst wants: the third descriptor says
+	 * the two before it are there; past the last one, counted. */
+	CHECK_EQ(vhost_vring_avail_upto(T.dev, RXQ, 2), 2);
+	CHECK_EQ(vhost_vring_avail_upto(T.dev, RXQ, 3), 3);
+	CHECK_EQ(vhost_vring_avail_upto(T.dev, RXQ, 32), 3);
+	CHECK_EQ(vhost_vring_avail_upto(T.dev, RXQ, 0), 0);
 	for (int k = 0; k < 4; k++)
 		p[k] = mkpkt(100 + k, 10 + k);
 	/* Three buffers: three packets, the fourth stays ours. */
