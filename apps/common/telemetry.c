@@ -305,7 +305,8 @@ static void handle_request(struct tel *t, unsigned slot, char *req, size_t len)
 		reply_null(t, slot, key);
 		return;
 	}
-	if ((c.flags & TEL_CHANGES_STATE) &&
+	if (((c.flags & TEL_CHANGES_STATE) ||
+	     ((c.flags & TEL_CHANGES_STATE_WITH_PARAMS) && params[0])) &&
 	    !peer_may_change(t, t->clients[slot])) {
 		fprintf(stderr, "%s: control socket: %s refused: the peer may "
 			"not change state\n", t->app, c.name);

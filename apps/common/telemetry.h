@@ -36,7 +36,10 @@ typedef int (*tel_handler)(const char *cmd, const char *params,
 
 enum {
 	TEL_CHANGES_STATE = 1u << 0, /* refused unless the peer may change
-				      * state (see tel_params.admin_*) */
+				      * state (tel_peer_may_change) */
+	/* The same, only when the request has parameters: a command that
+	 * reads without them and sets with them (log_level). */
+	TEL_CHANGES_STATE_WITH_PARAMS = 1u << 1,
 };
 
 struct tel_params {

@@ -454,9 +454,9 @@ static const struct {
 	  "Workers: cpu, units, passes, busy passes, packets, floods" },
 	{ "/vhost-switch/rxqs", cmd_rxqs, 0,
 	  "Which worker polls which port queue" },
-	/* One registration, so one flag: setting needs the right to change
-	 * state, and so does reading (the API has no per-call check). */
-	{ "/vhost-switch/log_level", cmd_log_level, TEL_CHANGES_STATE,
+	/* Reading: anyone who may connect; setting: a state change. */
+	{ "/vhost-switch/log_level", cmd_log_level,
+	  TEL_CHANGES_STATE_WITH_PARAMS,
 	  "Log level, set with err, warning, info or debug" },
 };
 

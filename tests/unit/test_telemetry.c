@@ -185,6 +185,9 @@ static struct tel *start(unsigned max_clients, mode_t mode)
 		tel_register(t, "/test/big", h_big, NULL, "N bytes", 0);
 		tel_register(t, "/test/write", h_echo, NULL, "Writes",
 			     TEL_CHANGES_STATE);
+		tel_register(t, "/test/level", h_echo, NULL,
+			     "Reads, writes with params",
+			     TEL_CHANGES_STATE_WITH_PARAMS);
 	}
 	return t;
 }
@@ -212,7 +215,7 @@ static void test_protocol(void)
 	const char *r = ask(fd, "/");
 	CHECK(strncmp(r, "{\"/\":[\"/\",\"/info\",\"/help\",", 26) == 0);
 	CHECK(strstr(r, "\"/test/echo\"") != NULL);
-	CHECK(strstr(r, "\"/test/write\"]}") != NULL);
+	CHECK(strstr(r, "\"/test/write\",\"/test/level\"]}") != NULL);
 	r = ask(fd, "/info");
 	CHECK(strncmp(r, "{\"/info\":{\"version\":\"libvhost ", 30) == 0);
 	CHECK(strstr(r, want) != NULL);
@@ -444,7 +447,8 @@ static void test_stop_with_clients(void)
 }
 
 /* Another user (root only: the test takes uid 65534 in a child) may
- * read through a 0666 socket but not change state; the owner may. */
+ * read through a 0666 socket but not change state (a read-or-set command:
+ * read without parameters only); the owner may. */
 static void test_permission_peer(void)
 {
 	if (geteuid() != 0) {
@@ -468,6 +472,10 @@ static void test_permission_peer(void)
 			_exit(12);
 		if (strcmp(ask(fd, "/test/write,w"), "{\"/test/write\":null}"))
 			_exit(13);
+		if (strcmp(ask(fd, "/test/level"), "{\"/test/level\":\"\"}"))
+			_exit(14);
+		if (strcmp(ask(fd, "/test/level,w"), "{\"/test/level\":null}"))
+			_exit(15);
 		_exit(0);
 	}
 	int status = -1;
@@ -477,6 +485,7 @@ static void test_permission_peer(void)
 		fprintf(stderr, "  child status %d\n", status);
 	int fd = client();
 	CHECK(strcmp(ask(fd, "/test/write,w"), "{\"/test/write\":\"w\"}") == 0);
+	CHECK(strcmp(ask(fd, "/test/level,w"), "{\"/test/level\":\"w\"}") == 0);
 	close(fd);
 	CHECK(chmod(dir, 0700) == 0);
 	tel_stop(t);
