@@ -66,7 +66,9 @@ bench_vxlan_switch() {
         --vtep 1:42:10.0.0.2 --cpu 1
     nn_switch b b --socket "$NN_DIR/b.sock" --vxlan 10.0.0.2,mtu=1600 \
         --vtep 1:42:10.0.0.1 --cpu 0
-    tp_start rx --lcores 0,1 --main-lcore 1 \
+    # Four pollers on two cores, two each: A's worker and the receiving
+    # testpmd on core 1, B's worker and the sending testpmd on core 0.
+    tp_start rx --lcores 0,1 --main-lcore 0 \
         --vdev "net_virtio_user0,path=$NN_DIR/b.sock,queues=1" -- --nb-cores=1 \
         --total-num-mbufs=8192 && tp_wait_link rx 20 &&
         tp_cmd rx "set fwd rxonly" && tp_cmd rx "start"
