@@ -41,6 +41,16 @@
  * packets it returns. The virtio-net header is built from and parsed into
  * the pktbuf offload metadata (checksum, TSO).
  *
+ * Zero-copy: pools created with vhost_pktbuf_pool_create_shared() and
+ * listed in virtio_user_params.pools are part of the memory the back-end
+ * maps. A transmitted packet whose every segment comes from one of them is
+ * posted by reference, not copied: the front-end takes a reference
+ * (vhost_pktbuf_refcnt_update) until the back-end has used it, or until the
+ * ring is reset or destroyed. The caller still frees the packet after
+ * virtio_user_tx_burst() as before, but must treat it as shared (read-only,
+ * vhost/pktbuf.h) from then on. Packets that need a checksum written into
+ * their data, and packets from other pools, are copied.
+ *
  * The back-end is not trusted: every used entry it writes (id, length,
  * index) and every reply is checked. A bad used entry breaks that ring (it
  * stops, is counted in its statistics, and is set up afresh when the next
@@ -64,6 +74,10 @@ struct virtio_user;
 #define VIRTIO_USER_NO_RECONNECT (1u << 1) /* give up after the first back-end */
 #define VIRTIO_USER_MAX_QUEUE_PAIRS 8
 #define VIRTIO_USER_MAX_QUEUE_SIZE 4096
+/* Shared pools one front-end can post by reference: each is one more
+ * region of SET_MEM_TABLE, next to the front-end's own (vhost-user allows
+ * 8). */
+#define VIRTIO_USER_MAX_POOLS 4
 
 #define VIRTIO_USER_RX(pair) ((uint16_t)((pair) * 2))
 #define VIRTIO_USER_TX(pair) ((uint16_t)((pair) * 2 + 1))
@@ -82,6 +96,13 @@ struct virtio_user_params {
 	 * Without MRG_RXBUF a receive buffer must hold a whole packet, so at
 	 * least 1518. */
 	uint32_t buf_len;
+	/* Shared pools (vhost_pktbuf_pool_create_shared) whose buffers this
+	 * front-end posts to the back-end by reference (zero-copy, see
+	 * Packets); at most VIRTIO_USER_MAX_POOLS, else EINVAL, as for a pool
+	 * not created shared. Copied at create; the pools must outlive the
+	 * front-end (it holds references to their buffers until destroy). */
+	struct vhost_pktbuf_pool *const *pools;
+	unsigned npools;
 };
 
 uint64_t virtio_user_supported_features(void);
@@ -159,6 +180,7 @@ struct virtio_user_queue_stats {
 	uint64_t empty_polls;   /* bursts that moved nothing */
 	uint64_t lost_on_reset; /* rx: returned by a back-end that went away */
 	uint64_t broken;        /* times the back-end broke this ring */
+	uint64_t zero_copy;     /* tx: packets posted by reference */
 };
 
 /* Counters of ring (written by the data thread; read without stopping

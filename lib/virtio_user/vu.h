@@ -78,6 +78,11 @@ struct vu_ring {
 	uint64_t tx_features;   /* net_hdr_from_pkt view of the features */
 	uint32_t *lens;         /* private: each buffer's posted length
 				 * (packed rings are rewritten on recovery) */
+	uint64_t *addrs;        /* private: each descriptor's address, likewise */
+	/* Per chain head: the packet posted by reference (zero-copy), whose
+	 * reference we hold until the chain comes back or the ring is reset;
+	 * NULL for a chain of slots. */
+	struct vhost_pktbuf **zc;
 	int kickfd, callfd;
 	struct virtio_user_queue_stats st;
 };
@@ -96,6 +101,10 @@ struct virtio_user {
 	int memfd;
 	uint8_t *mem;
 	uint64_t mem_size;
+	/* Shared pools posted by reference; their areas are regions 1.. of
+	 * SET_MEM_TABLE. */
+	struct vhost_pktbuf_pool *pools[VIRTIO_USER_MAX_POOLS];
+	unsigned npools;
 	struct vu_ring rings[VU_MAX_RINGS];
 	/* control */
 	pthread_t thread;
@@ -111,7 +120,8 @@ struct virtio_user {
 /* vu_mem.c: memory and ring layout */
 int vu_mem_init(struct virtio_user *vu);
 void vu_mem_fini(struct virtio_user *vu);
-/* The ring's descriptors back to the free list, indices to 0. */
+/* The ring's descriptors back to the free list, indices to 0; packets
+ * posted by reference released. */
 void vu_ring_reset(struct vu_ring *r);
 /* After a back-end went away (ring stopped): consume what it returned,
  * then make the heads still in flight available again, in post order

@@ -71,10 +71,37 @@ static bool burst_begin(struct vu_ring *r)
 	return true;
 }
 
+/* Packets sent by reference whose chains came back, freed in bulk (one
+ * pool cache lookup per batch, not per packet). */
+#define ZC_BATCH 64
+struct zc_done {
+	struct vhost_pktbuf *pkts[ZC_BATCH];
+	unsigned n;
+};
+
+/* The chain at head came back: free it, and its packet if it carried one.
+ * The chain is freed first and the id is checked before (vu_used_check:
+ * ndesc != 0), so an id returned twice never reaches a packet twice. */
+static inline void tx_chain_done(struct vu_ring *r, uint16_t head,
+				 struct zc_done *done)
+{
+	struct vhost_pktbuf *p = r->zc[head];
+
+	vu_free_chain(r, head);
+	if (!p)
+		return;
+	r->zc[head] = NULL;
+	done->pkts[done->n++] = p;
+	if (done->n == ZC_BATCH) {
+		vhost_pktbuf_free_bulk(done->pkts, ZC_BATCH);
+		done->n = 0;
+	}
+}
+
 /* Packed: chains of any length come back one used descriptor each, the
  * next one after the chain's own length. Bounded: each frees a chain in
  * flight. */
-static int tx_reclaim_packed(struct vu_ring *r)
+static int tx_reclaim_packed(struct vu_ring *r, struct zc_done *done)
 {
 	uint16_t head;
 	uint32_t len;
@@ -83,7 +110,7 @@ static int tx_reclaim_packed(struct vu_ring *r)
 	while ((got = vu_p_used_next(r, &head, &len)) > 0) {
 		uint16_t nd = r->heads[head].ndesc;
 
-		vu_free_chain(r, head);
+		tx_chain_done(r, head, done);
 		vu_p_advance(r, &r->used_pos, &r->used_wrap, nd);
 	}
 	if (got < 0) {
@@ -93,14 +120,11 @@ static int tx_reclaim_packed(struct vu_ring *r)
 	return 0;
 }
 
-/* Return transmit chains the back-end has used. */
-static int tx_reclaim(struct vu_ring *r)
+static int tx_reclaim_split(struct vu_ring *r, struct zc_done *done)
 {
 	uint16_t n, head;
 	uint32_t len;
 
-	if (r->packed)
-		return tx_reclaim_packed(r);
 	if (vu_used_count(r, &n, 0xffff) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		return -1;
@@ -111,10 +135,25 @@ static int tx_reclaim(struct vu_ring *r)
 			vu_ring_break(r, "used id not in flight");
 			return -1;
 		}
-		vu_free_chain(r, head);
+		tx_chain_done(r, head, done);
 	}
 	r->last_used = (uint16_t)(r->last_used + n);
 	return 0;
+}
+
+/* Return transmit chains the back-end has used, and drop our references
+ * on the packets they carried. */
+static int tx_reclaim(struct vu_ring *r)
+{
+	struct zc_done done;
+	int ret;
+
+	done.n = 0;
+	ret = r->packed ? tx_reclaim_packed(r, &done) :
+			  tx_reclaim_split(r, &done);
+	if (done.n)
+		vhost_pktbuf_free_bulk(done.pkts, done.n);
+	return ret;
 }
 
 /* Descriptors for len bytes of header + packet (no division). */
@@ -164,9 +203,121 @@ static void tx_fill(struct vu_ring *r, uint16_t head, uint16_t ndesc,
 				seg_off = 0;
 			}
 		}
-		vu_desc_write(r, head, k, d, used, k + 1 < ndesc);
+		vu_desc_write(r, head, k, d, (uint64_t)(uintptr_t)dst, used,
+			      k + 1 < ndesc);
 		d = r->next[d];
 	}
+}
+
+static inline bool zc_pool(const struct virtio_user *vu,
+			   const struct vhost_pktbuf_pool *pool)
+{
+	for (unsigned i = 0; i < vu->npools; i++)
+		if (pool == vu->pools[i])
+			return true;
+	return false;
+}
+
+/* The library's view of a pktbuf's count (pktbuf.c refcnt_of): a plain
+ * uint16_t in the public header, atomic inside. */
+static inline _Atomic uint16_t *zc_refcnt(struct vhost_pktbuf *p)
+{
+	return (_Atomic uint16_t *)(uintptr_t)&p->refcnt;
+}
+
+/* Segments of pkt if every one lies in a pool registered with vu and
+ * holds data, else 0 (copy it). Bounded by VHOST_PKTBUF_MAX_SEGS. */
+static uint32_t zc_segs(const struct virtio_user *vu,
+			const struct vhost_pktbuf *pkt)
+{
+	uint32_t n = 0;
+
+	for (const struct vhost_pktbuf *s = pkt; s; s = s->next)
+		if (!zc_pool(vu, s->pool) || !s->data_len ||
+		    ++n > VHOST_PKTBUF_MAX_SEGS)
+			return 0;
+	return n;
+}
+
+enum zc_result { ZC_SENT, ZC_RING_FULL, ZC_DROPPED, ZC_COPY };
+
+/*
+ * Post pkt (nseg segments, all in registered pools) by reference.
+ *
+ * The virtio-net header (VERSION_1: any descriptor layout, virtio 2.7.4)
+ * goes into the packet's headroom when the packet is exclusively the
+ * caller's (refcnt 1 before ours, one segment, 12 bytes of headroom): one
+ * descriptor, as DPDK's can_push. Nobody else can be reading or writing
+ * that headroom: any later holder sees refcnt >= 2, so treats the packet
+ * as shared, and would take the separate header itself. Otherwise (shared,
+ * chained) the header goes into the slot of the chain's head, ours alone,
+ * as a descriptor of its own: writing a shared packet's headroom could
+ * race another front-end pushing its own header there.
+ */
+static enum zc_result tx_zero_copy(struct vu_ring *r, struct vhost_pktbuf *pkt,
+				   uint32_t nseg)
+{
+	bool push = nseg == 1 && pkt->data_off >= VU_HDR_LEN &&
+		    vhost_pktbuf_refcnt_read(pkt) == 1;
+	uint32_t ndesc = nseg + !push;
+	struct virtio_net_hdr_mrg_rxbuf h;
+	struct csum_fix fix;
+	uint16_t head, d, k = 0;
+	uint8_t *hdr_at;
+
+	if (ndesc > r->size)
+		return ZC_COPY; /* the copy path packs it into fewer */
+	if (pkt->pkt_len > VHOST_PKTBUF_MAX_PKT_LEN) {
+		r->st.too_big++;
+		return ZC_DROPPED;
+	}
+	if (pkt->ol_flags) {
+		if (!net_hdr_from_pkt(r->tx_features, pkt, &h, &fix)) {
+			r->st.bad_hdr++;
+			return ZC_DROPPED;
+		}
+		/* A checksum to write into the data: not into a packet the
+		 * caller still owns; the copy gets it. */
+		if (fix.on)
+			return ZC_COPY;
+		/* virtio 5.1.6.2.1: the driver sets neither DATA_VALID nor
+		 * num_buffers. */
+		h.hdr.flags &= (uint8_t)~VIRTIO_NET_HDR_F_DATA_VALID;
+		h.num_buffers = 0;
+	} else {
+		memset(&h, 0, sizeof(h));
+	}
+	if (ndesc > r->nfree)
+		return ZC_RING_FULL;
+	head = vu_alloc_chain(r, (uint16_t)ndesc);
+	d = head;
+	if (push) {
+		hdr_at = (uint8_t *)vhost_pktbuf_data(pkt) - VU_HDR_LEN;
+		memcpy(hdr_at, &h, VU_HDR_LEN);
+		vu_desc_write(r, head, 0, d, (uint64_t)(uintptr_t)hdr_at,
+			      VU_HDR_LEN + pkt->data_len, false);
+	} else {
+		hdr_at = vu_slot(r, head);
+		memcpy(hdr_at, &h, VU_HDR_LEN);
+		vu_desc_write(r, head, k++, d, (uint64_t)(uintptr_t)hdr_at,
+			      VU_HDR_LEN, true);
+		for (const struct vhost_pktbuf *s = pkt; s; s = s->next) {
+			d = r->next[d];
+			vu_desc_write(r, head, k, d,
+				      (uint64_t)(uintptr_t)vhost_pktbuf_data(s),
+				      s->data_len, s->next != NULL);
+			k++;
+		}
+	}
+	/* Ours until the chain comes back (tx_reclaim) or the ring is reset
+	 * (vu_ring_reset, vu_mem_fini). */
+	vhost_pktbuf_refcnt_update(pkt, 1);
+	r->zc[head] = pkt;
+	vu_post(r, head);
+	r->st.packets++;
+	r->st.zero_copy++;
+	r->st.bytes += pkt->pkt_len;
+	return ZC_SENT;
 }
 
 uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
@@ -186,8 +337,44 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 		const struct vhost_pktbuf *pkt = pkts[i];
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
-		uint32_t ndesc;
+		uint32_t ndesc, nseg;
 		uint16_t head;
+
+		/* The common zero-copy packet: one segment of the caller's
+		 * alone (refcnt 1), no offload: the zero header pushed into
+		 * its headroom, one descriptor (tx_zero_copy says why). The
+		 * count goes 1 -> 2 with a plain store: nobody else holds the
+		 * packet, so nobody else can change it meanwhile. */
+		if (vu->npools && !pkt->next && !pkt->ol_flags &&
+		    pkt->data_off >= VU_HDR_LEN && pkt->data_len &&
+		    zc_pool(vu, pkt->pool) &&
+		    atomic_load_explicit(zc_refcnt(pkts[i]),
+					 memory_order_relaxed) == 1) {
+			uint8_t *at = (uint8_t *)vhost_pktbuf_data(pkt) - VU_HDR_LEN;
+
+			if (!r->nfree)
+				break;
+			head = vu_alloc_chain(r, 1);
+			memset(at, 0, VU_HDR_LEN);
+			vu_desc_write(r, head, 0, head, (uint64_t)(uintptr_t)at,
+				      VU_HDR_LEN + pkt->data_len, false);
+			atomic_store_explicit(zc_refcnt(pkts[i]), 2,
+					      memory_order_relaxed);
+			r->zc[head] = pkts[i];
+			vu_post(r, head);
+			r->st.packets++;
+			r->st.zero_copy++;
+			r->st.bytes += pkt->data_len;
+			continue;
+		}
+		if (vu->npools && (nseg = zc_segs(vu, pkt))) {
+			enum zc_result zr = tx_zero_copy(r, pkts[i], nseg);
+
+			if (zr == ZC_RING_FULL)
+				break;
+			if (zr != ZC_COPY)
+				continue;
+		}
 
 		/* The common packet: one segment, no offload, one buffer
 		 * (its address is fixed: only length and flags change). */
@@ -202,7 +389,7 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			memset(dst, 0, VU_HDR_LEN);
 			memcpy(dst + VU_HDR_LEN, vhost_pktbuf_data(pkt),
 			       pkt->data_len);
-			vu_desc_write(r, head, 0, head,
+			vu_desc_write(r, head, 0, head, (uint64_t)(uintptr_t)dst,
 				      VU_HDR_LEN + pkt->data_len, false);
 			vu_post(r, head);
 			r->st.packets++;

@@ -6,7 +6,9 @@
  * entries in every ring (index past what is in flight, id out of range or
  * not in flight, a duplicate id, a length past the buffer, num_buffers out
  * of range, a short or invalid header), and the same on packed rings plus
- * a ring marked used all over. The front-end must refuse each,
+ * a ring marked used all over; the used-entry cases again with packets
+ * sent by reference (zero-copy: no reference dropped twice, none kept
+ * after the ring is reset). The front-end must refuse each,
  * keep running, count it, and work again with the next, well-behaved
  * back-end.
  */
@@ -212,10 +214,42 @@ static bool hung_up(int fd)
 	return poll(&p, 1, 5000) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) == 0;
 }
 
+/* Zero-copy mode of the used-entry cases: their pool is a shared one,
+ * registered with the front-end, so transmitted packets go by reference. */
+static bool zc_mode;
+static struct vhost_pktbuf_pool *zc_pool;
+
+static struct vhost_pktbuf_pool *case_pool(void)
+{
+	struct vhost_pktbuf_pool *pool =
+		zc_mode ? vhost_pktbuf_pool_create_shared("h", 1024, 2048, 0) :
+			  vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+
+	zc_pool = zc_mode ? pool : NULL;
+	return pool;
+}
+
+/* After a bad used entry on the transmit ring: the two packets sent by
+ * reference are still held (refcnt 2: the caller's and ours), but for one
+ * the back-end did return once (dup): never dropped twice. */
+static void check_zc_refs(struct virtio_user *vu, struct vhost_pktbuf **p,
+			  bool dup)
+{
+	struct virtio_user_queue_stats st;
+
+	if (!zc_mode)
+		return;
+	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
+	CHECK_EQ(st.zero_copy, 2);
+	CHECK_EQ(vhost_pktbuf_refcnt_read(p[0]) + vhost_pktbuf_refcnt_read(p[1]),
+		 dup ? 3 : 4);
+}
+
 static struct virtio_user *fe_new(uint16_t pairs, uint64_t features)
 {
 	struct virtio_user_params p = { .path = path, .queue_pairs = pairs,
-					.features = features };
+					.features = features,
+					.pools = &zc_pool, .npools = !!zc_pool };
 	struct virtio_user *vu = virtio_user_create(&p);
 
 	if (vu && virtio_user_start(vu)) {
@@ -339,7 +373,7 @@ static void put_used(struct fake *f, int i, uint16_t slot, uint32_t id,
 
 static void case_bad_used(void)
 {
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+	struct vhost_pktbuf_pool *pool = case_pool();
 
 	for (int c = 0; c < USED_CASES; c++) {
 		struct virtio_user *vu = fe_new(1, 0);
@@ -373,6 +407,7 @@ static void case_bad_used(void)
 			}
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			check_zc_refs(vu, p, c == TX_ID_DUP);
 			vhost_pktbuf_free_bulk(p, 2);
 		} else {
 			/* Receive buffers are posted: fill the first. */
@@ -472,7 +507,7 @@ static const char *const packed_names[] = {
 
 static void case_bad_used_packed(void)
 {
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+	struct vhost_pktbuf_pool *pool = case_pool();
 	uint64_t feat = virtio_user_default_features() | BIT(VIRTIO_F_RING_PACKED);
 
 	for (int c = 0; c < P_CASES; c++) {
@@ -508,6 +543,7 @@ static void case_bad_used_packed(void)
 			}
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			check_zc_refs(vu, p, c == P_TX_ID_DUP);
 			vhost_pktbuf_free_bulk(p, 2);
 		} else {
 			/* Receive buffers are posted: fill the first. */
@@ -598,6 +634,10 @@ int main(void)
 	RUN(case_destroy_stalled);
 	RUN(case_bad_used);
 	RUN(case_bad_used_packed);
+	zc_mode = true;
+	RUN(case_bad_used);
+	RUN(case_bad_used_packed);
+	zc_mode = false;
 	close(listen_fd);
 	unlink(path);
 	/* Every front-end, connection and eventfd closed. */
