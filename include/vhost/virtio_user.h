@@ -49,7 +49,11 @@
  * ring is reset or destroyed. The caller still frees the packet after
  * virtio_user_tx_burst() as before, but must treat it as shared (read-only,
  * vhost/pktbuf.h) from then on. Packets that need a checksum written into
- * their data, and packets from other pools, are copied.
+ * their data, and packets from other pools, are copied. virtio_user_rx_burst()
+ * with a registered pool (whose buffers hold a whole packet, unless
+ * MRG_RXBUF) posts that pool's buffers as receive buffers and returns them
+ * filled in place (mergeable packets as chained segments); buffers posted
+ * and not yet used are released when the ring is reset or destroyed.
  *
  * The back-end is not trusted: every used entry it writes (id, length,
  * index) and every reply is checked. A bad used entry breaks that ring (it
@@ -139,7 +143,8 @@ uint64_t virtio_user_disconnects(const struct virtio_user *vu);
 uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf *const *pkts, uint16_t n);
 /* Receive up to n packets of pair qp into buffers from pool; the caller
- * owns the packets returned. Receive buffers are posted again at once. */
+ * owns the packets returned. Receive buffers are posted again at once
+ * (with pool's own buffers when pool is registered: zero-copy). */
 uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf_pool *pool,
 			      struct vhost_pktbuf **pkts, uint16_t n);
@@ -180,7 +185,8 @@ struct virtio_user_queue_stats {
 	uint64_t empty_polls;   /* bursts that moved nothing */
 	uint64_t lost_on_reset; /* rx: returned by a back-end that went away */
 	uint64_t broken;        /* times the back-end broke this ring */
-	uint64_t zero_copy;     /* tx: packets posted by reference */
+	uint64_t zero_copy;     /* tx: packets posted by reference; rx:
+				 * packets received in place */
 };
 
 /* Counters of ring (written by the data thread; read without stopping

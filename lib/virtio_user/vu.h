@@ -40,6 +40,8 @@ struct vu_ring {
 	bool intr;              /* the application wants calls */
 	bool event_idx, mrg;
 	bool packed;            /* VIRTIO_F_RING_PACKED negotiated */
+	bool rx_desc_dirty;     /* split receive: a descriptor carried a
+				 * pktbuf since ring_clear wrote slots */
 	uint16_t index, size, mask;
 	/* Split: descriptor table, avail and used rings. Packed: the
 	 * descriptor ring (pdesc, the same memory), the driver event area

@@ -36,11 +36,55 @@ void vu_ring_set_features(struct vu_ring *r, uint64_t f)
 		(HAS(f, VIRTIO_NET_F_GUEST_ECN) ? 1ull << VIRTIO_NET_F_HOST_ECN : 0);
 }
 
-/* Every free receive buffer to the back-end (descriptors are prebuilt). */
+/* Every free receive descriptor to the back-end with its slot (split
+ * descriptors are prebuilt, unless one carried a pktbuf since). */
 static void rx_refill(struct vu_ring *r)
 {
-	while (r->nfree)
-		vu_post_prebuilt(r, vu_alloc_chain(r, 1));
+	if (!r->rx_desc_dirty) {
+		while (r->nfree)
+			vu_post_prebuilt(r, vu_alloc_chain(r, 1));
+		return;
+	}
+	while (r->nfree) {
+		uint16_t head = vu_alloc_chain(r, 1);
+
+		vu_desc_write(r, head, 0, head,
+			      (uint64_t)(uintptr_t)vu_slot(r, head),
+			      r->post_len, false);
+		vu_post(r, head);
+	}
+}
+
+/* Zero-copy receive: every free descriptor gets a fresh pktbuf of pool
+ * (bulk allocs, halved when the pool is short), posted from 12 bytes
+ * before its data start: the virtio-net header lands in the headroom and
+ * the packet where the caller expects it. The ring holds the pktbuf
+ * (zc[head]) until it comes back or the ring is reset. */
+static void rx_refill_zc(struct vu_ring *r, struct vhost_pktbuf_pool *pool)
+{
+	struct vhost_pktbuf *b[64];
+
+	r->rx_desc_dirty = true;
+	while (r->nfree) {
+		unsigned want = r->nfree < 64 ? r->nfree : 64;
+
+		while (want && vhost_pktbuf_alloc_bulk(pool, b, want))
+			want >>= 1;
+		if (!want) {
+			r->st.no_pktbuf++;
+			return;
+		}
+		for (unsigned k = 0; k < want; k++) {
+			uint16_t head = vu_alloc_chain(r, 1);
+			uint8_t *at = (uint8_t *)vhost_pktbuf_data(b[k]) - VU_HDR_LEN;
+
+			vu_desc_write(r, head, 0, head, (uint64_t)(uintptr_t)at,
+				      VU_HDR_LEN + vhost_pktbuf_tailroom(b[k]),
+				      false);
+			r->zc[head] = b[k];
+			vu_post(r, head);
+		}
+	}
 }
 
 void vu_ring_post_rx(struct vu_ring *r)
@@ -426,6 +470,29 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 	return i;
 }
 
+/* A further buffer of a mergeable packet received in place: its data
+ * starts where it was posted (no header in it), and it becomes the next
+ * segment of pkt. true if the packet must be dropped (too many segments
+ * or bytes); the buffer stays in zc[head] for the caller to release. */
+static bool rx_chain_zc(struct vu_ring *r, uint16_t head,
+			struct vhost_pktbuf *pkt, uint32_t len)
+{
+	struct vhost_pktbuf *seg = r->zc[head];
+
+	if (!len)
+		return false;
+	seg->data_off = (uint16_t)(seg->data_off - VU_HDR_LEN);
+	seg->data_len = (uint16_t)len;
+	seg->pkt_len = len;
+	if (vhost_pktbuf_chain(pkt, seg)) {
+		seg->data_off = (uint16_t)(seg->data_off + VU_HDR_LEN);
+		r->st.too_big++;
+		return true;
+	}
+	r->zc[head] = NULL;
+	return false;
+}
+
 /* Copy one received buffer into pkt. */
 static int rx_copy(struct vhost_pktbuf *pkt, const uint8_t *src, uint32_t len)
 {
@@ -437,16 +504,22 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf **pkts, uint16_t n)
 {
 	struct vu_ring *r = ring_get(vu, qp, false);
-	/* pkts[got..have) hold fresh buffers taken in one bulk call. */
+	/* pkts[got..have) hold fresh buffers taken in one bulk call (copy
+	 * mode only: with shared pools some heads carry their own pktbuf). */
 	uint16_t cnt, i = 0, got = 0, have = 0, old;
+	bool zc;
 
 	if (!burst_begin(r))
 		return 0;
+	/* Zero-copy when pool is ours to post and its buffers hold what a
+	 * receive buffer must (a whole packet without MRG_RXBUF). */
+	zc = vu->npools && zc_pool(vu, pool) &&
+	     (r->mrg || vhost_pktbuf_pool_data_room(pool) >= vu->p.buf_len);
 	if (vu_used_count(r, &cnt, n) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		goto out;
 	}
-	if (cnt && n) {
+	if (cnt && n && !vu->npools) {
 		uint16_t want = cnt < n ? cnt : n;
 
 		if (!vhost_pktbuf_alloc_bulk(pool, pkts, want))
@@ -466,11 +539,14 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		if (len < VU_HDR_LEN) {
 			/* No room for the header: nothing usable. */
 			r->st.bad_hdr++;
+			vu_zc_release(r, head);
 			vu_free_chain(r, head);
 			i++;
 			continue;
 		}
-		memcpy(&h, vu_slot(r, head), VU_HDR_LEN);
+		/* Copied once: the back-end may write it again meanwhile. */
+		memcpy(&h, r->zc[head] ? (uint8_t *)vhost_pktbuf_data(r->zc[head]) -
+				VU_HDR_LEN : vu_slot(r, head), VU_HDR_LEN);
 		if (r->mrg) {
 			nb = VU_READ(h.num_buffers);
 			if (nb == 0 || nb > vu_inflight(r)) {
@@ -483,8 +559,15 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			if (nb > cnt - i)
 				break;
 		}
-		pkt = got < have ? pkts[got] : vhost_pktbuf_alloc(pool);
-		if (!pkt) {
+		if (r->zc[head]) {
+			/* Received in place: the header sat in its headroom. */
+			pkt = r->zc[head];
+			r->zc[head] = NULL;
+			pkt->data_len = (uint16_t)(len - VU_HDR_LEN);
+			pkt->pkt_len = len - VU_HDR_LEN;
+			r->st.zero_copy++;
+		} else if (!(pkt = got < have ? pkts[got] :
+				   vhost_pktbuf_alloc(pool))) {
 			r->st.no_pktbuf++;
 			drop = true;
 		} else if (len - VU_HDR_LEN <= vhost_pktbuf_tailroom(pkt)) {
@@ -510,7 +593,11 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 				goto done;
 			}
 			total += len;
-			if (!drop && rx_copy(pkt, vu_slot(r, head), len)) {
+			if (r->zc[head]) {
+				if (!drop)
+					drop = rx_chain_zc(r, head, pkt, len);
+				vu_zc_release(r, head);
+			} else if (!drop && rx_copy(pkt, vu_slot(r, head), len)) {
 				r->st.too_big++;
 				drop = true;
 			}
@@ -552,8 +639,12 @@ done:
 		r->st.empty_polls++;
 	if (!r->broken && r->nfree) {
 		old = r->avail_idx;
-		rx_refill(r);
-		vu_publish(r, old);
+		if (zc)
+			rx_refill_zc(r, pool);
+		else
+			rx_refill(r);
+		if (r->avail_idx != old)
+			vu_publish(r, old);
 	}
 out:
 	vu_update_intr(r);
@@ -639,6 +730,7 @@ uint16_t virtio_user_gen_rx(struct virtio_user *vu, uint16_t qp, uint16_t n,
 			break;
 		}
 		b += len > VU_HDR_LEN ? len - VU_HDR_LEN : 0;
+		vu_zc_release(r, head);
 		vu_free_chain(r, head);
 	}
 	vu_used_consume(r, i);

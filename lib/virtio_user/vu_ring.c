@@ -28,9 +28,11 @@ static void ring_clear(struct vu_ring *r)
 		/* Receive buffers, and generator packets, never change. */
 		r->desc[i].addr = (uint64_t)(uintptr_t)vu_slot(r, i);
 		r->desc[i].len = r->post_len;
+		r->lens[i] = r->post_len;
 		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
 		r->desc[i].next = 0;
 	}
+	r->rx_desc_dirty = false;
 	r->avail->flags = 0;
 	r->avail->idx = 0;
 	r->used->flags = 0;

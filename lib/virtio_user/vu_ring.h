@@ -156,13 +156,15 @@ static inline void vu_used_extend(const struct vu_ring *r, uint16_t *count,
 }
 
 /* A used entry's id and length, checked: a head we posted and have not
- * had back, and a length within its buffer for receive rings. */
+ * had back, and a length within its buffer for receive rings (lens[],
+ * private: receive chains are one descriptor). */
 static inline int vu_used_check(const struct vu_ring *r, uint32_t id,
 				uint32_t l, uint16_t *head, uint32_t *len)
 {
 	if (id >= r->size || !r->heads[id].ndesc)
 		return -1;
-	if (!r->tx && l > r->slot_len)
+	/* Receive: within what was posted (a slot, or a pktbuf's room). */
+	if (!r->tx && l > r->lens[id])
 		return -1;
 	*head = (uint16_t)id;
 	*len = l;
@@ -248,6 +250,7 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 	}
 	r->desc[d].addr = addr;
 	r->desc[d].len = len;
+	r->lens[d] = len;
 	if (more) {
 		r->desc[d].flags = VRING_DESC_F_NEXT;
 		r->desc[d].next = r->next[d];

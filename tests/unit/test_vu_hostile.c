@@ -620,6 +620,90 @@ static void case_bad_used_packed(void)
 	vhost_pktbuf_pool_destroy(pool);
 }
 
+/* Zero-copy receive: once the posted slots are consumed, rx_burst posts
+ * pktbufs of its (registered) pool. A used length past a pktbuf's room
+ * (but within a slot's: the check must be the posted length), or a used
+ * index ahead, breaks the ring; the pktbufs posted are released when the
+ * next back-end resets it, and none is freed twice. */
+static void case_bad_used_rx_zc(void)
+{
+	enum { LEN_PAST, IDX_AHEAD, CASES };
+
+	for (int c = 0; c < CASES; c++) {
+		struct vhost_pktbuf_pool *pool;
+		struct virtio_user *vu;
+		struct fake f = { .fd = -1, .callfd = { -1, -1, -1, -1 } };
+		struct virtio_user_queue_stats st;
+		struct vhost_pktbuf *p[32];
+		uint32_t got = 0;
+		uint16_t head;
+
+		zc_mode = true;
+		pool = case_pool();
+		vu = fe_new(1, 0);
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		/* The 256 slots posted at set-up: good 60-byte packets. */
+		for (uint16_t k = 0; k < 256; k++) {
+			struct virtio_net_hdr_mrg_rxbuf *h;
+
+			head = avail_of(&f, 0)->ring[k];
+			h = host(&f, desc_of(&f, 0)[head].addr);
+			memset(h, 0, 72);
+			h->num_buffers = 1;
+			put_used(&f, 0, k, head, 72, (uint16_t)(k + 1));
+		}
+		for (int b = 0; b < 16 && got < 256; b++) {
+			uint16_t n = virtio_user_rx_burst(vu, 0, pool, p, 32);
+
+			got += n;
+			vhost_pktbuf_free_bulk(p, n);
+		}
+		CHECK_EQ(got, 256);
+		/* Now pktbufs are posted: 256 of the pool's 1024 out. */
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024 - 256);
+		head = avail_of(&f, 0)->ring[0];
+		CHECK(desc_of(&f, 0)[head].addr < f.uva ||
+		      desc_of(&f, 0)[head].addr >= f.uva + f.map_len);
+		{
+			/* A good header in the pktbuf's headroom (the fake
+			 * maps only region 0, but shares our address space). */
+			struct virtio_net_hdr_mrg_rxbuf *h = (void *)(uintptr_t)
+				desc_of(&f, 0)[head].addr;
+
+			memset(h, 0, sizeof(*h));
+			h->num_buffers = 1;
+		}
+		if (c == LEN_PAST)
+			put_used(&f, 0, 256, head, 12 + 2048 + 20, 257);
+		else
+			put_used(&f, 0, 256, head, 72, 256 + 300);
+		CHECK_EQ(virtio_user_rx_burst(vu, 0, pool, p, 32), 0);
+		CHECK_EQ(virtio_user_stats_get(vu, 0, &st), 0);
+		CHECK_EQ(st.broken, 1);
+		CHECK(virtio_user_ring_broken(vu, 0));
+		/* The next back-end: the ring reset, the pktbufs released. */
+		fake_close(&f);
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		{
+			uint64_t end = now_ms() + 5000;
+
+			while (virtio_user_ring_broken(vu, 0) && now_ms() < end)
+				usleep(1000);
+		}
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024);
+		virtio_user_destroy(vu);
+		fake_close(&f);
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024);
+		vhost_pktbuf_pool_destroy(pool);
+		zc_mode = false;
+		zc_pool = NULL;
+	}
+}
+
 int main(void)
 {
 	int fds0 = fe_count_fds();
@@ -638,6 +722,7 @@ int main(void)
 	RUN(case_bad_used);
 	RUN(case_bad_used_packed);
 	zc_mode = false;
+	RUN(case_bad_used_rx_zc);
 	close(listen_fd);
 	unlink(path);
 	/* Every front-end, connection and eventfd closed. */
