@@ -43,8 +43,9 @@
  *
  * Zero-copy: pools created with vhost_pktbuf_pool_create_shared() and
  * listed in virtio_user_params.pools are part of the memory the back-end
- * maps. A transmitted packet whose every segment comes from one of them is
- * posted by reference, not copied: the front-end takes a reference
+ * maps. A transmitted packet of more than 256 bytes (smaller ones cost
+ * less to copy) whose every segment comes from one of them is posted by
+ * reference, not copied: the front-end takes a reference
  * (vhost_pktbuf_refcnt_update) until the back-end has used it, or until the
  * ring is reset or destroyed. The caller still frees the packet after
  * virtio_user_tx_burst() as before, but must treat it as shared (read-only,
@@ -54,6 +55,9 @@
  * MRG_RXBUF) posts that pool's buffers as receive buffers and returns them
  * filled in place (mergeable packets as chained segments); buffers posted
  * and not yet used are released when the ring is reset or destroyed.
+ * Zero-copy data lives in memory the back-end can write at any time: an
+ * application that must not see a packet change after checking it copies
+ * it first.
  *
  * The back-end is not trusted: every used entry it writes (id, length,
  * index) and every reply is checked. A bad used entry breaks that ring (it
