@@ -57,7 +57,10 @@
  * and not yet used are released when the ring is reset or destroyed.
  * Zero-copy data lives in memory the back-end can write at any time: an
  * application that must not see a packet change after checking it copies
- * it first.
+ * it first. The control thread releases what a reset ring held, so it
+ * counts as one more thread with a cache of such a pool (vhost/pktbuf.h:
+ * count >= needed + threads * cache_size); the data threads need buffers
+ * for every receive ring they poll (queue_size each) on top.
  *
  * The back-end is not trusted: every used entry it writes (id, length,
  * index) and every reply is checked. A bad used entry breaks that ring (it
