@@ -80,7 +80,9 @@ struct vu_ring {
 	uint64_t tx_features;   /* net_hdr_from_pkt view of the features */
 	uint32_t *lens;         /* private: each buffer's posted length
 				 * (packed rings are rewritten on recovery) */
-	uint64_t *addrs;        /* private: each descriptor's address, likewise */
+	uint64_t *addrs;        /* private: each descriptor's address, likewise
+				 * (and what split descriptors hold: see
+				 * rx_refill_zc) */
 	/* Per chain head: the packet posted by reference (zero-copy), whose
 	 * reference we hold until the chain comes back or the ring is reset;
 	 * NULL for a chain of slots. */

@@ -76,11 +76,18 @@ static void rx_refill_zc(struct vu_ring *r, struct vhost_pktbuf_pool *pool)
 		}
 		for (unsigned k = 0; k < want; k++) {
 			uint16_t head = vu_alloc_chain(r, 1);
-			uint8_t *at = (uint8_t *)vhost_pktbuf_data(b[k]) - VU_HDR_LEN;
+			uint64_t at = (uint64_t)(uintptr_t)vhost_pktbuf_data(b[k]) -
+				      VU_HDR_LEN;
+			uint32_t len = VU_HDR_LEN + vhost_pktbuf_tailroom(b[k]);
 
-			vu_desc_write(r, head, 0, head, (uint64_t)(uintptr_t)at,
-				      VU_HDR_LEN + vhost_pktbuf_tailroom(b[k]),
-				      false);
+			/* Split: the pool hands buffers back last freed first
+			 * and the free list gives heads back likewise, so a
+			 * head mostly gets the buffer it had. Its descriptor
+			 * then already says so (our own record of it, never
+			 * read back): not writing it keeps the line clean in
+			 * the back-end's cache, as prebuilt slots do. */
+			if (r->packed || r->addrs[head] != at || r->lens[head] != len)
+				vu_desc_write(r, head, 0, head, at, len, false);
 			r->zc[head] = b[k];
 			vu_post(r, head);
 		}

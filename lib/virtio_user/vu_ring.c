@@ -29,6 +29,7 @@ static void ring_clear(struct vu_ring *r)
 		r->desc[i].addr = (uint64_t)(uintptr_t)vu_slot(r, i);
 		r->desc[i].len = r->post_len;
 		r->lens[i] = r->post_len;
+		r->addrs[i] = r->desc[i].addr;
 		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
 		r->desc[i].next = 0;
 	}

@@ -251,6 +251,7 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 	r->desc[d].addr = addr;
 	r->desc[d].len = len;
 	r->lens[d] = len;
+	r->addrs[d] = addr;
 	if (more) {
 		r->desc[d].flags = VRING_DESC_F_NEXT;
 		r->desc[d].next = r->next[d];
