@@ -110,7 +110,7 @@ struct virtio_user_params {
 	/* Shared pools (vhost_pktbuf_pool_create_shared) whose buffers this
 	 * front-end posts to the back-end by reference (zero-copy, see
 	 * Packets); at most VIRTIO_USER_MAX_POOLS, else EINVAL, as for a pool
-	 * not created shared. Copied at create; the pools must outlive the
+	 * not created shared or listed twice. Copied at create; the pools must outlive the
 	 * front-end (it holds references to their buffers until destroy). */
 	struct vhost_pktbuf_pool *const *pools;
 	unsigned npools;

@@ -101,6 +101,11 @@ struct virtio_user *virtio_user_create(const struct virtio_user_params *p)
 
 		if (vhost_pktbuf_pool_shared_area(p->pools[i], &fd, &base, &len))
 			goto fail;
+		/* Listed twice: two regions over the same memory, which a
+		 * back-end may refuse. */
+		for (unsigned k = 0; k < vu->npools; k++)
+			if (vu->pools[k] == p->pools[i])
+				goto fail;
 		vu->pools[vu->npools++] = p->pools[i];
 	}
 	/* Copied: the caller's array need not outlive create. */

@@ -742,6 +742,39 @@ static void case_zc_refs(void)
 	be_stop(&be);
 }
 
+/* Pools the front-end cannot post by reference are refused at create:
+ * not shared, listed twice, too many, a NULL list. */
+static void case_zc_params(void)
+{
+	struct vhost_pktbuf_pool *plain, *shared[VIRTIO_USER_MAX_POOLS + 1];
+	struct vhost_pktbuf_pool *list[VIRTIO_USER_MAX_POOLS + 1];
+	struct virtio_user_params p = { .path = path, .pools = list };
+	struct virtio_user *vu;
+
+	if (!zc)
+		return;
+	plain = vhost_pktbuf_pool_create("p", 4, 2048, 0);
+	for (unsigned i = 0; i <= VIRTIO_USER_MAX_POOLS; i++)
+		list[i] = shared[i] =
+			vhost_pktbuf_pool_create_shared("s", 4, 2048, 0);
+	p.npools = VIRTIO_USER_MAX_POOLS + 1;
+	errno = 0;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	p.npools = VIRTIO_USER_MAX_POOLS;
+	vu = virtio_user_create(&p);
+	CHECK(vu != NULL);
+	virtio_user_destroy(vu);
+	list[1] = plain;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	list[1] = list[0];
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	p.pools = NULL;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	for (unsigned i = 0; i <= VIRTIO_USER_MAX_POOLS; i++)
+		vhost_pktbuf_pool_destroy(shared[i]);
+	vhost_pktbuf_pool_destroy(plain);
+}
+
 /* Every buffer back in the pool once a case destroyed its front-end: no
  * reference kept by a zero-copy post. */
 #define RUN_POOL_FULL(fn)                                                    \
@@ -779,6 +812,7 @@ int main(void)
 		RUN_POOL_FULL(case_interrupt);
 		RUN_POOL_FULL(case_generator);
 		RUN_POOL_FULL(case_zc_refs);
+		RUN_POOL_FULL(case_zc_params);
 		vhost_pktbuf_pool_destroy(pool);
 	}
 	unlink(path);
