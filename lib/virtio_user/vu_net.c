@@ -533,6 +533,17 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 	 * receive buffer must (a whole packet without MRG_RXBUF). */
 	zc = vu->npools && zc_pool(vu, pool) &&
 	     (r->mrg || vhost_pktbuf_pool_data_room(pool) >= vu->p.buf_len);
+	/* Zero-copy refills first, with what the caller freed since the last
+	 * burst: the pool hands it back last in first out, and the free list
+	 * the heads likewise, so a head mostly gets its own buffer again and
+	 * its descriptor needs no write (rx_refill_zc). Refilled at the end,
+	 * it would get the buffers of the burst before. */
+	if (zc && r->nfree) {
+		old = r->avail_idx;
+		rx_refill_zc(r, pool);
+		if (r->avail_idx != old)
+			vu_publish(r, old);
+	}
 	if (vu_used_count(r, &cnt, n) < 0) {
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		goto out;
@@ -655,14 +666,10 @@ done:
 		vhost_pktbuf_free_bulk(pkts + got, (unsigned)(have - got));
 	if (!got)
 		r->st.empty_polls++;
-	if (!r->broken && r->nfree) {
+	if (!r->broken && r->nfree && !zc) {
 		old = r->avail_idx;
-		if (zc)
-			rx_refill_zc(r, pool);
-		else
-			rx_refill(r);
-		if (r->avail_idx != old)
-			vu_publish(r, old);
+		rx_refill(r);
+		vu_publish(r, old);
 	}
 out:
 	vu_update_intr(r);
