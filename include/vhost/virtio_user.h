@@ -150,8 +150,9 @@ uint64_t virtio_user_disconnects(const struct virtio_user *vu);
 uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf *const *pkts, uint16_t n);
 /* Receive up to n packets of pair qp into buffers from pool; the caller
- * owns the packets returned. Receive buffers are posted again at once
- * (with pool's own buffers when pool is registered: zero-copy). */
+ * owns the packets returned. Receive buffers are posted again at once;
+ * with a registered pool (zero-copy) its own buffers, at the start of the
+ * next burst (then the ones the caller freed meanwhile come back). */
 uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf_pool *pool,
 			      struct vhost_pktbuf **pkts, uint16_t n);
