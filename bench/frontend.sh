@@ -8,7 +8,7 @@
 #            (its empty polls) shows the back-end, not the generator, sets
 #            the pace when it is high.
 #  frontend  Front-end cost: our front-end (virtio-fwd, plain bursts with
-#            pktbufs) against DPDK's virtio-user (testpmd net_virtio_user),
+#            pktbufs, zero-copy from its shared pool) against DPDK's virtio-user (testpmd net_virtio_user),
 #            both against the same back-end (vhost-fwd), g2h / h2g.
 #  loop      Loopback pairs, as DPDK's perf_virtio_user_loopback: ours+ours
 #            (vhost-fwd io, virtio-fwd mac --tx-first 32) against DPDK+DPDK
@@ -28,7 +28,9 @@
 # Env: BUILD (build), OUT (build-bench), SIZES ("64 1518"), RINGS ("split";
 # "split packed" adds the packed-ring rows: our front-end with --packed,
 # DPDK's virtio-user with packed_vq=1; both back-ends take what is offered),
-# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE.
+# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE, VF_EXTRA (more virtio-fwd
+# options for the frontend and loop rows, e.g. --copy: the copying path
+# instead of zero-copy from its shared pool).
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -177,7 +179,8 @@ measure_frontend() { # DIR SIZE WHO
     start_tool be "$BE" --socket "$sock" --mode "$mode" --pkt-len "$size" --cpu "$BE_CORE"
     wait_sock "$sock"
     if [[ $who == ours ]]; then
-        start_tool fe "$VF" --socket "$sock" --mode "$fmode" --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}"
+        # shellcheck disable=SC2086
+        start_tool fe "$VF" --socket "$sock" --mode "$fmode" --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}" ${VF_EXTRA:-}
     else
         virtio_tp "$sock" "$size" "$fmode" || { stop_tool be; echo nan; return; }
     fi
@@ -197,7 +200,8 @@ measure_loop() { # SIZE WHO
     if [[ $who == ours ]]; then
         start_tool be "$BE" --socket "$sock" --mode io --pkt-len "$size" --cpu "$BE_CORE"
         wait_sock "$sock"
-        start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}"
+        # shellcheck disable=SC2086
+        start_tool fe "$VF" --socket "$sock" --mode mac --tx-first 32 --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}" ${VF_EXTRA:-}
         CPU_PIDS="$(tool_pid be) $(tool_pid fe)"
         echo nan >"$W/cpu"
         if wait_moving be 1; then r=$(rate_tool be 1); else r=nan; fi

@@ -13,9 +13,13 @@
  * it gives instruction counts, which do not depend on the machine's load
  * (divide by iterations x 32).
  *
- * usage: vu_micro [PKT_LEN=64] [ITERATIONS=200000]
+ * usage: vu_micro [PKT_LEN=64] [ITERATIONS=200000] [zc]
+ * zc: the packets come from a shared pool registered with the front-end,
+ * so they are sent (and received, with the pool given to rx_burst) by
+ * reference instead of copied.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +56,12 @@ int main(int argc, char **argv)
 	char path[64];
 	struct vhost_ctx *ctx = vhost_ctx_create(NULL);
 	struct vhost_socket *sock;
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("m", 4096, 2048, 256);
-	struct virtio_user_params p = { .path = path };
+	bool zc = argc > 3 && !strcmp(argv[3], "zc");
+	struct vhost_pktbuf_pool *pool =
+		zc ? vhost_pktbuf_pool_create_shared("m", 4096, 2048, 256) :
+		     vhost_pktbuf_pool_create("m", 4096, 2048, 256);
+	struct virtio_user_params p = { .path = path, .pools = &pool,
+					.npools = zc };
 	struct virtio_user *vu;
 	struct vhost_pktbuf *tx[BURST], *q[BURST];
 	uint64_t t_tx = 0, t_rx = 0, t_deq = 0, t_enq = 0, moved = 0, t0;

@@ -15,12 +15,15 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <vhost/pktbuf.h>
 
@@ -62,6 +65,12 @@ struct vhost_pktbuf_pool {
 	struct vhost_pktbuf **stack;
 	char *elts;
 	char name[32];
+	/* Shared pools: every buffer's headroom + data room in one memfd
+	 * (elts then holds the headers alone, which stay private: a peer that
+	 * maps the area cannot touch buf, next or pool). -1 / NULL if not. */
+	int memfd;
+	void *area;
+	size_t area_len;
 
 	/* Written under lock: own cache line, so taking the lock does not
 	 * evict the fields above from other cores. */
@@ -345,13 +354,48 @@ uint16_t vhost_pktbuf_refcnt_read(const struct vhost_pktbuf *pkt)
 
 /* ------------------------------------------------------------------ pool */
 
-struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
-						   uint32_t count,
-						   uint16_t data_room,
-						   uint32_t cache_size)
+/* The shared area of count buffers of buf_stride bytes: a memfd sealed
+ * against shrinking and growing (a peer that truncates it cannot make us
+ * fault), mapped shared. 0 or an errno. */
+static int area_create(struct vhost_pktbuf_pool *pool, const char *name,
+		       size_t size)
+{
+	int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, err;
+
+	pool->area_len = align_up(size, 4096);
+	pool->memfd = memfd_create(name && *name ? name : "pktbuf",
+				   MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (pool->memfd < 0)
+		return errno;
+	if (ftruncate(pool->memfd, (off_t)pool->area_len) < 0 ||
+	    fcntl(pool->memfd, F_ADD_SEALS, seals) < 0)
+		goto fail;
+	pool->area = mmap(NULL, pool->area_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, pool->memfd, 0);
+	if (pool->area != MAP_FAILED)
+		return 0;
+	pool->area = NULL;
+fail:
+	err = errno;
+	close(pool->memfd);
+	pool->memfd = -1;
+	return err;
+}
+
+static void area_destroy(struct vhost_pktbuf_pool *pool)
+{
+	if (pool->area)
+		munmap(pool->area, pool->area_len);
+	if (pool->memfd >= 0)
+		close(pool->memfd);
+}
+
+static struct vhost_pktbuf_pool *pool_create(const char *name, uint32_t count,
+					     uint16_t data_room,
+					     uint32_t cache_size, bool shared)
 {
 	struct vhost_pktbuf_pool *pool;
-	size_t hdr_sz, stack_sz, elt_size, total;
+	size_t hdr_sz, stack_sz, elt_size, buf_stride, total;
 	uint32_t buf_len, i;
 	void *mem;
 	int err;
@@ -366,7 +410,14 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 		return NULL;
 	}
 	buf_len = VHOST_PKTBUF_HEADROOM + data_room;
-	elt_size = align_up(sizeof(struct vhost_pktbuf) + buf_len, CACHE_LINE);
+	buf_stride = align_up(buf_len, CACHE_LINE);
+	elt_size = shared ? sizeof(struct vhost_pktbuf) :
+			    align_up(sizeof(struct vhost_pktbuf) + buf_len,
+				     CACHE_LINE);
+	if (shared && SIZE_MAX / buf_stride < count) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	hdr_sz = align_up(sizeof(*pool), CACHE_LINE);
 	stack_sz = align_up((size_t)count * sizeof(void *), CACHE_LINE);
 	if ((SIZE_MAX - hdr_sz - stack_sz) / elt_size < count) {
@@ -390,9 +441,15 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 	pool->stack = (struct vhost_pktbuf **)((char *)mem + hdr_sz);
 	pool->elts = (char *)mem + hdr_sz + stack_sz;
 	snprintf(pool->name, sizeof(pool->name), "%s", name ? name : "");
+	pool->memfd = -1;
+	if (shared) {
+		err = area_create(pool, name, (size_t)count * buf_stride);
+		if (err)
+			goto fail_mem;
+	}
 	err = pthread_mutex_init(&pool->lock, NULL);
 	if (err)
-		goto fail_mem;
+		goto fail_area;
 	if (cache_size) {
 		err = pthread_key_create(&pool->key, cache_destructor);
 		if (err)
@@ -407,7 +464,8 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 			(struct vhost_pktbuf *)(pool->elts + (size_t)i * elt_size);
 
 		memset(m, 0, sizeof(*m));
-		m->buf = (char *)m + sizeof(*m);
+		m->buf = shared ? (char *)pool->area + (size_t)i * buf_stride :
+				  (char *)m + sizeof(*m);
 		m->buf_len = (uint16_t)buf_len;
 		m->pool = pool;
 		atomic_init(refcnt_of(m), 1);
@@ -418,10 +476,39 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 
 fail_mutex:
 	pthread_mutex_destroy(&pool->lock);
+fail_area:
+	area_destroy(pool);
 fail_mem:
 	free(mem);
 	errno = err;
 	return NULL;
+}
+
+struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
+						   uint32_t count,
+						   uint16_t data_room,
+						   uint32_t cache_size)
+{
+	return pool_create(name, count, data_room, cache_size, false);
+}
+
+struct vhost_pktbuf_pool *vhost_pktbuf_pool_create_shared(const char *name,
+							  uint32_t count,
+							  uint16_t data_room,
+							  uint32_t cache_size)
+{
+	return pool_create(name, count, data_room, cache_size, true);
+}
+
+int vhost_pktbuf_pool_shared_area(const struct vhost_pktbuf_pool *pool,
+				  int *fd, void **base, uint64_t *len)
+{
+	if (!pool || pool->memfd < 0)
+		return -EINVAL;
+	*fd = pool->memfd;
+	*base = pool->area;
+	*len = pool->area_len;
+	return 0;
 }
 
 unsigned vhost_pktbuf_pool_avail(const struct vhost_pktbuf_pool *cpool)
@@ -468,6 +555,7 @@ void vhost_pktbuf_pool_destroy(struct vhost_pktbuf_pool *pool)
 		free(c);
 	}
 	pthread_mutex_destroy(&pool->lock);
+	area_destroy(pool);
 	free(pool);
 }
 

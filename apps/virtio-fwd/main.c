@@ -5,7 +5,7 @@
  *            [--cpu N] [--duration S] [--stats-interval S] [--json]
  *            [--validate] [--interrupt] [--no-mrg] [--no-event-idx] [--packed]
  *            [--queue-size N] [--queues N] [--tx-first N] [--start-paused]
- *            [--stats-file PATH]
+ *            [--stats-file PATH] [--copy]
  *            [--verbose]
  *
  * The front-end side of vhost-fwd: each --socket is one virtio-user port
@@ -22,6 +22,9 @@
  * Back-ends may restart: the ports reconnect. Output and JSON are
  * vhost-fwd's; SIGUSR1 pauses and resumes txonly; --stats-file keeps
  * "RX TX T_NS PASSES IDLE_PASSES" of port 0, rewritten every 20 ms.
+ * The packet pool is a shared one registered with every port, so packets
+ * go to and come from the back-end by reference (zero-copy); --copy uses
+ * a private pool and the copying path, for comparison.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -70,7 +73,7 @@ static void usage(FILE *out)
 		"         [--burst N] [--cpu N] [--duration S] [--stats-interval S]\n"
 		"         [--json] [--validate] [--interrupt] [--no-mrg]\n"
 		"         [--no-event-idx] [--packed] [--queue-size N] [--queues N] [--tx-first N]\n"
-		"         [--start-paused] [--stats-file PATH] [--verbose]\n");
+		"         [--start-paused] [--stats-file PATH] [--copy] [--verbose]\n");
 }
 
 static void write_stats_file(struct vf *f, const char *file)
@@ -146,6 +149,8 @@ static void print_json(struct vf *f, double elapsed)
 		jw_u64(&w, "rx_lost_on_reset", rs.lost_on_reset);
 		jw_u64(&w, "broken", rs.broken + ts.broken);
 		jw_u64(&w, "kicks", ts.kicks + rs.kicks);
+		jw_u64(&w, "rx_zero_copy", rs.zero_copy);
+		jw_u64(&w, "tx_zero_copy", ts.zero_copy);
 		jw_obj_close(&w);
 	}
 	jw_arr_close(&w);
@@ -225,6 +230,7 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'Q' },
 		{ "start-paused", no_argument, NULL, 'P' },
 		{ "stats-file", required_argument, NULL, 'F' },
+		{ "copy", no_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -234,7 +240,7 @@ int main(int argc, char **argv)
 	uint64_t last_rx[VF_MAX_PORTS] = { 0 }, last_tx[VF_MAX_PORTS] = { 0 };
 	double duration = 0, interval = 0, start, last;
 	const char *stats_file = NULL;
-	bool json = false;
+	bool json = false, copy = false;
 	struct vhost_pktbuf *t;
 	pthread_t worker;
 	int c;
@@ -275,6 +281,7 @@ int main(int argc, char **argv)
 		case 'q': vp.queue_size = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'P': paused = 1; break;
 		case 'F': stats_file = optarg; break;
+		case 'c': copy = true; break;
 		case 'v': vhost_log_set_level(VHOST_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -291,7 +298,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGUSR1, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	f.pool = vhost_pktbuf_pool_create("virtio-fwd", 16384, 2048, 256);
+	/* Shared: its buffers are posted to the back-ends by reference. */
+	f.pool = copy ? vhost_pktbuf_pool_create("virtio-fwd", 16384, 2048, 256) :
+			vhost_pktbuf_pool_create_shared("virtio-fwd", 16384, 2048,
+							256);
 	t = f.pool ? vhost_pktbuf_alloc(f.pool) : NULL;
 	if (!t || pkt_build_udp(t, f.pkt_len, 0, mac_src, mac_dst)) {
 		fprintf(stderr, "init failed\n");
@@ -303,6 +313,8 @@ int main(int argc, char **argv)
 		return 1;
 	vp.features = features;
 	vp.queue_pairs = f.queues;
+	vp.pools = &f.pool;
+	vp.npools = copy ? 0 : 1;
 	/* A generator's buffers each hold one whole packet. */
 	if (f.gen && f.pkt_len > 2048)
 		vp.buf_len = f.pkt_len;

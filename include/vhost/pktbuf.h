@@ -132,6 +132,26 @@ struct vhost_pktbuf_pool *vhost_pktbuf_pool_create(const char *name,
 						   uint32_t cache_size);
 
 /*
+ * The same, with every buffer's headroom + data room in one memfd mapped
+ * shared (sealed against shrinking and growing), so that a peer process can
+ * map it: a virtio-user front-end (vhost/virtio_user.h) lists such pools in
+ * its parameters and then posts their buffers to the back-end by reference
+ * instead of copying. The buffer headers (struct vhost_pktbuf) stay in
+ * private memory. Extra errno values: those of memfd_create, ftruncate and
+ * mmap.
+ */
+struct vhost_pktbuf_pool *vhost_pktbuf_pool_create_shared(const char *name,
+							  uint32_t count,
+							  uint16_t data_room,
+							  uint32_t cache_size);
+
+/* A shared pool's buffer area: the memfd (owned by the pool: dup it to keep
+ * it), where it is mapped here and its length in bytes (a multiple of the
+ * page size). 0, or -EINVAL for a pool not created shared. */
+int vhost_pktbuf_pool_shared_area(const struct vhost_pktbuf_pool *pool,
+				  int *fd, void **base, uint64_t *len);
+
+/*
  * Free the pool, its caches and its buffers. NULL is ok.
  * Preconditions (not checkable cheaply, so not checked beyond the count):
  * - every buffer has been freed (caches count as freed);

@@ -41,6 +41,27 @@
  * packets it returns. The virtio-net header is built from and parsed into
  * the pktbuf offload metadata (checksum, TSO).
  *
+ * Zero-copy: pools created with vhost_pktbuf_pool_create_shared() and
+ * listed in virtio_user_params.pools are part of the memory the back-end
+ * maps. A transmitted packet of more than 256 bytes (smaller ones cost
+ * less to copy) whose every segment comes from one of them is posted by
+ * reference, not copied: the front-end takes a reference
+ * (vhost_pktbuf_refcnt_update) until the back-end has used it, or until the
+ * ring is reset or destroyed. The caller still frees the packet after
+ * virtio_user_tx_burst() as before, but must treat it as shared (read-only,
+ * vhost/pktbuf.h) from then on. Packets that need a checksum written into
+ * their data, and packets from other pools, are copied. virtio_user_rx_burst()
+ * with a registered pool (whose buffers hold a whole packet, unless
+ * MRG_RXBUF) posts that pool's buffers as receive buffers and returns them
+ * filled in place (mergeable packets as chained segments); buffers posted
+ * and not yet used are released when the ring is reset or destroyed.
+ * Zero-copy data lives in memory the back-end can write at any time: an
+ * application that must not see a packet change after checking it copies
+ * it first. The control thread releases what a reset ring held, so it
+ * counts as one more thread with a cache of such a pool (vhost/pktbuf.h:
+ * count >= needed + threads * cache_size); the data threads need buffers
+ * for every receive ring they poll (queue_size each) on top.
+ *
  * The back-end is not trusted: every used entry it writes (id, length,
  * index) and every reply is checked. A bad used entry breaks that ring (it
  * stops, is counted in its statistics, and is set up afresh when the next
@@ -64,6 +85,10 @@ struct virtio_user;
 #define VIRTIO_USER_NO_RECONNECT (1u << 1) /* give up after the first back-end */
 #define VIRTIO_USER_MAX_QUEUE_PAIRS 8
 #define VIRTIO_USER_MAX_QUEUE_SIZE 4096
+/* Shared pools one front-end can post by reference: each is one more
+ * region of SET_MEM_TABLE, next to the front-end's own (vhost-user allows
+ * 8). */
+#define VIRTIO_USER_MAX_POOLS 4
 
 #define VIRTIO_USER_RX(pair) ((uint16_t)((pair) * 2))
 #define VIRTIO_USER_TX(pair) ((uint16_t)((pair) * 2 + 1))
@@ -82,6 +107,13 @@ struct virtio_user_params {
 	 * Without MRG_RXBUF a receive buffer must hold a whole packet, so at
 	 * least 1518. */
 	uint32_t buf_len;
+	/* Shared pools (vhost_pktbuf_pool_create_shared) whose buffers this
+	 * front-end posts to the back-end by reference (zero-copy, see
+	 * Packets); at most VIRTIO_USER_MAX_POOLS, else EINVAL, as for a pool
+	 * not created shared or listed twice. Copied at create; the pools must outlive the
+	 * front-end (it holds references to their buffers until destroy). */
+	struct vhost_pktbuf_pool *const *pools;
+	unsigned npools;
 };
 
 uint64_t virtio_user_supported_features(void);
@@ -118,7 +150,9 @@ uint64_t virtio_user_disconnects(const struct virtio_user *vu);
 uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf *const *pkts, uint16_t n);
 /* Receive up to n packets of pair qp into buffers from pool; the caller
- * owns the packets returned. Receive buffers are posted again at once. */
+ * owns the packets returned. Receive buffers are posted again at once;
+ * with a registered pool (zero-copy) its own buffers, at the start of the
+ * next burst (then the ones the caller freed meanwhile come back). */
 uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf_pool *pool,
 			      struct vhost_pktbuf **pkts, uint16_t n);
@@ -159,6 +193,8 @@ struct virtio_user_queue_stats {
 	uint64_t empty_polls;   /* bursts that moved nothing */
 	uint64_t lost_on_reset; /* rx: returned by a back-end that went away */
 	uint64_t broken;        /* times the back-end broke this ring */
+	uint64_t zero_copy;     /* tx: packets posted by reference; rx:
+				 * packets received in place */
 };
 
 /* Counters of ring (written by the data thread; read without stopping

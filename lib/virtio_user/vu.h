@@ -40,6 +40,8 @@ struct vu_ring {
 	bool intr;              /* the application wants calls */
 	bool event_idx, mrg;
 	bool packed;            /* VIRTIO_F_RING_PACKED negotiated */
+	bool rx_desc_dirty;     /* split receive: a descriptor carried a
+				 * pktbuf since ring_clear wrote slots */
 	uint16_t index, size, mask;
 	/* Split: descriptor table, avail and used rings. Packed: the
 	 * descriptor ring (pdesc, the same memory), the driver event area
@@ -78,6 +80,13 @@ struct vu_ring {
 	uint64_t tx_features;   /* net_hdr_from_pkt view of the features */
 	uint32_t *lens;         /* private: each buffer's posted length
 				 * (packed rings are rewritten on recovery) */
+	uint64_t *addrs;        /* private: each descriptor's address, likewise
+				 * (and what split descriptors hold: see
+				 * rx_refill_zc) */
+	/* Per chain head: the packet posted by reference (zero-copy), whose
+	 * reference we hold until the chain comes back or the ring is reset;
+	 * NULL for a chain of slots. */
+	struct vhost_pktbuf **zc;
 	int kickfd, callfd;
 	struct virtio_user_queue_stats st;
 };
@@ -96,6 +105,10 @@ struct virtio_user {
 	int memfd;
 	uint8_t *mem;
 	uint64_t mem_size;
+	/* Shared pools posted by reference; their areas are regions 1.. of
+	 * SET_MEM_TABLE. */
+	struct vhost_pktbuf_pool *pools[VIRTIO_USER_MAX_POOLS];
+	unsigned npools;
 	struct vu_ring rings[VU_MAX_RINGS];
 	/* control */
 	pthread_t thread;
@@ -111,7 +124,8 @@ struct virtio_user {
 /* vu_mem.c: memory and ring layout */
 int vu_mem_init(struct virtio_user *vu);
 void vu_mem_fini(struct virtio_user *vu);
-/* The ring's descriptors back to the free list, indices to 0. */
+/* The ring's descriptors back to the free list, indices to 0; packets
+ * posted by reference released. */
 void vu_ring_reset(struct vu_ring *r);
 /* After a back-end went away (ring stopped): consume what it returned,
  * then make the heads still in flight available again, in post order

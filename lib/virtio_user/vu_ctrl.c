@@ -91,8 +91,26 @@ struct virtio_user *virtio_user_create(const struct virtio_user_params *p)
 	    vu->p.buf_len > VHOST_PKTBUF_MAX_PKT_LEN ||
 	    (vu->offered & ~SUPPORTED) ||
 	    !(vu->offered & BIT(VIRTIO_F_VERSION_1)) ||
-	    (!(vu->offered & BIT(VIRTIO_NET_F_MRG_RXBUF)) && vu->p.buf_len < 1518))
+	    (!(vu->offered & BIT(VIRTIO_NET_F_MRG_RXBUF)) && vu->p.buf_len < 1518) ||
+	    p->npools > VIRTIO_USER_MAX_POOLS || (p->npools && !p->pools))
 		goto fail;
+	for (unsigned i = 0; i < p->npools; i++) {
+		int fd;
+		void *base;
+		uint64_t len;
+
+		if (vhost_pktbuf_pool_shared_area(p->pools[i], &fd, &base, &len))
+			goto fail;
+		/* Listed twice: two regions over the same memory, which a
+		 * back-end may refuse. */
+		for (unsigned k = 0; k < vu->npools; k++)
+			if (vu->pools[k] == p->pools[i])
+				goto fail;
+		vu->pools[vu->npools++] = p->pools[i];
+	}
+	/* Copied: the caller's array need not outlive create. */
+	vu->p.pools = NULL;
+	vu->p.npools = 0;
 	vu->nrings = (uint16_t)(2 * vu->p.queue_pairs);
 	pthread_mutex_init(&vu->lock, NULL);
 	pthread_cond_init(&vu->cond, NULL);

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vu.h"
+#include "vu_ring.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 #define PAGE 4096u
@@ -69,7 +69,9 @@ int vu_mem_init(struct virtio_user *vu)
 		r->next = calloc(size, sizeof(*r->next));
 		r->heads = calloc(size, sizeof(*r->heads));
 		r->lens = calloc(size, sizeof(*r->lens));
-		if (!r->next || !r->heads || !r->lens)
+		r->addrs = calloc(size, sizeof(*r->addrs));
+		r->zc = calloc(size, sizeof(*r->zc));
+		if (!r->next || !r->heads || !r->lens || !r->addrs || !r->zc)
 			return -ENOMEM;
 		vu_ring_reset(r);
 	}
@@ -79,6 +81,15 @@ int vu_mem_init(struct virtio_user *vu)
 void vu_mem_fini(struct virtio_user *vu)
 {
 	for (uint16_t i = 0; i < vu->nrings; i++) {
+		struct vu_ring *r = &vu->rings[i];
+
+		/* Packets still posted by reference: ours to release. */
+		for (uint16_t h = 0; r->zc && h < r->size; h++)
+			vu_zc_release(r, h);
+		free(r->addrs);
+		free(r->zc);
+		r->addrs = NULL;
+		r->zc = NULL;
 		free(vu->rings[i].next);
 		free(vu->rings[i].heads);
 		free(vu->rings[i].lens);

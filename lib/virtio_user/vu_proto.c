@@ -89,7 +89,8 @@ int vu_negotiate(struct virtio_user *vu, int fd)
 {
 	uint64_t be, pf = 0, qn, features;
 	uint16_t pairs = vu->p.queue_pairs;
-	struct vhost_user_memory m = { .nregions = 1 };
+	struct vhost_user_memory m = { .nregions = 1 + vu->npools };
+	int fds[1 + VIRTIO_USER_MAX_POOLS] = { vu->memfd };
 	bool ack;
 	int ret;
 
@@ -137,15 +138,26 @@ int vu_negotiate(struct virtio_user *vu, int fd)
 		ret = request_u64(vu, fd, VHOST_USER_SET_FEATURES, features);
 	if (ret)
 		return ret;
-	/* One region: our addresses are the "guest physical" ones. */
+	/* Our memory, then each shared pool's buffer area (zero-copy): our
+	 * addresses are the "guest physical" ones. */
 	m.regions[0].guest_phys_addr = (uint64_t)(uintptr_t)vu->mem;
 	m.regions[0].userspace_addr = (uint64_t)(uintptr_t)vu->mem;
 	m.regions[0].memory_size = vu->mem_size;
 	m.regions[0].mmap_offset = 0;
+	for (unsigned i = 0; i < vu->npools; i++) {
+		struct vhost_user_mem_region *rg = &m.regions[1 + i];
+		void *base;
+
+		vhost_pktbuf_pool_shared_area(vu->pools[i], &fds[1 + i], &base,
+					      &rg->memory_size);
+		rg->guest_phys_addr = rg->userspace_addr =
+			(uint64_t)(uintptr_t)base;
+		rg->mmap_offset = 0;
+	}
 	ret = vu_request(fd, ack, VHOST_USER_SET_MEM_TABLE, &m,
 			 (uint32_t)(offsetof(struct vhost_user_memory, regions) +
-				    sizeof(m.regions[0])),
-			 &vu->memfd, 1);
+				    m.nregions * sizeof(m.regions[0])),
+			 fds, m.nregions);
 	if (ret)
 		return ret;
 	atomic_store(&vu->features, features);

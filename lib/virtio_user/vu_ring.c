@@ -28,9 +28,12 @@ static void ring_clear(struct vu_ring *r)
 		/* Receive buffers, and generator packets, never change. */
 		r->desc[i].addr = (uint64_t)(uintptr_t)vu_slot(r, i);
 		r->desc[i].len = r->post_len;
+		r->lens[i] = r->post_len;
+		r->addrs[i] = r->desc[i].addr;
 		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
 		r->desc[i].next = 0;
 	}
+	r->rx_desc_dirty = false;
 	r->avail->flags = 0;
 	r->avail->idx = 0;
 	r->used->flags = 0;
@@ -40,6 +43,7 @@ static void ring_clear(struct vu_ring *r)
 void vu_ring_reset(struct vu_ring *r)
 {
 	for (uint16_t i = 0; i < r->size; i++) {
+		vu_zc_release(r, i);
 		r->next[i] = (uint16_t)(i + 1);
 		r->heads[i].ndesc = 0;
 		r->heads[i].seq = 0;
@@ -84,7 +88,8 @@ static uint32_t recover_packed(struct vu_ring *r, uint16_t *inflight,
 		uint16_t head = inflight[i], d = head, nd = r->heads[head].ndesc;
 
 		for (uint16_t j = 0; j < nd; j++) {
-			vu_desc_write(r, head, j, d, r->lens[d], j + 1 < nd);
+			vu_desc_write(r, head, j, d, r->addrs[d], r->lens[d],
+				      j + 1 < nd);
 			d = r->next[d];
 		}
 		vu_post(r, head);
@@ -107,6 +112,7 @@ uint32_t vu_ring_recover(struct vu_ring *r)
 
 			if (!r->tx)
 				r->st.lost_on_reset++;
+			vu_zc_release(r, head);
 			vu_free_chain(r, head);
 			vu_p_advance(r, &r->used_pos, &r->used_wrap, nd);
 		}
@@ -123,6 +129,7 @@ uint32_t vu_ring_recover(struct vu_ring *r)
 			goto reset;
 		if (!r->tx)
 			r->st.lost_on_reset++;
+		vu_zc_release(r, head);
 		vu_free_chain(r, head);
 	}
 	r->last_used = (uint16_t)(r->last_used + n);

@@ -60,6 +60,18 @@ static inline void vu_free_chain(struct vu_ring *r, uint16_t head)
 	r->heads[head].ndesc = 0;
 }
 
+/* Drop the reference on the packet the chain at head carried by
+ * reference, if any (the chain came back or will never be used). */
+static inline void vu_zc_release(struct vu_ring *r, uint16_t head)
+{
+	struct vhost_pktbuf *p = r->zc[head];
+
+	if (p) {
+		r->zc[head] = NULL;
+		vhost_pktbuf_free(p);
+	}
+}
+
 #define VU_P_AVAIL ((uint16_t)(1u << VRING_PACKED_DESC_F_AVAIL))
 #define VU_P_USED ((uint16_t)(1u << VRING_PACKED_DESC_F_USED))
 
@@ -144,13 +156,15 @@ static inline void vu_used_extend(const struct vu_ring *r, uint16_t *count,
 }
 
 /* A used entry's id and length, checked: a head we posted and have not
- * had back, and a length within its buffer for receive rings. */
+ * had back, and a length within its buffer for receive rings (lens[],
+ * private: receive chains are one descriptor). */
 static inline int vu_used_check(const struct vu_ring *r, uint32_t id,
 				uint32_t l, uint16_t *head, uint32_t *len)
 {
 	if (id >= r->size || !r->heads[id].ndesc)
 		return -1;
-	if (!r->tx && l > r->slot_len)
+	/* Receive: within what was posted (a slot, or a pktbuf's room). */
+	if (!r->tx && l > r->lens[id])
 		return -1;
 	*head = (uint16_t)id;
 	*len = l;
@@ -201,11 +215,12 @@ static inline int vu_p_used_next(const struct vu_ring *r, uint16_t *head,
 			     len) < 0 ? -1 : 1;
 }
 
-/* Write descriptor k of the chain head (buffer d, len bytes, more: not
- * the last). Split: the descriptor table entry of d. Packed: the ring slot
- * k after avail_pos; the head's flags wait for vu_post. */
+/* Write descriptor k of the chain head (descriptor d, len bytes at addr,
+ * more: not the last). Split: the descriptor table entry of d. Packed: the
+ * ring slot k after avail_pos; the head's flags wait for vu_post. */
 static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
-				 uint16_t d, uint32_t len, bool more)
+				 uint16_t d, uint64_t addr, uint32_t len,
+				 bool more)
 {
 	if (r->packed) {
 		uint32_t p = (uint32_t)r->avail_pos + k;
@@ -222,17 +237,21 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 		f |= w ? VU_P_AVAIL : VU_P_USED;
 		if (!r->tx)
 			f |= VRING_DESC_F_WRITE;
-		pd->addr = (uint64_t)(uintptr_t)vu_slot(r, d);
+		pd->addr = addr;
 		pd->len = len;
 		pd->id = head;
 		r->lens[d] = len;
+		r->addrs[d] = addr;
 		if (k == 0)
 			r->head_flags = f;
 		else
 			pd->flags = f;
 		return;
 	}
+	r->desc[d].addr = addr;
 	r->desc[d].len = len;
+	r->lens[d] = len;
+	r->addrs[d] = addr;
 	if (more) {
 		r->desc[d].flags = VRING_DESC_F_NEXT;
 		r->desc[d].next = r->next[d];
@@ -264,7 +283,9 @@ static inline void vu_post(struct vu_ring *r, uint16_t head)
 static inline void vu_post_prebuilt(struct vu_ring *r, uint16_t head)
 {
 	if (r->packed)
-		vu_desc_write(r, head, 0, head, r->post_len, false);
+		vu_desc_write(r, head, 0, head,
+			      (uint64_t)(uintptr_t)vu_slot(r, head),
+			      r->post_len, false);
 	vu_post(r, head);
 }
 

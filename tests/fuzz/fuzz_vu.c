@@ -9,7 +9,9 @@
  *    (replies to GET_FEATURES, GET_PROTOCOL_FEATURES, acks ...), then it
  *    hangs up; vu_negotiate() runs against it.
  *  - odd: byte 1 sets the features (bit 0 MRG_RXBUF, bit 1 EVENT_IDX,
- *    bit 2 CSUM+GUEST_CSUM, bit 3 RING_PACKED), byte 2 how many packets
+ *    bit 2 CSUM+GUEST_CSUM, bit 3 RING_PACKED, bit 4 zero-copy: a
+ *    front-end with a shared pool registered, receive buffers its pktbufs,
+ *    transmitted packets by reference), byte 2 how many packets
  *    are transmitted first; the rest is copied over both used rings (idx
  *    and entries; packed: the whole descriptor ring, flags, ids and
  *    lengths, and the device event area) and then over receive buffer
@@ -30,8 +32,8 @@
 
 #define QSIZE 64
 
-static struct virtio_user *vu;
-static struct vhost_pktbuf_pool *pool;
+static struct virtio_user *vu_copy, *vu_zc;
+static struct vhost_pktbuf_pool *cpool, *zpool;
 
 static void init(void)
 {
@@ -39,9 +41,13 @@ static void init(void)
 					.queue_size = QSIZE };
 
 	vhost_log_set_level(VHOST_LOG_ERR);
-	vu = virtio_user_create(&p);
-	pool = vhost_pktbuf_pool_create("fuzz", 2048, 2048, 0);
-	if (!vu || !pool)
+	vu_copy = virtio_user_create(&p);
+	cpool = vhost_pktbuf_pool_create("fuzz", 2048, 2048, 0);
+	zpool = vhost_pktbuf_pool_create_shared("fuzz-zc", 2048, 2048, 0);
+	p.pools = &zpool;
+	p.npools = 1;
+	vu_zc = zpool ? virtio_user_create(&p) : NULL;
+	if (!vu_copy || !cpool || !vu_zc)
 		abort();
 }
 
@@ -60,13 +66,19 @@ static void fuzz_replies(const uint8_t *d, size_t n)
 		return;
 	}
 	shutdown(sv[1], SHUT_WR);
-	(void)vu_negotiate(vu, sv[0]);
+	(void)vu_negotiate(vu_copy, sv[0]);
 	close(sv[0]);
 	close(sv[1]);
 }
 
 static void fuzz_rings(const uint8_t *d, size_t n)
 {
+	/* Bit 4: the zero-copy front-end (its shared pool registered). */
+	bool zc = n && (d[0] & 16);
+	struct virtio_user *vu = zc ? vu_zc : vu_copy;
+	struct vhost_pktbuf_pool *pool = zc ? zpool : cpool;
+	/* Zero-copy transmits only packets of more than 256 bytes. */
+	uint16_t tx_len = zc ? 300 : 100;
 	struct vu_ring *rx = &vu->rings[0], *tx = &vu->rings[1];
 	struct vhost_pktbuf *p[QSIZE];
 	uint64_t f = 1ull << VIRTIO_F_VERSION_1, bytes = 0;
@@ -94,10 +106,15 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 		r->gen = false;
 		r->ready = true;
 	}
-	vu_ring_post_rx(rx);
+	/* Zero-copy: the receive ring filled with pktbufs of the pool (the
+	 * first burst finds no used entry, then refills). */
+	if (zc)
+		virtio_user_rx_burst(vu, 0, pool, p, QSIZE);
+	else
+		vu_ring_post_rx(rx);
 	if (vhost_pktbuf_alloc_bulk(pool, p, k ? k : 1) == 0) {
 		for (uint16_t i = 0; i < (k ? k : 1); i++)
-			memset(vhost_pktbuf_append(p[i], 60), 0x5a, 60);
+			memset(vhost_pktbuf_append(p[i], tx_len), 0x5a, tx_len);
 		virtio_user_tx_burst(vu, 0, p, k);
 		vhost_pktbuf_free_bulk(p, k ? k : 1);
 	}
@@ -121,7 +138,8 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 	for (uint16_t h = 0; h < QSIZE && n; h++) {
 		size_t len = n < VU_HDR_LEN ? n : VU_HDR_LEN;
 
-		memcpy(vu_slot(rx, h), d, len);
+		memcpy(rx->zc[h] ? (uint8_t *)vhost_pktbuf_data(rx->zc[h]) -
+			       VU_HDR_LEN : vu_slot(rx, h), d, len);
 		d += len;
 		n -= len;
 	}
@@ -132,13 +150,18 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 		virtio_user_gen_rx(vu, 0, QSIZE, &bytes);
 		if (vhost_pktbuf_alloc_bulk(pool, p, 4) == 0) {
 			for (int i = 0; i < 4; i++)
-				memset(vhost_pktbuf_append(p[i], 100), 1, 100);
+				memset(vhost_pktbuf_append(p[i], tx_len), 1, tx_len);
 			virtio_user_tx_burst(vu, 0, p, 4);
 			vhost_pktbuf_free_bulk(p, 4);
 		}
 	}
 	if (rx->nfree > rx->size || tx->nfree > tx->size)
 		abort();
+	/* Zero-copy: what the rings still hold goes back with a reset. */
+	if (zc) {
+		vu_ring_reset(rx);
+		vu_ring_reset(tx);
+	}
 	/* Every packet buffer back in the pool (no cache: exact). */
 	if (vhost_pktbuf_pool_avail(pool) != vhost_pktbuf_pool_count(pool))
 		abort();
@@ -148,7 +171,7 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	if (!vu)
+	if (!vu_copy)
 		init();
 	if (n < 1)
 		return 0;

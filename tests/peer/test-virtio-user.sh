@@ -25,6 +25,11 @@
 #   ours-mq2             virtio-fwd and vhost-fwd both with two queue pairs
 #   ours-mq              virtio-fwd asks two pairs of vhost-fwd --queues 1 (no MQ):
 #                        it falls back to one pair and traffic flows
+#   *-copy-loop          the loops with virtio-fwd --copy (private pool, copies);
+#                        every other case must show zero-copy receive in
+#                        virtio-fwd's JSON
+#   ours-g2h-1518, dpdk-g2h-1518  g2h with 1518-byte packets, sent by reference
+#                        (tx_zero_copy > 0)
 #   *-packed-*           the same cases with packed rings (virtio-fwd --packed; the
 #                        negotiated features must include VIRTIO_F_RING_PACKED):
 #                        ours-packed-{g2h,h2g-mrg0,h2g-mrg1,loop,restart-be},
@@ -129,6 +134,14 @@ result() { # result NAME OK DETAIL
 # of the features virtio-fwd logs when the back-end is ready).
 fe_clean() {
     [[ $(jget "$1" broken) == 0 && $(jget "$1" rx_bad_hdr) == 0 ]] || return 1
+    # Zero-copy (virtio-fwd's shared pool) unless --copy: received in place
+    # once the slots posted at set-up (at most 1024 per ring) were used;
+    # with EXPECT_TX_ZC (packets of more than 256 bytes: smaller ones are
+    # copied) sent by reference.
+    if [[ ${VF_EXTRA:-} != *--copy* ]]; then
+        [[ $(jget "$1" rx_packets) -le 2048 || $(jget "$1" rx_zero_copy) -gt 0 ]] || return 1
+        [[ -z ${EXPECT_TX_ZC:-} || $(jget "$1" tx_zero_copy) -gt 0 ]] || return 1
+    fi
     [[ ${VF_EXTRA:-} == *--packed* ]] || return 0
     local f
     f=$(grep -o 'back-end ready.*features 0x[0-9a-f]*' "$TP_DIR/$1.err" | tail -1 | grep -o '0x[0-9a-f]*$')
@@ -387,7 +400,8 @@ ALL=(ours-g2h-mrg0 ours-g2h-mrg1 ours-h2g-mrg0 ours-h2g-mrg1 ours-loop ours-serv
      dpdk-interrupt ours-interrupt container
      ours-packed-g2h ours-packed-h2g-mrg0 ours-packed-h2g-mrg1 ours-packed-loop
      ours-packed-restart-be dpdk-packed-g2h dpdk-packed-h2g-mrg0 dpdk-packed-h2g-mrg1
-     dpdk-packed-loop dpdk-packed-restart-client)
+     dpdk-packed-loop dpdk-packed-restart-client ours-copy-loop dpdk-copy-loop
+     ours-g2h-1518 dpdk-g2h-1518)
 ((${#CASES[@]})) || CASES=("${ALL[@]}")
 for c in "${CASES[@]}"; do
     case $c in
@@ -424,6 +438,10 @@ for c in "${CASES[@]}"; do
         dpdk-packed-restart-client) VF_EXTRA=--packed case_dpdk_restart "$c" client ;;
         dpdk-interrupt) VF_EXTRA=--interrupt case_dpdk_h2g "$c" 1 64 ;;
         ours-interrupt) VF_EXTRA=--interrupt case_ours_h2g "$c" 1 64 ;;
+        ours-copy-loop) VF_EXTRA=--copy case_ours_loop "$c" ;;
+        ours-g2h-1518) EXPECT_TX_ZC=1 VF_EXTRA="--pkt-len 1518" case_ours_g2h "$c" 1 ;;
+        dpdk-g2h-1518) EXPECT_TX_ZC=1 VF_EXTRA="--pkt-len 1518" case_dpdk_g2h "$c" 1 ;;
+        dpdk-copy-loop) VF_EXTRA=--copy case_dpdk_loop "$c" ;;
         *) echo "FAIL $c: unknown case"; FAIL=$((FAIL + 1)) ;;
     esac
 done

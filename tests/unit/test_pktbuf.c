@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <vhost/pktbuf.h>
 
@@ -592,6 +593,44 @@ static void bench(uint32_t cache_size)
 	vhost_pktbuf_pool_destroy(p);
 }
 
+/* A shared pool: every buffer (headroom + data room) inside its memfd
+ * area, every header outside it, the area sealed against shrinking; an
+ * ordinary pool has no area. */
+static void test_shared(void)
+{
+	struct vhost_pktbuf_pool *pool =
+		vhost_pktbuf_pool_create_shared("s", 100, 2048, 8);
+	struct vhost_pktbuf_pool *plain = vhost_pktbuf_pool_create("p", 4, 2048, 0);
+	struct vhost_pktbuf *m[100];
+	uint64_t len = 0;
+	void *base = NULL;
+	int fd = -1;
+
+	CHECK(pool && plain);
+	if (!pool || !plain)
+		return;
+	CHECK(vhost_pktbuf_pool_shared_area(plain, &fd, &base, &len) == -EINVAL);
+	CHECK(vhost_pktbuf_pool_shared_area(pool, &fd, &base, &len) == 0);
+	CHECK(fd >= 0 && base && len >= 100ull * (VHOST_PKTBUF_HEADROOM + 2048) &&
+	      len % 4096 == 0);
+	CHECK(ftruncate(fd, 4096) < 0 && errno == EPERM);
+	CHECK(vhost_pktbuf_alloc_bulk(pool, m, 100) == 0);
+	for (int i = 0; i < 100; i++) {
+		uintptr_t b = (uintptr_t)m[i]->buf, a = (uintptr_t)base;
+		uintptr_t h = (uintptr_t)m[i];
+
+		CHECK(b >= a && b + m[i]->buf_len <= a + len);
+		CHECK(h + sizeof(*m[i]) <= a || h >= a + len);
+		memset(vhost_pktbuf_append(m[i], 2048), i, 2048);
+	}
+	vhost_pktbuf_free_bulk(m, 100);
+	CHECK(vhost_pktbuf_pool_avail(pool) == 100);
+	CHECK(vhost_pktbuf_pool_create_shared("s", 0, 2048, 0) == NULL &&
+	      errno == EINVAL);
+	vhost_pktbuf_pool_destroy(pool);
+	vhost_pktbuf_pool_destroy(plain);
+}
+
 int main(int argc, char **argv)
 {
 	static const uint32_t caches[] = { 0, 1, 7, 32, 256 };
@@ -608,6 +647,7 @@ int main(int argc, char **argv)
 	test_multiseg();
 	test_producer_consumer();
 	test_destroy_threads();
+	test_shared();
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
 		bench(0);
 		bench(256);

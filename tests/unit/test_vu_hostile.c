@@ -6,7 +6,9 @@
  * entries in every ring (index past what is in flight, id out of range or
  * not in flight, a duplicate id, a length past the buffer, num_buffers out
  * of range, a short or invalid header), and the same on packed rings plus
- * a ring marked used all over. The front-end must refuse each,
+ * a ring marked used all over; the used-entry cases again with packets
+ * sent by reference (zero-copy: no reference dropped twice, none kept
+ * after the ring is reset). The front-end must refuse each,
  * keep running, count it, and work again with the next, well-behaved
  * back-end.
  */
@@ -212,10 +214,42 @@ static bool hung_up(int fd)
 	return poll(&p, 1, 5000) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) == 0;
 }
 
+/* Zero-copy mode of the used-entry cases: their pool is a shared one,
+ * registered with the front-end, so transmitted packets go by reference. */
+static bool zc_mode;
+static struct vhost_pktbuf_pool *zc_pool;
+
+static struct vhost_pktbuf_pool *case_pool(void)
+{
+	struct vhost_pktbuf_pool *pool =
+		zc_mode ? vhost_pktbuf_pool_create_shared("h", 1024, 2048, 0) :
+			  vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+
+	zc_pool = zc_mode ? pool : NULL;
+	return pool;
+}
+
+/* After a bad used entry on the transmit ring: the two packets (300
+ * bytes: smaller ones are copied) sent by reference are still held (refcnt 2: the caller's and ours), but for one
+ * the back-end did return once (dup): never dropped twice. */
+static void check_zc_refs(struct virtio_user *vu, struct vhost_pktbuf **p,
+			  bool dup)
+{
+	struct virtio_user_queue_stats st;
+
+	if (!zc_mode)
+		return;
+	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
+	CHECK_EQ(st.zero_copy, 2);
+	CHECK_EQ(vhost_pktbuf_refcnt_read(p[0]) + vhost_pktbuf_refcnt_read(p[1]),
+		 dup ? 3 : 4);
+}
+
 static struct virtio_user *fe_new(uint16_t pairs, uint64_t features)
 {
 	struct virtio_user_params p = { .path = path, .queue_pairs = pairs,
-					.features = features };
+					.features = features,
+					.pools = &zc_pool, .npools = !!zc_pool };
 	struct virtio_user *vu = virtio_user_create(&p);
 
 	if (vu && virtio_user_start(vu)) {
@@ -339,7 +373,7 @@ static void put_used(struct fake *f, int i, uint16_t slot, uint32_t id,
 
 static void case_bad_used(void)
 {
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+	struct vhost_pktbuf_pool *pool = case_pool();
 
 	for (int c = 0; c < USED_CASES; c++) {
 		struct virtio_user *vu = fe_new(1, 0);
@@ -358,7 +392,7 @@ static void case_bad_used(void)
 		if (tx) {
 			CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, 2), 0);
 			for (int k = 0; k < 2; k++) {
-				memset(vhost_pktbuf_append(p[k], 60), 0xab, 60);
+				memset(vhost_pktbuf_append(p[k], 300), 0xab, 300);
 			}
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 2);
 			head = avail_of(&f, 1)->ring[0];
@@ -373,6 +407,7 @@ static void case_bad_used(void)
 			}
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			check_zc_refs(vu, p, c == TX_ID_DUP);
 			vhost_pktbuf_free_bulk(p, 2);
 		} else {
 			/* Receive buffers are posted: fill the first. */
@@ -472,7 +507,7 @@ static const char *const packed_names[] = {
 
 static void case_bad_used_packed(void)
 {
-	struct vhost_pktbuf_pool *pool = vhost_pktbuf_pool_create("h", 1024, 2048, 0);
+	struct vhost_pktbuf_pool *pool = case_pool();
 	uint64_t feat = virtio_user_default_features() | BIT(VIRTIO_F_RING_PACKED);
 
 	for (int c = 0; c < P_CASES; c++) {
@@ -495,7 +530,7 @@ static void case_bad_used_packed(void)
 		if (tx) {
 			CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, 2), 0);
 			for (int k = 0; k < 2; k++)
-				memset(vhost_pktbuf_append(p[k], 60), 0xab, 60);
+				memset(vhost_pktbuf_append(p[k], 300), 0xab, 300);
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 2);
 			head = ring0[0].id;
 			switch (c) {
@@ -508,6 +543,7 @@ static void case_bad_used_packed(void)
 			}
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
 			CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 2), 0);
+			check_zc_refs(vu, p, c == P_TX_ID_DUP);
 			vhost_pktbuf_free_bulk(p, 2);
 		} else {
 			/* Receive buffers are posted: fill the first. */
@@ -584,6 +620,93 @@ static void case_bad_used_packed(void)
 	vhost_pktbuf_pool_destroy(pool);
 }
 
+/* Zero-copy receive: once the posted slots are consumed, rx_burst posts
+ * pktbufs of its (registered) pool. A used length past a pktbuf's room
+ * (but within a slot's: the check must be the posted length), or a used
+ * index ahead, breaks the ring; the pktbufs posted are released when the
+ * next back-end resets it, and none is freed twice. */
+static void case_bad_used_rx_zc(void)
+{
+	enum { LEN_PAST, IDX_AHEAD, CASES };
+
+	for (int c = 0; c < CASES; c++) {
+		struct vhost_pktbuf_pool *pool;
+		struct virtio_user *vu;
+		struct fake f = { .fd = -1, .callfd = { -1, -1, -1, -1 } };
+		struct virtio_user_queue_stats st;
+		struct vhost_pktbuf *p[32];
+		uint32_t got = 0;
+		uint16_t head;
+
+		zc_mode = true;
+		pool = case_pool();
+		vu = fe_new(1, 0);
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		/* The 256 slots posted at set-up: good 60-byte packets. */
+		for (uint16_t k = 0; k < 256; k++) {
+			struct virtio_net_hdr_mrg_rxbuf *h;
+
+			head = avail_of(&f, 0)->ring[k];
+			h = host(&f, desc_of(&f, 0)[head].addr);
+			memset(h, 0, 72);
+			h->num_buffers = 1;
+			put_used(&f, 0, k, head, 72, (uint16_t)(k + 1));
+		}
+		for (int b = 0; b < 16 && got < 256; b++) {
+			uint16_t n = virtio_user_rx_burst(vu, 0, pool, p, 32);
+
+			got += n;
+			vhost_pktbuf_free_bulk(p, n);
+		}
+		CHECK_EQ(got, 256);
+		/* A burst refills before it reads: one more, finding
+		 * nothing, posts the last ones. Now pktbufs are posted: 256
+		 * of the pool's 1024 out. */
+		CHECK_EQ(virtio_user_rx_burst(vu, 0, pool, p, 32), 0);
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024 - 256);
+		head = avail_of(&f, 0)->ring[0];
+		CHECK(desc_of(&f, 0)[head].addr < f.uva ||
+		      desc_of(&f, 0)[head].addr >= f.uva + f.map_len);
+		{
+			/* A good header in the pktbuf's headroom (the fake
+			 * maps only region 0, but shares our address space). */
+			struct virtio_net_hdr_mrg_rxbuf *h = (void *)(uintptr_t)
+				desc_of(&f, 0)[head].addr;
+
+			memset(h, 0, sizeof(*h));
+			h->num_buffers = 1;
+		}
+		if (c == LEN_PAST)
+			put_used(&f, 0, 256, head, 12 + 2048 + 20, 257);
+		else
+			put_used(&f, 0, 256, head, 72, 256 + 300);
+		CHECK_EQ(virtio_user_rx_burst(vu, 0, pool, p, 32), 0);
+		CHECK_EQ(virtio_user_stats_get(vu, 0, &st), 0);
+		CHECK_EQ(st.broken, 1);
+		CHECK(virtio_user_ring_broken(vu, 0));
+		/* The next back-end: the ring reset, the pktbufs released. */
+		fake_close(&f);
+		f.fd = fake_accept();
+		CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+		CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+		{
+			uint64_t end = now_ms() + 5000;
+
+			while (virtio_user_ring_broken(vu, 0) && now_ms() < end)
+				usleep(1000);
+		}
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024);
+		virtio_user_destroy(vu);
+		fake_close(&f);
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool), 1024);
+		vhost_pktbuf_pool_destroy(pool);
+		zc_mode = false;
+		zc_pool = NULL;
+	}
+}
+
 int main(void)
 {
 	int fds0 = fe_count_fds();
@@ -598,6 +721,11 @@ int main(void)
 	RUN(case_destroy_stalled);
 	RUN(case_bad_used);
 	RUN(case_bad_used_packed);
+	zc_mode = true;
+	RUN(case_bad_used);
+	RUN(case_bad_used_packed);
+	zc_mode = false;
+	RUN(case_bad_used_rx_zc);
 	close(listen_fd);
 	unlink(path);
 	/* Every front-end, connection and eventfd closed. */

@@ -5,7 +5,11 @@
  * checked, mergeable buffers on and off, jumbo (multi-buffer) packets,
  * checksum offload metadata both ways, two queue pairs, both socket roles,
  * the back-end restarting with packets in flight (none lost, none twice),
- * the front-end restarting, and interrupt mode (call eventfd).
+ * the front-end restarting, and interrupt mode (call eventfd); all of it
+ * again with a shared pool posted by reference (zero-copy), with every
+ * buffer back in the pool after each case, and the references zero-copy
+ * holds checked on their own (case_zc_refs; packets of more than 256
+ * bytes: smaller ones are copied).
  */
 #include <errno.h>
 #include <linux/virtio_net.h>
@@ -60,6 +64,8 @@ static const struct vhost_device_ops be_ops = {
 };
 
 static struct vhost_pktbuf_pool *pool;
+/* Zero-copy mode: pool is a shared one, registered with every front-end. */
+static bool zc;
 static char path[64];
 /* Added to every front-end's features: 0 (split rings) or
  * VIRTIO_F_RING_PACKED (every case again on packed rings). */
@@ -115,6 +121,7 @@ static struct virtio_user *fe_start(uint32_t flags, uint16_t pairs,
 		.path = path, .flags = flags, .queue_pairs = pairs,
 		.features = (features ? features : virtio_user_default_features()) |
 			    fe_extra,
+		.pools = &pool, .npools = zc,
 	};
 	struct virtio_user *vu = virtio_user_create(&p);
 
@@ -274,9 +281,14 @@ static void case_client_mrg(void)
 	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
 	CHECK_EQ(st.packets, 6000);
 	CHECK_EQ(st.broken, 0);
+	/* In zero-copy mode every packet of more than 256 bytes (1518 and
+	 * 9000) by reference, the 64-byte ones copied; none otherwise. */
+	CHECK_EQ(st.zero_copy, zc ? 4000 : 0);
 	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_RX(0), &st), 0);
 	CHECK_EQ(st.packets, 6000);
 	CHECK_EQ(st.bad_hdr + st.no_pktbuf + st.too_big, 0);
+	/* Received in place once the slots posted at set-up were used. */
+	CHECK(zc ? st.zero_copy >= 5000 : st.zero_copy == 0);
 	virtio_user_destroy(vu);
 	be_stop(&be);
 }
@@ -652,31 +664,158 @@ static void case_generator(void)
 	be_stop(&be);
 }
 
+/* Zero-copy references: each packet sent by reference is held (refcnt +1)
+ * while the back-end has it, across a back-end restart (posted again, its
+ * contents intact), dropped once it is used, and at destroy. Shared
+ * packets take a separate header descriptor, exclusive ones have the
+ * header pushed into their headroom; chained ones (jumbo) one descriptor
+ * per segment. */
+static void case_zc_refs(void)
+{
+	enum { N = 64 };
+	struct be be;
+	struct virtio_user *vu;
+	struct vhost_pktbuf *p[N], *q[32];
+	int n0 = atomic_load(&be_new);
+	uint32_t got = 0, bad = 0;
+	uint64_t end;
+	struct virtio_user_queue_stats st;
+
+	if (!zc)
+		return;
+	CHECK_EQ(be_start(&be, 0, 1, 0), 0);
+	vu = fe_start(0, 1, 0);
+	CHECK(vu && wait_up(vu, n0));
+	CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, N), 0);
+	for (uint16_t i = 0; i < N; i++) {
+		pkt_build_udp(p[i], i % 8 == 7 ? 5000 : 300 + i * 20, i, mac_a,
+			      mac_b);
+		if (!(i & 1))
+			vhost_pktbuf_refcnt_update(p[i], 1);
+	}
+	CHECK_EQ(virtio_user_tx_burst(vu, 0, p, N), N);
+	for (uint16_t i = 0; i < N; i++)
+		bad += vhost_pktbuf_refcnt_read(p[i]) != (i & 1 ? 2 : 3);
+	CHECK_EQ(bad, 0);
+	/* The back-end goes before using them: still held, for the next. */
+	be_stop(&be);
+	for (uint16_t i = 0; i < N; i++)
+		bad += vhost_pktbuf_refcnt_read(p[i]) != (i & 1 ? 2 : 3);
+	CHECK_EQ(bad, 0);
+	n0 = atomic_load(&be_new);
+	CHECK_EQ(be_start(&be, 0, 1, 0), 0);
+	CHECK(wait_up(vu, n0));
+	end = now_ms() + WAIT_MS;
+	while (got < N && now_ms() < end) {
+		uint16_t n;
+
+		pthread_mutex_lock(&be_lock);
+		n = vhost_dequeue_burst(atomic_load(&be_dev), VHOST_QUEUE_TX(0),
+					pool, q, 32);
+		pthread_mutex_unlock(&be_lock);
+		for (uint16_t i = 0; i < n; i++, got++)
+			bad += !pkt_validate_udp(q[i], true) ||
+			       pkt_seq(q[i]) != got ||
+			       q[i]->pkt_len != p[got]->pkt_len;
+		vhost_pktbuf_free_bulk(q, n);
+	}
+	CHECK_EQ(got, N);
+	CHECK_EQ(bad, 0);
+	/* The next burst reclaims them: our references dropped. */
+	CHECK_EQ(virtio_user_tx_burst(vu, 0, p, 0), 0);
+	for (uint16_t i = 0; i < N; i++) {
+		bad += vhost_pktbuf_refcnt_read(p[i]) != (i & 1 ? 1 : 2);
+		if (!(i & 1))
+			vhost_pktbuf_refcnt_update(p[i], -1);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
+	CHECK_EQ(st.zero_copy, N);
+	/* In flight at destroy: released by it. */
+	CHECK_EQ(virtio_user_tx_burst(vu, 0, p, N), N);
+	CHECK_EQ(vhost_pktbuf_refcnt_read(p[0]), 2);
+	virtio_user_destroy(vu);
+	for (uint16_t i = 0; i < N; i++)
+		bad += vhost_pktbuf_refcnt_read(p[i]) != 1;
+	CHECK_EQ(bad, 0);
+	vhost_pktbuf_free_bulk(p, N);
+	be_stop(&be);
+}
+
+/* Pools the front-end cannot post by reference are refused at create:
+ * not shared, listed twice, too many, a NULL list. */
+static void case_zc_params(void)
+{
+	struct vhost_pktbuf_pool *plain, *shared[VIRTIO_USER_MAX_POOLS + 1];
+	struct vhost_pktbuf_pool *list[VIRTIO_USER_MAX_POOLS + 1];
+	struct virtio_user_params p = { .path = path, .pools = list };
+	struct virtio_user *vu;
+
+	if (!zc)
+		return;
+	plain = vhost_pktbuf_pool_create("p", 4, 2048, 0);
+	for (unsigned i = 0; i <= VIRTIO_USER_MAX_POOLS; i++)
+		list[i] = shared[i] =
+			vhost_pktbuf_pool_create_shared("s", 4, 2048, 0);
+	p.npools = VIRTIO_USER_MAX_POOLS + 1;
+	errno = 0;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	p.npools = VIRTIO_USER_MAX_POOLS;
+	vu = virtio_user_create(&p);
+	CHECK(vu != NULL);
+	virtio_user_destroy(vu);
+	list[1] = plain;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	list[1] = list[0];
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	p.pools = NULL;
+	CHECK(!virtio_user_create(&p) && errno == EINVAL);
+	for (unsigned i = 0; i <= VIRTIO_USER_MAX_POOLS; i++)
+		vhost_pktbuf_pool_destroy(shared[i]);
+	vhost_pktbuf_pool_destroy(plain);
+}
+
+/* Every buffer back in the pool once a case destroyed its front-end: no
+ * reference kept by a zero-copy post. */
+#define RUN_POOL_FULL(fn)                                                    \
+	do {                                                                 \
+		RUN(fn);                                                     \
+		CHECK_EQ(vhost_pktbuf_pool_avail(pool),                      \
+			 vhost_pktbuf_pool_count(pool));                     \
+	} while (0)
+
 int main(void)
 {
 	int fds0 = fe_count_fds();
 
 	snprintf(path, sizeof(path), "/tmp/test_vu_loop.%d.sock", getpid());
-	pool = vhost_pktbuf_pool_create("t", 8192, 2048, 256);
-	if (!pool)
-		return 1;
-	for (int packed = 0; packed < 2; packed++) {
+	for (int mode = 0; mode < 4; mode++) {
+		int packed = mode & 1;
+
+		zc = mode >> 1;
+		pool = zc ? vhost_pktbuf_pool_create_shared("t", 8192, 2048, 256) :
+			    vhost_pktbuf_pool_create("t", 8192, 2048, 256);
+		if (!pool)
+			return 1;
 		fe_extra = packed ? 1ull << VIRTIO_F_RING_PACKED : 0;
-		printf("-- %s rings\n", packed ? "packed" : "split");
-		RUN(case_client_mrg);
-		RUN(case_no_mrg);
-		RUN(case_server_role);
-		RUN(case_mq);
-		RUN(case_offload);
-		RUN(case_csum_fallback);
-		RUN(case_backend_restart_client);
-		RUN(case_backend_restart_server);
-		RUN(case_frontend_restart);
-		RUN(case_interrupt);
-		RUN(case_generator);
+		printf("-- %s rings%s\n", packed ? "packed" : "split",
+		       zc ? ", zero-copy" : "");
+		RUN_POOL_FULL(case_client_mrg);
+		RUN_POOL_FULL(case_no_mrg);
+		RUN_POOL_FULL(case_server_role);
+		RUN_POOL_FULL(case_mq);
+		RUN_POOL_FULL(case_offload);
+		RUN_POOL_FULL(case_csum_fallback);
+		RUN_POOL_FULL(case_backend_restart_client);
+		RUN_POOL_FULL(case_backend_restart_server);
+		RUN_POOL_FULL(case_frontend_restart);
+		RUN_POOL_FULL(case_interrupt);
+		RUN_POOL_FULL(case_generator);
+		RUN_POOL_FULL(case_zc_refs);
+		RUN_POOL_FULL(case_zc_params);
+		vhost_pktbuf_pool_destroy(pool);
 	}
 	unlink(path);
-	vhost_pktbuf_pool_destroy(pool);
 	CHECK_EQ(fe_count_fds(), fds0);
 	return check_summary("vu_loop");
 }
