@@ -523,7 +523,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 {
 	struct vu_ring *r = ring_get(vu, qp, false);
 	/* pkts[got..have) hold fresh buffers taken in one bulk call (copy
-	 * mode only: with shared pools some heads carry their own pktbuf). */
+	 * mode only: in zero-copy mode the heads carry their own pktbufs). */
 	uint16_t cnt, i = 0, got = 0, have = 0, old;
 	bool zc;
 
@@ -548,7 +548,7 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		goto out;
 	}
-	if (cnt && n && !vu->npools) {
+	if (cnt && n && !zc) {
 		uint16_t want = cnt < n ? cnt : n;
 
 		if (!vhost_pktbuf_alloc_bulk(pool, pkts, want))
