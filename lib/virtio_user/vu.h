@@ -19,6 +19,11 @@
 #include <vhost/virtio_user.h>
 
 #define VU_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_mrg_rxbuf))
+/* A slot's buffer starts this far into it: the virtio-net header fills the
+ * end of the slot's first cache line and the packet starts on the next.
+ * A transmit slot's header then has a line of its own, which stays clean
+ * while the header does not change (vu_tx_slot_hdr). */
+#define VU_SLOT_PAD (64u - VU_HDR_LEN)
 #define VU_MAX_RINGS (2 * VIRTIO_USER_MAX_QUEUE_PAIRS)
 #define VU_REPLY_TIMEOUT_MS 5000
 
@@ -42,6 +47,10 @@ struct vu_ring {
 	bool packed;            /* VIRTIO_F_RING_PACKED negotiated */
 	bool rx_desc_dirty;     /* split receive: a descriptor carried a
 				 * pktbuf since ring_clear wrote slots */
+	bool in_order;          /* split, VIRTIO_F_IN_ORDER negotiated: used
+				 * entries come back in post order */
+	bool ordered;           /* split: descriptors are taken in ring order
+				 * (free list consecutive; vu_free_chain) */
 	uint16_t index, size, mask;
 	/* Split: descriptor table, avail and used rings. Packed: the
 	 * descriptor ring (pdesc, the same memory), the driver event area
@@ -59,8 +68,9 @@ struct vu_ring {
 		struct vring_used *used;
 		struct vring_packed_desc_event *dev_event;
 	};
-	uint8_t *slots;         /* size buffers of slot_len bytes */
-	uint32_t slot_len;      /* header + buf_len, rounded */
+	uint8_t *slots;         /* size slots of slot_len bytes */
+	uint32_t slot_len;      /* VU_SLOT_PAD + header + buf_len, rounded */
+	uint32_t slot_room;     /* bytes from vu_slot(): slot_len - VU_SLOT_PAD */
 	uint16_t avail_idx;     /* split: next avail->idx we publish;
 				 * packed: descriptors posted (mod 2^16) */
 	uint16_t last_used;     /* split: used entries consumed */
@@ -70,8 +80,15 @@ struct vu_ring {
 	bool avail_wrap, used_wrap;
 	uint16_t head_flags;    /* packed: the chain head's flags, stored
 				 * last (vu_post) */
+	/* What vu_update_intr last wrote (intr_mode 0: nothing since the
+	 * ring was cleared; 1: calls on; 2: off) and the value. */
+	uint8_t intr_mode;
+	uint16_t intr_sh;
 	uint32_t post_len;      /* length of a prebuilt buffer (rx, gen) */
-	uint16_t free_head, nfree;
+	/* Free list, first in first out: with a back-end that returns
+	 * buffers in order (all do), descriptors, slots and avail entries are
+	 * then taken in ring order and written only where they change. */
+	uint16_t free_head, free_tail, nfree;
 	uint16_t *next;         /* private chain links and free list */
 	struct vu_head *heads;
 	uint32_t seq;
@@ -83,6 +100,15 @@ struct vu_ring {
 	uint64_t *addrs;        /* private: each descriptor's address, likewise
 				 * (and what split descriptors hold: see
 				 * rx_refill_zc) */
+	/* Split, private copies of what the shared ring holds (written there
+	 * only when they change: an unchanged line stays clean in the
+	 * back-end's cache): each descriptor's flags | next << 16, and the
+	 * avail ring (also the post order, for IN_ORDER). */
+	uint32_t *links;
+	uint16_t *avail_sh;
+	/* Transmit: slots whose header bytes may be non-zero (else we know
+	 * them zero and do not write them again). */
+	uint8_t *hdr_set;
 	/* Per chain head: the packet posted by reference (zero-copy), whose
 	 * reference we hold until the chain comes back or the ring is reset;
 	 * NULL for a chain of slots. */

@@ -32,7 +32,7 @@ static uint64_t ring_area(uint16_t size)
 int vu_mem_init(struct virtio_user *vu)
 {
 	uint16_t size = vu->p.queue_size;
-	uint32_t slot_len = (uint32_t)ALIGN_UP(VU_HDR_LEN + vu->p.buf_len, 64);
+	uint32_t slot_len = (uint32_t)ALIGN_UP(VU_SLOT_PAD + VU_HDR_LEN + vu->p.buf_len, 64);
 	uint64_t per_ring = ring_area(size) + ALIGN_UP((uint64_t)slot_len * size, PAGE);
 	uint64_t off = 0;
 	int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
@@ -65,13 +65,18 @@ int vu_mem_init(struct virtio_user *vu)
 		off += ALIGN_UP(4ull + 8ull * size + 2, PAGE);
 		r->slots = vu->mem + off;
 		r->slot_len = slot_len;
+		r->slot_room = slot_len - VU_SLOT_PAD;
 		off += ALIGN_UP((uint64_t)slot_len * size, PAGE);
 		r->next = calloc(size, sizeof(*r->next));
 		r->heads = calloc(size, sizeof(*r->heads));
 		r->lens = calloc(size, sizeof(*r->lens));
 		r->addrs = calloc(size, sizeof(*r->addrs));
 		r->zc = calloc(size, sizeof(*r->zc));
-		if (!r->next || !r->heads || !r->lens || !r->addrs || !r->zc)
+		r->links = calloc(size, sizeof(*r->links));
+		r->avail_sh = calloc(size, sizeof(*r->avail_sh));
+		r->hdr_set = calloc(size, sizeof(*r->hdr_set));
+		if (!r->next || !r->heads || !r->lens || !r->addrs || !r->zc ||
+		    !r->links || !r->avail_sh || !r->hdr_set)
 			return -ENOMEM;
 		vu_ring_reset(r);
 	}
@@ -88,8 +93,14 @@ void vu_mem_fini(struct virtio_user *vu)
 			vu_zc_release(r, h);
 		free(r->addrs);
 		free(r->zc);
+		free(r->links);
+		free(r->avail_sh);
+		free(r->hdr_set);
 		r->addrs = NULL;
 		r->zc = NULL;
+		r->links = NULL;
+		r->avail_sh = NULL;
+		r->hdr_set = NULL;
 		free(vu->rings[i].next);
 		free(vu->rings[i].heads);
 		free(vu->rings[i].lens);

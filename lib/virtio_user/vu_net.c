@@ -26,6 +26,7 @@
 void vu_ring_set_features(struct vu_ring *r, uint64_t f)
 {
 	r->event_idx = HAS(f, VIRTIO_RING_F_EVENT_IDX);
+	r->in_order = HAS(f, VIRTIO_F_IN_ORDER) && !HAS(f, VIRTIO_F_RING_PACKED);
 	r->mrg = HAS(f, VIRTIO_NET_F_MRG_RXBUF);
 	r->tx_features = (HAS(f, VIRTIO_NET_F_CSUM) ? 1ull << VIRTIO_NET_F_GUEST_CSUM : 0) |
 		(HAS(f, VIRTIO_NET_F_HOST_TSO4) ? 1ull << VIRTIO_NET_F_GUEST_TSO4 : 0) |
@@ -74,21 +75,20 @@ static void rx_refill_zc(struct vu_ring *r, struct vhost_pktbuf_pool *pool)
 			r->st.no_pktbuf++;
 			return;
 		}
+		/* Heads come off the free list in the order they came back,
+		 * buffers off the pool most recently freed first: taken from
+		 * the end, a head mostly gets the buffer it had when the caller
+		 * freed a burst in order, and its descriptor stays unwritten
+		 * (vu_desc_write). */
 		for (unsigned k = 0; k < want; k++) {
+			struct vhost_pktbuf *p = b[want - 1 - k];
 			uint16_t head = vu_alloc_chain(r, 1);
-			uint64_t at = (uint64_t)(uintptr_t)vhost_pktbuf_data(b[k]) -
+			uint64_t at = (uint64_t)(uintptr_t)vhost_pktbuf_data(p) -
 				      VU_HDR_LEN;
-			uint32_t len = VU_HDR_LEN + vhost_pktbuf_tailroom(b[k]);
+			uint32_t len = VU_HDR_LEN + vhost_pktbuf_tailroom(p);
 
-			/* Split: the pool hands buffers back last freed first
-			 * and the free list gives heads back likewise, so a
-			 * head mostly gets the buffer it had. Its descriptor
-			 * then already says so (our own record of it, never
-			 * read back): not writing it keeps the line clean in
-			 * the back-end's cache, as prebuilt slots do. */
-			if (r->packed || r->addrs[head] != at || r->lens[head] != len)
-				vu_desc_write(r, head, 0, head, at, len, false);
-			r->zc[head] = b[k];
+			vu_desc_write(r, head, 0, head, at, len, false);
+			r->zc[head] = p;
 			vu_post(r, head);
 		}
 	}
@@ -181,7 +181,8 @@ static int tx_reclaim_split(struct vu_ring *r, struct zc_done *done)
 		return -1;
 	}
 	for (uint16_t i = 0; i < n; i++) {
-		if (vu_used_entry(r, i, &head, &len) < 0) {
+		if ((r->in_order ? vu_used_head_in_order(r, i, &head) :
+				   vu_used_entry(r, i, &head, &len)) < 0) {
 			r->last_used = (uint16_t)(r->last_used + i);
 			vu_ring_break(r, "used id not in flight");
 			return -1;
@@ -212,11 +213,21 @@ static uint32_t descs_for(const struct vu_ring *r, uint32_t len)
 {
 	uint32_t n = 1;
 
-	while (len > r->slot_len) {
-		len -= r->slot_len;
+	while (len > r->slot_room) {
+		len -= r->slot_room;
 		n++;
 	}
 	return n;
+}
+
+/* The zero header (no offload) into slot d, unless it holds one already:
+ * its line then stays clean in the back-end's cache (VU_SLOT_PAD). */
+static inline void tx_zero_hdr(struct vu_ring *r, uint16_t d)
+{
+	if (r->hdr_set[d]) {
+		memset(vu_slot(r, d), 0, VU_HDR_LEN);
+		r->hdr_set[d] = 0;
+	}
 }
 
 /* Copy header + packet into the chain at head and write its descriptors. */
@@ -230,8 +241,9 @@ static void tx_fill(struct vu_ring *r, uint16_t head, uint16_t ndesc,
 
 	for (uint16_t k = 0; k < ndesc; k++) {
 		uint8_t *dst = vu_slot(r, d);
-		uint32_t room = r->slot_len, used = 0;
+		uint32_t room = r->slot_room, used = 0;
 
+		r->hdr_set[d] = 1; /* a header, or data, where one would be */
 		if (k == 0) {
 			memcpy(dst, h, VU_HDR_LEN);
 			used = VU_HDR_LEN;
@@ -359,6 +371,7 @@ static enum zc_result tx_zero_copy(struct vu_ring *r, struct vhost_pktbuf *pkt,
 	} else {
 		hdr_at = vu_slot(r, head);
 		memcpy(hdr_at, &h, VU_HDR_LEN);
+		r->hdr_set[head] = 1;
 		vu_desc_write(r, head, k++, d, (uint64_t)(uintptr_t)hdr_at,
 			      VU_HDR_LEN, true);
 		for (const struct vhost_pktbuf *s = pkt; s; s = s->next) {
@@ -441,14 +454,14 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 		/* The common packet: one segment, no offload, one buffer
 		 * (its address is fixed: only length and flags change). */
 		if (!pkt->ol_flags && !pkt->next &&
-		    pkt->data_len <= r->slot_len - VU_HDR_LEN) {
+		    pkt->data_len <= r->slot_room - VU_HDR_LEN) {
 			uint8_t *dst;
 
 			if (!r->nfree)
 				break;
 			head = vu_alloc_chain(r, 1);
 			dst = vu_slot(r, head);
-			memset(dst, 0, VU_HDR_LEN);
+			tx_zero_hdr(r, head);
 			memcpy(dst + VU_HDR_LEN, vhost_pktbuf_data(pkt),
 			       pkt->data_len);
 			vu_desc_write(r, head, 0, head, (uint64_t)(uintptr_t)dst,
@@ -534,10 +547,9 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 	zc = vu->npools && zc_pool(vu, pool) &&
 	     (r->mrg || vhost_pktbuf_pool_data_room(pool) >= vu->p.buf_len);
 	/* Zero-copy refills first, with what the caller freed since the last
-	 * burst: the pool hands it back last in first out, and the free list
-	 * the heads likewise, so a head mostly gets its own buffer again and
-	 * its descriptor needs no write (rx_refill_zc). Refilled at the end,
-	 * it would get the buffers of the burst before. */
+	 * burst, so a head mostly gets its own buffer again and its
+	 * descriptor needs no write (rx_refill_zc). Refilled at the end, it
+	 * would get the buffers of the burst before. */
 	if (zc && r->nfree) {
 		old = r->avail_idx;
 		rx_refill_zc(r, pool);
@@ -682,7 +694,7 @@ int virtio_user_gen_set_packet(struct virtio_user *vu, uint16_t qp,
 {
 	struct vu_ring *r = ring_get(vu, qp, true);
 
-	if (!r || len == 0 || VU_HDR_LEN + len > r->slot_len)
+	if (!r || len == 0 || VU_HDR_LEN + len > r->slot_room)
 		return -EINVAL;
 	while (!vu_ring_lock(r))
 		;
@@ -692,11 +704,15 @@ int virtio_user_gen_set_packet(struct virtio_user *vu, uint16_t qp,
 		uint8_t *s = vu_slot(r, i);
 
 		memset(s, 0, VU_HDR_LEN);
+		r->hdr_set[i] = 0;
 		memcpy(s + VU_HDR_LEN, pkt, len);
 		if (!r->packed) {
 			r->desc[i].addr = (uint64_t)(uintptr_t)s;
 			r->desc[i].len = VU_HDR_LEN + len;
 			r->desc[i].flags = 0;
+			r->addrs[i] = (uint64_t)(uintptr_t)s;
+			r->lens[i] = VU_HDR_LEN + len;
+			r->links[i] = 0;
 		}
 	}
 	r->post_len = VU_HDR_LEN + len;

@@ -133,6 +133,14 @@ int vu_negotiate(struct virtio_user *vu, int fd)
 	}
 	if (pairs == 1)
 		features &= ~BIT(VIRTIO_NET_F_MQ);
+	/* IN_ORDER (virtio 2.7.9): split rings only here, and only while
+	 * every ring still takes its descriptors in ring order (a back-end
+	 * before this one may have returned buffers out of order). */
+	if (features & BIT(VIRTIO_F_RING_PACKED))
+		features &= ~BIT(VIRTIO_F_IN_ORDER);
+	for (uint16_t i = 0; i < 2 * pairs; i++)
+		if (!vu->rings[i].ordered)
+			features &= ~BIT(VIRTIO_F_IN_ORDER);
 	ret = vu_request(fd, ack, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0);
 	if (!ret)
 		ret = request_u64(vu, fd, VHOST_USER_SET_FEATURES, features);

@@ -13,7 +13,8 @@ static void ring_clear(struct vu_ring *r)
 {
 	r->avail_idx = 0;
 	r->last_used = 0;
-	r->post_len = r->tx ? VU_HDR_LEN + r->gen_len : r->slot_len;
+	r->intr_mode = 0;
+	r->post_len = r->tx ? VU_HDR_LEN + r->gen_len : r->slot_room;
 	if (r->packed) {
 		/* Wrap counters start at 1 (virtio 2.7.1): flags 0 is neither
 		 * available nor used. */
@@ -32,6 +33,10 @@ static void ring_clear(struct vu_ring *r)
 		r->addrs[i] = r->desc[i].addr;
 		r->desc[i].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
 		r->desc[i].next = 0;
+		r->links[i] = r->desc[i].flags;
+		/* Where a free list in ring order will post it. */
+		r->avail->ring[i] = i;
+		r->avail_sh[i] = i;
 	}
 	r->rx_desc_dirty = false;
 	r->avail->flags = 0;
@@ -49,7 +54,9 @@ void vu_ring_reset(struct vu_ring *r)
 		r->heads[i].seq = 0;
 	}
 	r->free_head = 0;
+	r->free_tail = r->mask;
 	r->nfree = r->size;
+	r->ordered = true;
 	r->seq = 0;
 	ring_clear(r);
 	r->broken = false;
@@ -125,7 +132,8 @@ uint32_t vu_ring_recover(struct vu_ring *r)
 	 * received packets are dropped (the application may be gone from
 	 * this ring for a while, and a new back-end needs the buffers). */
 	for (uint16_t i = 0; i < n; i++) {
-		if (vu_used_entry(r, i, &head, &len) < 0)
+		if ((r->in_order && r->tx ? vu_used_head_in_order(r, i, &head) :
+		     vu_used_entry(r, i, &head, &len)) < 0)
 			goto reset;
 		if (!r->tx)
 			r->st.lost_on_reset++;
@@ -153,8 +161,7 @@ uint32_t vu_ring_recover(struct vu_ring *r)
 		return base;
 	}
 	for (uint16_t i = 0; i < k; i++)
-		r->avail->ring[(uint16_t)(r->last_used + i) & r->mask] =
-			inflight[i];
+		vu_avail_set(r, (uint16_t)(r->last_used + i), inflight[i]);
 	free(inflight);
 	atomic_store_explicit((_Atomic uint16_t *)&r->avail->idx, r->avail_idx,
 			      memory_order_release);

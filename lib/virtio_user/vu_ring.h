@@ -14,8 +14,17 @@
  * Nothing in shared memory is read back but the used entries (split: idx,
  * then each entry's id and len; packed: flags, then id and len), each
  * field read once: descriptors, chains and the order of posts are kept in
- * private arrays (next[], heads[], lens[]). Callers hold the ring's busy
- * flag.
+ * private arrays (next[], heads[], lens[], addrs[], links[], avail_sh[]).
+ * Callers hold the ring's busy flag.
+ *
+ * Split rings are written only where they change. The free list is first
+ * in, first out, so with a back-end that returns buffers in order (every
+ * real one does; IN_ORDER promises it) descriptor d is always slot d at
+ * avail position d: after the first lap a post of a same-sized packet
+ * writes the packet and nothing else, and the lines of the descriptor
+ * table and the avail ring stay clean in the back-end's cache. Where both
+ * sides sit on different cores, a line written is a line moved: the copy
+ * of a 64-byte packet went from three or four moved lines to one.
  */
 #ifndef VU_RING_H
 #define VU_RING_H
@@ -27,9 +36,11 @@
 
 #define VU_READ(x) (*(const volatile __typeof__(x) *)&(x))
 
-static inline uint8_t *vu_slot(const struct vu_ring *r, uint16_t head)
+/* Where slot d's buffer starts (r->slot_room bytes): header, then packet
+ * on a cache line boundary. */
+static inline uint8_t *vu_slot(const struct vu_ring *r, uint16_t d)
 {
-	return r->slots + (size_t)head * r->slot_len;
+	return r->slots + (size_t)d * r->slot_len + VU_SLOT_PAD;
 }
 
 /* Take ndesc descriptors off the free list as one chain; returns its head.
@@ -47,15 +58,24 @@ static inline uint16_t vu_alloc_chain(struct vu_ring *r, uint16_t ndesc)
 	return head;
 }
 
-/* The chain at head back to the free list (the chain links are ours). */
+/* The chain at head to the tail of the free list (the chain links are
+ * ours). While the list is in ring order (consecutive from free_head to
+ * free_tail), the oldest chain in flight starts right after free_tail:
+ * any other chain coming back first ends the order (IN_ORDER is then not
+ * offered to the next back-end: vu_negotiate). */
 static inline void vu_free_chain(struct vu_ring *r, uint16_t head)
 {
 	uint16_t n = r->heads[head].ndesc, last = head;
 
 	for (uint16_t i = 1; i < n; i++)
 		last = r->next[last];
-	r->next[last] = r->free_head;
-	r->free_head = head;
+	if (head != (uint16_t)((r->free_tail + 1) & r->mask))
+		r->ordered = false;
+	if (r->nfree)
+		r->next[r->free_tail] = head;
+	else
+		r->free_head = head;
+	r->free_tail = last;
 	r->nfree = (uint16_t)(r->nfree + n);
 	r->heads[head].ndesc = 0;
 }
@@ -186,10 +206,28 @@ static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
 		return vu_used_check(r, VU_READ(d->id), VU_READ(d->len), head,
 				     len);
 	}
-	const struct vring_used_elem *e =
-		&r->used->ring[(uint16_t)(r->last_used + i) & r->mask];
+	uint16_t at = (uint16_t)(r->last_used + i) & r->mask;
+	const struct vring_used_elem *e = &r->used->ring[at];
+	uint32_t id = VU_READ(e->id);
 
-	return vu_used_check(r, VU_READ(e->id), VU_READ(e->len), head, len);
+	/* IN_ORDER: the chain posted at this position, no other. */
+	if (r->in_order && id != r->avail_sh[at])
+		return -1;
+	return vu_used_check(r, id, VU_READ(e->len), head, len);
+}
+
+/* Split, IN_ORDER, transmit: the chain of used entry i is the one posted
+ * at that position; the entry itself is not read (virtio 2.7.9: a device
+ * may write only the last entry of a batch). */
+static inline int vu_used_head_in_order(const struct vu_ring *r, uint16_t i,
+					uint16_t *head)
+{
+	uint16_t h = r->avail_sh[(uint16_t)(r->last_used + i) & r->mask];
+
+	if (!r->heads[h].ndesc)
+		return -1;
+	*head = h;
+	return 0;
 }
 
 /* Consume n entries read with vu_used_entry. */
@@ -248,15 +286,35 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 			pd->flags = f;
 		return;
 	}
-	r->desc[d].addr = addr;
-	r->desc[d].len = len;
-	r->lens[d] = len;
-	r->addrs[d] = addr;
-	if (more) {
-		r->desc[d].flags = VRING_DESC_F_NEXT;
-		r->desc[d].next = r->next[d];
-	} else {
-		r->desc[d].flags = r->tx ? 0 : VRING_DESC_F_WRITE;
+	/* Split: only the fields that change (links[]: flags | next << 16;
+	 * next as written, or 0: the back-end ignores it without NEXT). */
+	uint16_t flags = more ? VRING_DESC_F_NEXT :
+			 r->tx ? 0 : VRING_DESC_F_WRITE;
+	uint32_t link = flags | (more ? (uint32_t)r->next[d] << 16 :
+				 r->links[d] & 0xffff0000u);
+
+	if (r->addrs[d] != addr) {
+		r->desc[d].addr = addr;
+		r->addrs[d] = addr;
+	}
+	if (r->lens[d] != len) {
+		r->desc[d].len = len;
+		r->lens[d] = len;
+	}
+	if (r->links[d] != link) {
+		r->desc[d].flags = flags;
+		r->desc[d].next = (uint16_t)(link >> 16);
+		r->links[d] = link;
+	}
+}
+
+/* Split: avail ring entry at position pos (mod size) names head. */
+static inline void vu_avail_set(struct vu_ring *r, uint16_t pos, uint16_t head)
+{
+	pos &= r->mask;
+	if (r->avail_sh[pos] != head) {
+		r->avail->ring[pos] = head;
+		r->avail_sh[pos] = head;
 	}
 }
 
@@ -274,7 +332,7 @@ static inline void vu_post(struct vu_ring *r, uint16_t head)
 		r->avail_idx = (uint16_t)(r->avail_idx + r->heads[head].ndesc);
 		return;
 	}
-	r->avail->ring[r->avail_idx & r->mask] = head;
+	vu_avail_set(r, r->avail_idx, head);
 	r->avail_idx++;
 }
 
@@ -339,22 +397,39 @@ static inline void vu_publish(struct vu_ring *r, uint16_t old)
 	}
 }
 
-/* Calls from the back-end. Split with EVENT_IDX: used_event just behind
- * last_used asks for one at the next used entry, half a wrap ahead for
- * none (never reached: at most size <= 4096 entries are in flight).
- * Packed: the driver event area's flags, ENABLE or DISABLE. */
+/* Calls from the back-end. Split with EVENT_IDX: used_event at last_used
+ * asks for one at the next used entry; half a wrap ahead, for none (the
+ * back-end's used index stays within a ring of last_used, so it is not
+ * reached before we move it on, a quarter wrap later). Packed: the driver
+ * event area's flags, ENABLE or DISABLE. Written only when that changes:
+ * the line is the back-end's to read, and a store to it each burst moved
+ * it each burst. */
 static inline void vu_update_intr(struct vu_ring *r)
 {
-	if (r->packed)
+	uint8_t mode = r->intr ? 1 : 2;
+	uint16_t v;
+
+	if (r->packed) {
+		if (mode == r->intr_mode)
+			return;
 		*(volatile uint16_t *)&r->drv_event->flags =
 			r->intr ? VRING_PACKED_EVENT_FLAG_ENABLE :
 				  VRING_PACKED_EVENT_FLAG_DISABLE;
-	else if (r->event_idx)
-		*(volatile uint16_t *)&r->avail->ring[r->size] =
-			(uint16_t)(r->last_used + (r->intr ? 0 : 0x8000));
-	else
+	} else if (r->event_idx) {
+		v = (uint16_t)(r->last_used + (r->intr ? 0 : 0x8000));
+		if (mode == r->intr_mode &&
+		    (r->intr ? v == r->intr_sh :
+			       (uint16_t)(r->intr_sh - r->last_used) >= 0x4000))
+			return;
+		*(volatile uint16_t *)&r->avail->ring[r->size] = v;
+		r->intr_sh = v;
+	} else {
+		if (mode == r->intr_mode)
+			return;
 		*(volatile uint16_t *)&r->avail->flags =
 			r->intr ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+	}
+	r->intr_mode = mode;
 }
 
 static inline bool vu_ring_lock(struct vu_ring *r)

@@ -60,6 +60,8 @@ struct fake {
 
 static char path[64];
 static int listen_fd = -1;
+/* Features the fake offers besides BE_FEATURES. */
+static uint64_t be_extra;
 
 static uint64_t now_ms(void)
 {
@@ -160,7 +162,7 @@ static int fake_serve(struct fake *f, enum bad bad, uint32_t target)
 		case VHOST_USER_GET_FEATURES:
 			ret = reply(f, &m, bad == NO_VERSION_1 ?
 				    BE_FEATURES & ~BIT(VIRTIO_F_VERSION_1) :
-				    BE_FEATURES, bad, t);
+				    BE_FEATURES | be_extra, bad, t);
 			break;
 		case VHOST_USER_GET_PROTOCOL_FEATURES:
 			ret = reply(f, &m, BE_PROTOCOL, bad, t);
@@ -707,6 +709,112 @@ static void case_bad_used_rx_zc(void)
 	}
 }
 
+/* Send n 60-byte packets on pair 0 (copied into slots). */
+static void send_small(struct virtio_user *vu, struct vhost_pktbuf_pool *pool,
+		       uint16_t n)
+{
+	struct vhost_pktbuf *p[8];
+
+	CHECK_EQ(vhost_pktbuf_alloc_bulk(pool, p, n), 0);
+	for (uint16_t k = 0; k < n; k++)
+		memset(vhost_pktbuf_append(p[k], 60), 0x5c, 60);
+	CHECK_EQ(virtio_user_tx_burst(vu, 0, p, n), n);
+	vhost_pktbuf_free_bulk(p, n);
+}
+
+/* IN_ORDER (virtio 2.7.9). Transmit chains come back by count, their used
+ * entries unread: a device may write only the last entry of a batch. A
+ * receive entry naming another chain than the one posted at its position
+ * breaks the ring. Descriptors, avail entries and used_event are written
+ * only when they change, so a second lap of same-sized packets leaves them
+ * as they were. A front-end whose buffers a back-end returned out of order
+ * does not take IN_ORDER from the next one. */
+static void case_in_order(void)
+{
+	struct vhost_pktbuf_pool *pool = case_pool();
+	struct virtio_user *vu = fe_new(1, 0);
+	struct fake f = { .fd = -1, .callfd = { -1, -1, -1, -1 } };
+	struct virtio_user_queue_stats st;
+	struct vring_used *u;
+	struct vring_desc *d;
+	uint16_t ui = 0, used_event;
+	bool kept = true;
+
+	be_extra = BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_RING_F_EVENT_IDX);
+	f.fd = fake_accept();
+	CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+	CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+	CHECK(virtio_user_features(vu) & BIT(VIRTIO_F_IN_ORDER));
+	u = used_of(&f, 1);
+	d = desc_of(&f, 1);
+	used_event = 0;
+	/* Two laps of the 256-entry ring, four packets a batch, each batch
+	 * returned as one entry: the others hold junk ids. */
+	for (int lap = 0; lap < 2; lap++) {
+		if (lap == 1) {
+			/* A field the back-end ignores (no NEXT flag): it
+			 * stays as we leave it if nothing is written again. */
+			for (int k = 0; k < 256; k++)
+				d[k].next = 0x5a5a;
+			used_event = avail_of(&f, 1)->ring[256];
+		}
+		for (int b = 0; b < 64; b++) {
+			send_small(vu, pool, 4);
+			for (int k = 0; k < 3; k++)
+				u->ring[(ui + k) & 255].id = 0xdead;
+			/* Ring order: avail entry i names descriptor i. */
+			CHECK_EQ(avail_of(&f, 1)->ring[(ui + 3) & 255], (ui + 3) & 255);
+			put_used(&f, 1, (uint16_t)(ui + 3), (ui + 3) & 255, 0,
+				 (uint16_t)(ui + 4));
+			ui = (uint16_t)(ui + 4);
+		}
+	}
+	send_small(vu, pool, 1); /* reclaims the last batch */
+	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
+	CHECK_EQ(st.packets, 513);
+	CHECK_EQ(st.broken, 0);
+	for (int k = 0; k < 256; k++)
+		kept &= d[k].next == 0x5a5a;
+	CHECK(kept);
+	CHECK_EQ(avail_of(&f, 1)->ring[256], used_event);
+	/* Receive: the entry at position 0 names the chain posted at 1. */
+	put_used(&f, 0, 0, avail_of(&f, 0)->ring[1], 100, 1);
+	{
+		struct vhost_pktbuf *p[4];
+
+		CHECK_EQ(virtio_user_rx_burst(vu, 0, pool, p, 4), 0);
+	}
+	CHECK(virtio_user_ring_broken(vu, VIRTIO_USER_RX(0)));
+	virtio_user_destroy(vu);
+	fake_close(&f);
+
+	/* Out of order from a back-end without IN_ORDER, then one with. */
+	be_extra = 0;
+	vu = fe_new(1, 0);
+	f.fd = fake_accept();
+	CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+	CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+	CHECK(!(virtio_user_features(vu) & BIT(VIRTIO_F_IN_ORDER)));
+	send_small(vu, pool, 2);
+	put_used(&f, 1, 0, avail_of(&f, 1)->ring[1], 0, 1);
+	put_used(&f, 1, 1, avail_of(&f, 1)->ring[0], 0, 2);
+	send_small(vu, pool, 1);
+	fake_close(&f);
+	be_extra = BIT(VIRTIO_F_IN_ORDER);
+	f.fd = fake_accept();
+	CHECK_EQ(fake_serve(&f, GOOD, 0), 0);
+	CHECK_EQ(virtio_user_wait_ready(vu, 5000), 0);
+	CHECK(!(virtio_user_features(vu) & BIT(VIRTIO_F_IN_ORDER)));
+	send_small(vu, pool, 1);
+	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
+	CHECK_EQ(st.broken, 0);
+	virtio_user_destroy(vu);
+	fake_close(&f);
+	be_extra = 0;
+	CHECK_EQ(vhost_pktbuf_pool_avail(pool), vhost_pktbuf_pool_count(pool));
+	vhost_pktbuf_pool_destroy(pool);
+}
+
 int main(void)
 {
 	int fds0 = fe_count_fds();
@@ -726,6 +834,7 @@ int main(void)
 	RUN(case_bad_used_packed);
 	zc_mode = false;
 	RUN(case_bad_used_rx_zc);
+	RUN(case_in_order);
 	close(listen_fd);
 	unlink(path);
 	/* Every front-end, connection and eventfd closed. */

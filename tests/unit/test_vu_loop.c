@@ -277,6 +277,8 @@ static void case_client_mrg(void)
 	CHECK(vu && wait_up(vu, n0));
 	CHECK(virtio_user_features(vu) >> VIRTIO_NET_F_MRG_RXBUF & 1);
 	CHECK(virtio_user_features(vu) >> VIRTIO_RING_F_EVENT_IDX & 1);
+	/* Both offer IN_ORDER; we take it on split rings only. */
+	CHECK_EQ(virtio_user_features(vu) >> VIRTIO_F_IN_ORDER & 1, !fe_extra);
 	traffic(vu, 0, true);
 	CHECK_EQ(virtio_user_stats_get(vu, VIRTIO_USER_TX(0), &st), 0);
 	CHECK_EQ(st.packets, 6000);
@@ -299,13 +301,16 @@ static void case_no_mrg(void)
 	struct virtio_user *vu;
 	int n0 = atomic_load(&be_new);
 
-	/* Without mergeable buffers and without EVENT_IDX. */
-	CHECK_EQ(be_start(&be, 0, 1, 1ull << VIRTIO_RING_F_EVENT_IDX), 0);
+	/* Without mergeable buffers, EVENT_IDX and IN_ORDER (used entries
+	 * then read one by one). */
+	CHECK_EQ(be_start(&be, 0, 1, 1ull << VIRTIO_RING_F_EVENT_IDX |
+				     1ull << VIRTIO_F_IN_ORDER), 0);
 	vu = fe_start(0, 1, virtio_user_default_features() &
 		      ~(1ull << VIRTIO_NET_F_MRG_RXBUF));
 	CHECK(vu && wait_up(vu, n0));
 	CHECK(!(virtio_user_features(vu) >> VIRTIO_NET_F_MRG_RXBUF & 1));
 	CHECK(!(virtio_user_features(vu) >> VIRTIO_RING_F_EVENT_IDX & 1));
+	CHECK(!(virtio_user_features(vu) >> VIRTIO_F_IN_ORDER & 1));
 	traffic(vu, 0, false);
 	virtio_user_destroy(vu);
 	be_stop(&be);
