@@ -56,6 +56,50 @@ static void rx_refill(struct vu_ring *r)
 	}
 }
 
+/* Split: post want fresh pktbufs of b (from the end, see rx_refill_zc),
+ * one descriptor each, with the ring's state in locals. */
+static void rx_post_split_zc(struct vu_ring *r, struct vhost_pktbuf **b,
+			     unsigned want)
+{
+	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	struct vu_head *heads = r->heads;
+	uint32_t *lens = r->lens;
+	uint64_t *addrs = r->addrs;
+	struct vhost_pktbuf **zc = r->zc;
+	uint16_t mask = r->mask, fh = r->free_head, ai = r->avail_idx;
+	uint32_t seq = r->seq;
+
+	for (unsigned k = 0; k < want; k++) {
+		struct vhost_pktbuf *p = b[want - 1 - k];
+		uint16_t d = fh, pos = ai & mask;
+		uint64_t at = (uint64_t)(uintptr_t)vhost_pktbuf_data(p) - VU_HDR_LEN;
+		uint32_t len = VU_HDR_LEN + vhost_pktbuf_tailroom(p);
+
+		fh = next[d];
+		heads[d].ndesc = 1;
+		heads[d].seq = seq++;
+		if (addrs[d] != at) {
+			r->desc[d].addr = at;
+			addrs[d] = at;
+		}
+		if (lens[d] != len) {
+			r->desc[d].len = len;
+			lens[d] = len;
+		}
+		/* Receive descriptors are never chained: flags stay WRITE. */
+		zc[d] = p;
+		if (avail_sh[pos] != d) {
+			r->avail->ring[pos] = d;
+			avail_sh[pos] = d;
+		}
+		ai++;
+	}
+	r->free_head = fh;
+	r->nfree = (uint16_t)(r->nfree - want);
+	r->avail_idx = ai;
+	r->seq = seq;
+}
+
 /* Zero-copy receive: every free descriptor gets a fresh pktbuf of pool
  * (bulk allocs, halved when the pool is short), posted from 12 bytes
  * before its data start: the virtio-net header lands in the headroom and
@@ -80,6 +124,10 @@ static void rx_refill_zc(struct vu_ring *r, struct vhost_pktbuf_pool *pool)
 		 * the end, a head mostly gets the buffer it had when the caller
 		 * freed a burst in order, and its descriptor stays unwritten
 		 * (vu_desc_write). */
+		if (!r->packed) {
+			rx_post_split_zc(r, b, want);
+			continue;
+		}
 		for (unsigned k = 0; k < want; k++) {
 			struct vhost_pktbuf *p = b[want - 1 - k];
 			uint16_t head = vu_alloc_chain(r, 1);
@@ -171,6 +219,60 @@ static int tx_reclaim_packed(struct vu_ring *r, struct zc_done *done)
 	return 0;
 }
 
+/* Split, IN_ORDER: the n chains posted first come back, in post order
+ * (avail_sh), their used entries unread. Locals: stores through next[]
+ * and heads[] could otherwise alias the ring's fields, reloaded each time.
+ * The free list as vu_free_chain keeps it. */
+static int tx_reclaim_in_order(struct vu_ring *r, uint16_t n,
+			       struct zc_done *done)
+{
+	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	struct vu_head *heads = r->heads;
+	uint16_t mask = r->mask, pos = r->last_used;
+	uint16_t tail = r->free_tail, fh = r->free_head, nf = r->nfree;
+	bool ordered = r->ordered;
+	int ret = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++, pos++) {
+		uint16_t h = avail_sh[pos & mask], nd = heads[h].ndesc, last = h;
+		struct vhost_pktbuf *p;
+
+		if (!nd) {
+			ret = -1;
+			break;
+		}
+		for (uint16_t k = 1; k < nd; k++)
+			last = next[last];
+		if (h != (uint16_t)((tail + 1) & mask))
+			ordered = false;
+		if (nf)
+			next[tail] = h;
+		else
+			fh = h;
+		tail = last;
+		nf = (uint16_t)(nf + nd);
+		heads[h].ndesc = 0;
+		p = r->zc[h];
+		if (p) {
+			r->zc[h] = NULL;
+			done->pkts[done->n++] = p;
+			if (done->n == ZC_BATCH) {
+				vhost_pktbuf_free_bulk(done->pkts, ZC_BATCH);
+				done->n = 0;
+			}
+		}
+	}
+	r->free_tail = tail;
+	r->free_head = fh;
+	r->nfree = nf;
+	r->ordered = ordered;
+	r->last_used = (uint16_t)(r->last_used + i);
+	if (ret)
+		vu_ring_break(r, "used id not in flight");
+	return ret;
+}
+
 static int tx_reclaim_split(struct vu_ring *r, struct zc_done *done)
 {
 	uint16_t n, head;
@@ -180,9 +282,10 @@ static int tx_reclaim_split(struct vu_ring *r, struct zc_done *done)
 		vu_ring_break(r, "used index ahead of the buffers posted");
 		return -1;
 	}
+	if (r->in_order)
+		return n ? tx_reclaim_in_order(r, n, done) : 0;
 	for (uint16_t i = 0; i < n; i++) {
-		if ((r->in_order ? vu_used_head_in_order(r, i, &head) :
-				   vu_used_entry(r, i, &head, &len)) < 0) {
+		if (vu_used_entry(r, i, &head, &len) < 0) {
 			r->last_used = (uint16_t)(r->last_used + i);
 			vu_ring_break(r, "used id not in flight");
 			return -1;
@@ -393,6 +496,89 @@ static enum zc_result tx_zero_copy(struct vu_ring *r, struct vhost_pktbuf *pkt,
 	return ZC_SENT;
 }
 
+/*
+ * Split rings, the leading run of packets that are copied into one slot
+ * each (one segment, no offload, not sent by reference): the common small
+ * packet, with the ring's state in locals (stores through the arrays could
+ * otherwise alias it). Each descriptor, avail entry and header is written
+ * only when it changes (vu_ring.h). Returns the packets posted; the
+ * caller's loop takes the rest.
+ */
+static uint16_t tx_split_copy_run(struct virtio_user *vu, struct vu_ring *r,
+				  struct vhost_pktbuf *const *pkts, uint16_t n)
+{
+	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	struct vu_head *heads = r->heads;
+	uint32_t *lens = r->lens, *links = r->links;
+	uint64_t *addrs = r->addrs;
+	uint8_t *hdr_set = r->hdr_set;
+	uint8_t *slots = r->slots + VU_SLOT_PAD;
+	uint32_t slot_len = r->slot_len, room = r->slot_room - VU_HDR_LEN;
+	uint32_t copy_max = vu->npools ? VU_TX_COPY_MAX : UINT32_MAX;
+	uint16_t mask = r->mask, fh = r->free_head, nf = r->nfree;
+	uint16_t ai = r->avail_idx;
+	uint32_t seq = r->seq;
+	uint64_t bytes = 0;
+	uint16_t i;
+
+	for (i = 0; i < n && nf; i++) {
+		const struct vhost_pktbuf *pkt = pkts[i];
+		uint32_t dl = pkt->data_len;
+		const uint8_t *src;
+		uint8_t *dst;
+		uint64_t a;
+		uint16_t d, pos;
+
+		if (pkt->ol_flags || pkt->next || dl > room || dl > copy_max)
+			break;
+		d = fh;
+		fh = next[d];
+		nf--;
+		heads[d].ndesc = 1;
+		heads[d].seq = seq++;
+		dst = slots + (size_t)d * slot_len;
+		if (hdr_set[d]) {
+			memset(dst, 0, VU_HDR_LEN);
+			hdr_set[d] = 0;
+		}
+		src = vhost_pktbuf_data(pkt);
+		/* A line's copy, fixed size (no call), when both sides have
+		 * the room: bytes past the packet are the slot's own. */
+		if (dl <= 64 && room >= 64 &&
+		    (uint32_t)pkt->buf_len - pkt->data_off >= 64)
+			memcpy(dst + VU_HDR_LEN, src, 64);
+		else
+			memcpy(dst + VU_HDR_LEN, src, dl);
+		a = (uint64_t)(uintptr_t)dst;
+		if (addrs[d] != a) {
+			r->desc[d].addr = a;
+			addrs[d] = a;
+		}
+		if (lens[d] != VU_HDR_LEN + dl) {
+			r->desc[d].len = VU_HDR_LEN + dl;
+			lens[d] = VU_HDR_LEN + dl;
+		}
+		if (links[d] & 0xffff) { /* flags were NEXT: now the last */
+			r->desc[d].flags = 0;
+			links[d] &= 0xffff0000u;
+		}
+		pos = ai & mask;
+		if (avail_sh[pos] != d) {
+			r->avail->ring[pos] = d;
+			avail_sh[pos] = d;
+		}
+		ai++;
+		bytes += dl;
+	}
+	r->free_head = fh;
+	r->nfree = nf;
+	r->avail_idx = ai;
+	r->seq = seq;
+	r->st.packets += i;
+	r->st.bytes += bytes;
+	return i;
+}
+
 uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf *const *pkts, uint16_t n)
 {
@@ -406,7 +592,8 @@ uint16_t virtio_user_tx_burst(struct virtio_user *vu, uint16_t qp,
 		return 0;
 	}
 	old = r->avail_idx;
-	for (i = 0; i < n; i++) {
+	i = r->packed ? 0 : tx_split_copy_run(vu, r, pkts, n);
+	for (; i < n; i++) {
 		const struct vhost_pktbuf *pkt = pkts[i];
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
@@ -530,10 +717,97 @@ static int rx_copy(struct vhost_pktbuf *pkt, const uint8_t *src, uint32_t len)
 	return len ? vhost_pktbuf_append_data(pkt, src, len) : 0;
 }
 
+/* The used entry rx_split_zc_run stopped at, read once: the general loop
+ * takes it from here. */
+struct rx_pending {
+	bool on, hdr;           /* an entry; its header copied too */
+	uint16_t head;
+	uint32_t len;
+	struct virtio_net_hdr_mrg_rxbuf h;
+};
+
+/*
+ * Split rings, zero-copy: the leading run of used entries that are whole
+ * packets received in place (one buffer, a header without offloads), with
+ * the ring's state in locals. Each entry is checked as vu_used_entry does;
+ * a bad one breaks the ring. At the first entry that needs more (several
+ * buffers, offloads, a slot instead of a pktbuf, no room for a header) it
+ * stops and hands what it read to the caller's loop (pend). Returns the
+ * entries consumed; *got counts the packets.
+ */
+static uint16_t rx_split_zc_run(struct vu_ring *r, uint16_t qp, uint16_t n,
+				uint16_t cnt, struct vhost_pktbuf **pkts,
+				uint16_t *got, struct rx_pending *pend)
+{
+	const struct vring_used_elem *ring = r->used->ring;
+	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	struct vu_head *heads = r->heads;
+	uint32_t *lens = r->lens;
+	struct vhost_pktbuf **zc = r->zc;
+	uint16_t mask = r->mask, size = r->size, pos = r->last_used;
+	uint16_t tail = r->free_tail, fh = r->free_head, nf = r->nfree;
+	bool ordered = r->ordered, in_order = r->in_order, mrg = r->mrg;
+	uint64_t bytes = 0;
+	uint16_t i, g = 0;
+
+	for (i = 0; i < cnt && g < n; i++, pos++) {
+		const struct vring_used_elem *e = &ring[pos & mask];
+		uint32_t id = VU_READ(e->id), l = VU_READ(e->len);
+		struct vhost_pktbuf *p;
+
+		if (id >= size || !heads[id].ndesc || l > lens[id] ||
+		    (in_order && id != avail_sh[pos & mask])) {
+			vu_ring_break(r, "used id not in flight or length past its buffer");
+			break;
+		}
+		p = zc[id];
+		pend->head = (uint16_t)id;
+		pend->len = l;
+		if (!p || l < VU_HDR_LEN) {
+			pend->on = true;
+			break;
+		}
+		/* Copied once: the back-end may write it again meanwhile. */
+		memcpy(&pend->h, (uint8_t *)vhost_pktbuf_data(p) - VU_HDR_LEN,
+		       VU_HDR_LEN);
+		if ((mrg && pend->h.num_buffers != 1) || pend->h.hdr.flags ||
+		    pend->h.hdr.gso_type) {
+			pend->on = pend->hdr = true;
+			break;
+		}
+		zc[id] = NULL;
+		p->data_len = (uint16_t)(l - VU_HDR_LEN);
+		p->pkt_len = l - VU_HDR_LEN;
+		p->queue = qp;
+		pkts[g++] = p;
+		bytes += l - VU_HDR_LEN;
+		/* vu_free_chain of a one-descriptor chain. */
+		if (id != (uint16_t)((tail + 1) & mask))
+			ordered = false;
+		if (nf)
+			next[tail] = (uint16_t)id;
+		else
+			fh = (uint16_t)id;
+		tail = (uint16_t)id;
+		nf++;
+		heads[id].ndesc = 0;
+	}
+	r->free_tail = tail;
+	r->free_head = fh;
+	r->nfree = nf;
+	r->ordered = ordered;
+	r->st.packets += g;
+	r->st.zero_copy += g;
+	r->st.bytes += bytes;
+	*got = g;
+	return i;
+}
+
 uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			      struct vhost_pktbuf_pool *pool,
 			      struct vhost_pktbuf **pkts, uint16_t n)
 {
+	struct rx_pending pend = { .on = false };
 	struct vu_ring *r = ring_get(vu, qp, false);
 	/* pkts[got..have) hold fresh buffers taken in one bulk call (copy
 	 * mode only: in zero-copy mode the heads carry their own pktbufs). */
@@ -566,18 +840,25 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 		if (!vhost_pktbuf_alloc_bulk(pool, pkts, want))
 			have = want;
 	}
-	while (got < n && i < cnt) {
+	if (zc && !r->packed)
+		i = rx_split_zc_run(r, qp, n, cnt, pkts, &got, &pend);
+	while (!r->broken && got < n && i < cnt) {
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct vhost_pktbuf *pkt;
 		uint16_t head, nb = 1;
 		uint32_t len, total;
 		bool drop = false;
 
-		if (vu_used_entry(r, i, &head, &len) < 0) {
+		if (pend.on) {
+			/* Read by rx_split_zc_run, checked there. */
+			head = pend.head;
+			len = pend.len;
+		} else if (vu_used_entry(r, i, &head, &len) < 0) {
 			vu_ring_break(r, "used id not in flight or length past its buffer");
 			break;
 		}
 		if (len < VU_HDR_LEN) {
+			pend.on = false;
 			/* No room for the header: nothing usable. */
 			r->st.bad_hdr++;
 			vu_zc_release(r, head);
@@ -586,8 +867,12 @@ uint16_t virtio_user_rx_burst(struct virtio_user *vu, uint16_t qp,
 			continue;
 		}
 		/* Copied once: the back-end may write it again meanwhile. */
-		memcpy(&h, r->zc[head] ? (uint8_t *)vhost_pktbuf_data(r->zc[head]) -
-				VU_HDR_LEN : vu_slot(r, head), VU_HDR_LEN);
+		if (pend.on && pend.hdr)
+			h = pend.h;
+		else
+			memcpy(&h, r->zc[head] ? (uint8_t *)vhost_pktbuf_data(r->zc[head]) -
+					VU_HDR_LEN : vu_slot(r, head), VU_HDR_LEN);
+		pend.on = false;
 		if (r->mrg) {
 			nb = VU_READ(h.num_buffers);
 			if (nb == 0 || nb > vu_inflight(r)) {
