@@ -94,6 +94,9 @@ static void fuzz_rings(const uint8_t *d, size_t n)
 		f |= 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM;
 	if (d[0] & 8)
 		f |= 1ull << VIRTIO_F_RING_PACKED;
+	/* Bit 5: IN_ORDER (split only: transmit used entries go unread). */
+	if (d[0] & 32)
+		f |= 1ull << VIRTIO_F_IN_ORDER;
 	k = d[1] % QSIZE;
 	d += 2;
 	n -= 2;
