@@ -9,7 +9,8 @@
 #            the pace when it is high.
 #  frontend  Front-end cost: our front-end (virtio-fwd, plain bursts with
 #            pktbufs, zero-copy from its shared pool) against DPDK's virtio-user (testpmd net_virtio_user),
-#            both against the same back-end (vhost-fwd), g2h / h2g.
+#            both against the same back-end, g2h / h2g: vhost-fwd, or
+#            DPDK's (testpmd net_vhost) with FE_BACKEND=dpdk.
 #  loop      Loopback pairs, as DPDK's perf_virtio_user_loopback: ours+ours
 #            (vhost-fwd io, virtio-fwd mac --tx-first 32) against DPDK+DPDK
 #            (testpmd net_vhost io, testpmd virtio-user mac, start tx_first 32).
@@ -28,7 +29,8 @@
 # Env: BUILD (build), OUT (build-bench), SIZES ("64 1518"), RINGS ("split";
 # "split packed" adds the packed-ring rows: our front-end with --packed,
 # DPDK's virtio-user with packed_vq=1; both back-ends take what is offered),
-# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE, VF_EXTRA (more virtio-fwd
+# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE, FE_BACKEND (ours | dpdk: the
+# back-end of the frontend rows), VF_EXTRA (more virtio-fwd
 # options for the frontend and loop rows, e.g. --copy: the copying path
 # instead of zero-copy from its shared pool).
 set -u
@@ -36,6 +38,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 : "${BUILD:=$ROOT/build}" "${OUT:=$ROOT/build-bench}" "${SIZES:=64 1518}"
 : "${RINGS:=split}" "${ROUNDS:=1}" "${WINDOW:=3}" "${WARMUP:=1}" "${BE_CORE:=0}" "${FE_CORE:=1}"
+: "${FE_BACKEND:=ours}"
+ROW_BE=""; [[ $FE_BACKEND == dpdk ]] && ROW_BE="-dpdkbe"
 VF=$BUILD/apps/virtio-fwd/virtio-fwd
 BE=$BUILD/apps/vhost-fwd/vhost-fwd
 for b in "$VF" "$BE"; do [[ -x $b ]] || { echo "build first: $b missing" >&2; exit 1; }; done
@@ -173,11 +177,17 @@ measure_backend() { # DIR SIZE WHO
 
 # --- frontend: (ours | dpdk) x vhost-fwd -------------------------------------
 measure_frontend() { # DIR SIZE WHO
-    local dir=$1 size=$2 who=$3 sock=$W/f.sock mode fmode field r
-    case $dir in g2h) mode=rxonly fmode=txonly field=1 ;; h2g) mode=txonly fmode=rxonly field=2 ;; esac
+    local dir=$1 size=$2 who=$3 sock=$W/f.sock mode fmode field r tpdir
+    case $dir in g2h) mode=rxonly fmode=txonly field=1 tpdir=rx ;; h2g) mode=txonly fmode=rxonly field=2 tpdir=tx ;; esac
     rm -f "$sock"
-    start_tool be "$BE" --socket "$sock" --mode "$mode" --pkt-len "$size" --cpu "$BE_CORE"
-    wait_sock "$sock"
+    if [[ $FE_BACKEND == dpdk ]]; then
+        # testpmd's net_vhost listens; both front-ends connect to it.
+        vhost_tp "$sock" "$size" "$mode" || { echo nan; return; }
+        wait_sock "$sock"
+    else
+        start_tool be "$BE" --socket "$sock" --mode "$mode" --pkt-len "$size" --cpu "$BE_CORE"
+        wait_sock "$sock"
+    fi
     if [[ $who == ours ]]; then
         # shellcheck disable=SC2086
         start_tool fe "$VF" --socket "$sock" --mode "$fmode" --pkt-len "$size" --cpu "$FE_CORE" "${VF_RING[@]}" ${VF_EXTRA:-}
@@ -186,11 +196,13 @@ measure_frontend() { # DIR SIZE WHO
     fi
     if [[ $who == ours ]]; then CPU_PIDS=$(tool_pid fe); else CPU_PIDS=${TP_TPID[fe]}; fi
     echo nan >"$W/idle"; echo nan >"$W/cpu"
-    if wait_moving be "$field"; then r=$(rate_tool be "$field"); else r=nan; fi
-    stop_tool fe; tp_stop fe 1; stop_tool be
-    echo "raw frontend $dir$ROW_RING $size $who ${r} Mpps back-end-idle $(<"$W/idle")% front-end-cpu $(<"$W/cpu")%" >&2
-    record "frontend/$dir$ROW_RING/$size/$who" "$r"
-    record "frontend/$dir$ROW_RING/$size/$who/cpu" "$(<"$W/cpu")"
+    if [[ $FE_BACKEND == dpdk ]]; then
+        r=$(rate_tp be "$tpdir")
+    elif wait_moving be "$field"; then r=$(rate_tool be "$field"); else r=nan; fi
+    stop_tool fe; tp_stop fe 1; stop_tool be; tp_stop be 1
+    echo "raw frontend $dir$ROW_RING$ROW_BE $size $who ${r} Mpps back-end-idle $(<"$W/idle")% front-end-cpu $(<"$W/cpu")%" >&2
+    record "frontend/$dir$ROW_RING$ROW_BE/$size/$who" "$r"
+    record "frontend/$dir$ROW_RING$ROW_BE/$size/$who/cpu" "$(<"$W/cpu")"
 }
 
 # --- loop: ours+ours | dpdk+dpdk ---------------------------------------------
