@@ -26,6 +26,7 @@
 void vu_ring_set_features(struct vu_ring *r, uint64_t f)
 {
 	r->event_idx = HAS(f, VIRTIO_RING_F_EVENT_IDX);
+	r->intr_mode = 0; /* EVENT_IDX may differ: write the fields afresh */
 	r->in_order = HAS(f, VIRTIO_F_IN_ORDER) && !HAS(f, VIRTIO_F_RING_PACKED);
 	r->mrg = HAS(f, VIRTIO_NET_F_MRG_RXBUF);
 	r->tx_features = (HAS(f, VIRTIO_NET_F_CSUM) ? 1ull << VIRTIO_NET_F_GUEST_CSUM : 0) |
