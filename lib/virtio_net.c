@@ -185,6 +185,21 @@ static void copy_pkt_out(struct chain_writer *w, struct pkt_cursor *pc,
 
 /* ------------------------------------------------------- fast paths */
 
+/* Do the len (10 or 12) bytes at p hold header h? Two loads each side,
+ * the second overlapping the first: no call. */
+static inline bool hdr_same(const uint8_t *p,
+			    const struct virtio_net_hdr_mrg_rxbuf *h, uint32_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, h, sizeof(b));
+	memcpy(&c, p + len - sizeof(c), sizeof(c));
+	memcpy(&d, (const uint8_t *)h + len - sizeof(d), sizeof(d));
+	return a == b && c == d;
+}
+
 /*
  * The common layout gets a short path: one descriptor (no chain, no
  * indirect table) in one region, a one-segment packet, no offloads. Each
@@ -210,8 +225,13 @@ enqueue_fast(struct vhost_vring *vq, const bool packed,
 	p = mem_gpa_range_hint(vq->mem, addr, need, &vq->mem_hint);
 	if (!p)
 		return false;
-	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). */
-	memcpy(p, &plain, vq->hdr_len);
+	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). A buffer that
+	 * holds this header already (the guest read it there last time round
+	 * and left it) is not written again: the store would take the line
+	 * back from the guest's cache. What is read only decides whether to
+	 * write; the guest gets this header either way. */
+	if (!hdr_same(p, &plain, vq->hdr_len))
+		memcpy(p, &plain, vq->hdr_len);
 	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
 	if (logging)
 		vring_log_gpa(vq, addr, need);
