@@ -58,25 +58,57 @@ static inline uint16_t vu_alloc_chain(struct vu_ring *r, uint16_t ndesc)
 	return head;
 }
 
-/* The chain at head to the tail of the free list (the chain links are
- * ours). While the list is in ring order (consecutive from free_head to
- * free_tail), the oldest chain in flight starts right after free_tail:
- * any other chain coming back first ends the order (IN_ORDER is then not
- * offered to the next back-end: vu_negotiate). */
+/* The free list's ends, its length and whether it is in ring order: the
+ * ring's fields, or a copy in locals (the fast paths: vu_free_load and
+ * vu_free_store around a burst). */
+struct vu_free {
+	uint16_t head, tail, n;
+	bool ordered;
+};
+
+static inline struct vu_free vu_free_load(const struct vu_ring *r)
+{
+	return (struct vu_free){ r->free_head, r->free_tail, r->nfree,
+				 r->ordered };
+}
+
+static inline void vu_free_store(struct vu_ring *r, const struct vu_free *f)
+{
+	r->free_head = f->head;
+	r->free_tail = f->tail;
+	r->nfree = f->n;
+	r->ordered = f->ordered;
+}
+
+/* The chain head..last (nd descriptors, linked by next[]) to the tail of
+ * the free list. While the list is in ring order (consecutive from head to
+ * tail), the oldest chain in flight starts right after its tail: any other
+ * chain coming back first ends the order (IN_ORDER is then not offered to
+ * the next back-end: vu_negotiate). */
+static inline void vu_free_append(uint16_t *next, uint16_t mask,
+				  struct vu_free *f, uint16_t head,
+				  uint16_t last, uint16_t nd)
+{
+	if (head != (uint16_t)((f->tail + 1) & mask))
+		f->ordered = false;
+	if (f->n)
+		next[f->tail] = head;
+	else
+		f->head = head;
+	f->tail = last;
+	f->n = (uint16_t)(f->n + nd);
+}
+
+/* The chain at head back to the free list (the chain links are ours). */
 static inline void vu_free_chain(struct vu_ring *r, uint16_t head)
 {
 	uint16_t n = r->heads[head].ndesc, last = head;
+	struct vu_free f = vu_free_load(r);
 
 	for (uint16_t i = 1; i < n; i++)
 		last = r->next[last];
-	if (head != (uint16_t)((r->free_tail + 1) & r->mask))
-		r->ordered = false;
-	if (r->nfree)
-		r->next[r->free_tail] = head;
-	else
-		r->free_head = head;
-	r->free_tail = last;
-	r->nfree = (uint16_t)(r->nfree + n);
+	vu_free_append(r->next, r->mask, &f, head, last, n);
+	vu_free_store(r, &f);
 	r->heads[head].ndesc = 0;
 }
 
@@ -308,14 +340,20 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 	}
 }
 
-/* Split: avail ring entry at position pos (mod size) names head. */
+/* Split: the avail entry at pos (already masked) names head; written only
+ * if it does not say so already (avail_sh: our copy of the ring). */
+static inline void vu_avail_put(struct vring_avail *avail, uint16_t *avail_sh,
+				uint16_t pos, uint16_t head)
+{
+	if (avail_sh[pos] != head) {
+		avail->ring[pos] = head;
+		avail_sh[pos] = head;
+	}
+}
+
 static inline void vu_avail_set(struct vu_ring *r, uint16_t pos, uint16_t head)
 {
-	pos &= r->mask;
-	if (r->avail_sh[pos] != head) {
-		r->avail->ring[pos] = head;
-		r->avail_sh[pos] = head;
-	}
+	vu_avail_put(r->avail, r->avail_sh, pos & r->mask, head);
 }
 
 /* Make the chain at head available (its descriptors written). Packed: the
