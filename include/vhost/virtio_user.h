@@ -100,7 +100,8 @@ struct virtio_user_params {
 	uint16_t queue_size;   /* 0: 256; a power of two <= 4096 */
 	/* Virtio features to offer; 0: virtio_user_default_features() (MQ
 	 * added when queue_pairs > 1; split rings: add VIRTIO_F_RING_PACKED
-	 * for packed ones, as DPDK's packed_vq=1). Bits outside
+	 * for packed ones, as DPDK's packed_vq=1). VIRTIO_F_IN_ORDER is taken
+	 * on split rings only. Bits outside
 	 * virtio_user_supported_features() are refused (EINVAL). */
 	uint64_t features;
 	/* Bytes per buffer after the 12-byte virtio-net header; 0: 2048.
