@@ -64,8 +64,6 @@ static void rx_post_split_zc(struct vu_ring *r, struct vhost_pktbuf **b,
 {
 	uint16_t *next = r->next, *avail_sh = r->avail_sh;
 	struct vu_head *heads = r->heads;
-	uint32_t *lens = r->lens;
-	uint64_t *addrs = r->addrs;
 	struct vhost_pktbuf **zc = r->zc;
 	uint16_t mask = r->mask, fh = r->free_head, ai = r->avail_idx;
 	uint32_t seq = r->seq;
@@ -79,15 +77,8 @@ static void rx_post_split_zc(struct vu_ring *r, struct vhost_pktbuf **b,
 		fh = next[d];
 		heads[d].ndesc = 1;
 		heads[d].seq = seq++;
-		if (addrs[d] != at) {
-			r->desc[d].addr = at;
-			addrs[d] = at;
-		}
-		if (lens[d] != len) {
-			r->desc[d].len = len;
-			lens[d] = len;
-		}
-		/* Receive descriptors are never chained: flags stay WRITE. */
+		vu_split_desc_put(r, d, at, len, VRING_DESC_F_WRITE,
+				  (uint16_t)(r->links[d] >> 16));
 		zc[d] = p;
 		vu_avail_put(r->avail, avail_sh, pos, d);
 		ai++;
@@ -224,21 +215,23 @@ static int tx_reclaim_packed(struct vu_ring *r, struct zc_done *done)
 static int tx_reclaim_in_order(struct vu_ring *r, uint16_t n,
 			       struct zc_done *done)
 {
-	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	uint16_t *next = r->next;
 	struct vu_head *heads = r->heads;
-	uint16_t mask = r->mask, pos = r->last_used;
+	uint16_t mask = r->mask;
 	struct vu_free f = vu_free_load(r);
 	int ret = 0;
 	uint16_t i;
 
-	for (i = 0; i < n; i++, pos++) {
-		uint16_t h = avail_sh[pos & mask], nd = heads[h].ndesc, last = h;
+	for (i = 0; i < n; i++) {
 		struct vhost_pktbuf *p;
+		uint16_t h, nd, last;
 
-		if (!nd) {
+		if (vu_used_head_in_order(r, i, &h) < 0) {
 			ret = -1;
 			break;
 		}
+		nd = heads[h].ndesc;
+		last = h;
 		for (uint16_t k = 1; k < nd; k++)
 			last = next[last];
 		vu_free_append(next, mask, &f, h, last, nd);
@@ -514,9 +507,6 @@ tx_split_copy_run(struct virtio_user *vu, struct vu_ring *r,
 {
 	uint16_t *next = r->next, *avail_sh = r->avail_sh;
 	struct vu_head *heads = r->heads;
-	uint32_t *lens = r->lens, *links = r->links;
-	uint64_t *addrs = r->addrs;
-	uint8_t *hdr_set = r->hdr_set;
 	uint8_t *slots = r->slots + VU_SLOT_PAD;
 	uint32_t slot_len = r->slot_len, room = r->slot_room - VU_HDR_LEN;
 	uint32_t copy_max = vu->npools ? VU_TX_COPY_MAX : UINT32_MAX;
@@ -531,7 +521,6 @@ tx_split_copy_run(struct virtio_user *vu, struct vu_ring *r,
 		uint32_t dl = pkt->data_len;
 		const uint8_t *src;
 		uint8_t *dst;
-		uint64_t a;
 		uint16_t d;
 
 		if (pkt->ol_flags || pkt->next || dl > room || dl > copy_max)
@@ -542,10 +531,7 @@ tx_split_copy_run(struct virtio_user *vu, struct vu_ring *r,
 		heads[d].ndesc = 1;
 		heads[d].seq = seq++;
 		dst = slots + (size_t)d * slot_len;
-		if (hdr_set[d]) {
-			memset(dst, 0, VU_HDR_LEN);
-			hdr_set[d] = 0;
-		}
+		tx_zero_hdr(r, d);
 		src = vhost_pktbuf_data(pkt);
 		/* A line's copy, fixed size (no call), when both sides have
 		 * the room: bytes past the packet are the slot's own. */
@@ -554,19 +540,8 @@ tx_split_copy_run(struct virtio_user *vu, struct vu_ring *r,
 			memcpy(dst + VU_HDR_LEN, src, 64);
 		else
 			memcpy(dst + VU_HDR_LEN, src, dl);
-		a = (uint64_t)(uintptr_t)dst;
-		if (addrs[d] != a) {
-			r->desc[d].addr = a;
-			addrs[d] = a;
-		}
-		if (lens[d] != VU_HDR_LEN + dl) {
-			r->desc[d].len = VU_HDR_LEN + dl;
-			lens[d] = VU_HDR_LEN + dl;
-		}
-		if (links[d] & 0xffff) { /* flags were NEXT: now the last */
-			r->desc[d].flags = 0;
-			links[d] &= 0xffff0000u;
-		}
+		vu_split_desc_put(r, d, (uint64_t)(uintptr_t)dst,
+				  VU_HDR_LEN + dl, 0, (uint16_t)(r->links[d] >> 16));
 		vu_avail_put(r->avail, avail_sh, ai & mask, d);
 		ai++;
 		bytes += dl;
@@ -741,28 +716,28 @@ static uint16_t rx_split_zc_run(struct vu_ring *r, uint16_t qp, uint16_t n,
 				uint16_t *got, struct rx_pending *pend)
 {
 	const struct vring_used_elem *ring = r->used->ring;
-	uint16_t *next = r->next, *avail_sh = r->avail_sh;
+	uint16_t *next = r->next;
 	struct vu_head *heads = r->heads;
-	uint32_t *lens = r->lens;
 	struct vhost_pktbuf **zc = r->zc;
-	uint16_t mask = r->mask, size = r->size, pos = r->last_used;
+	uint16_t mask = r->mask, pos = r->last_used;
 	struct vu_free f = vu_free_load(r);
-	bool in_order = r->in_order, mrg = r->mrg;
+	bool mrg = r->mrg;
 	uint64_t bytes = 0;
 	uint16_t i, g = 0;
 
 	for (i = 0; i < cnt && g < n; i++, pos++) {
 		const struct vring_used_elem *e = &ring[pos & mask];
-		uint32_t id = VU_READ(e->id), l = VU_READ(e->len);
 		struct vhost_pktbuf *p;
+		uint16_t id;
+		uint32_t l;
 
-		if (id >= size || !heads[id].ndesc || l > lens[id] ||
-		    (in_order && id != avail_sh[pos & mask])) {
+		if (vu_used_check_split(r, pos & mask, VU_READ(e->id),
+					VU_READ(e->len), &id, &l) < 0) {
 			vu_ring_break(r, "used id not in flight or length past its buffer");
 			break;
 		}
 		p = zc[id];
-		pend->head = (uint16_t)id;
+		pend->head = id;
 		pend->len = l;
 		if (!p || l < VU_HDR_LEN) {
 			pend->on = true;
@@ -782,7 +757,7 @@ static uint16_t rx_split_zc_run(struct vu_ring *r, uint16_t qp, uint16_t n,
 		p->queue = qp;
 		pkts[g++] = p;
 		bytes += l - VU_HDR_LEN;
-		vu_free_append(next, mask, &f, (uint16_t)id, (uint16_t)id, 1);
+		vu_free_append(next, mask, &f, id, id, 1);
 		heads[id].ndesc = 0;
 	}
 	vu_free_store(r, &f);

@@ -223,6 +223,18 @@ static inline int vu_used_check(const struct vu_ring *r, uint32_t id,
 	return 0;
 }
 
+/* Split: the entry at ring position at (id and len read once by the
+ * caller), checked as vu_used_check does; with IN_ORDER it must name the
+ * chain posted at that position, no other. */
+static inline int vu_used_check_split(const struct vu_ring *r, uint16_t at,
+				      uint32_t id, uint32_t l, uint16_t *head,
+				      uint32_t *len)
+{
+	if (r->in_order && id != r->avail_sh[at])
+		return -1;
+	return vu_used_check(r, id, l, head, len);
+}
+
 /* Used entry i (from last_used / used_pos; for packed, of a ring of
  * one-descriptor chains), counted by vu_used_count: each field read once. */
 static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
@@ -240,12 +252,9 @@ static inline int vu_used_entry(const struct vu_ring *r, uint16_t i,
 	}
 	uint16_t at = (uint16_t)(r->last_used + i) & r->mask;
 	const struct vring_used_elem *e = &r->used->ring[at];
-	uint32_t id = VU_READ(e->id);
 
-	/* IN_ORDER: the chain posted at this position, no other. */
-	if (r->in_order && id != r->avail_sh[at])
-		return -1;
-	return vu_used_check(r, id, VU_READ(e->len), head, len);
+	return vu_used_check_split(r, at, VU_READ(e->id), VU_READ(e->len),
+				   head, len);
 }
 
 /* Split, IN_ORDER, transmit: the chain of used entry i is the one posted
@@ -285,6 +294,30 @@ static inline int vu_p_used_next(const struct vu_ring *r, uint16_t *head,
 			     len) < 0 ? -1 : 1;
 }
 
+/* Split: descriptor d says addr, len, flags, next; each field stored only
+ * if our copy (addrs[], lens[], links[]: flags | next << 16) says it
+ * holds something else. */
+static inline void vu_split_desc_put(struct vu_ring *r, uint16_t d,
+				     uint64_t addr, uint32_t len,
+				     uint16_t flags, uint16_t next)
+{
+	uint32_t link = flags | (uint32_t)next << 16;
+
+	if (r->addrs[d] != addr) {
+		r->desc[d].addr = addr;
+		r->addrs[d] = addr;
+	}
+	if (r->lens[d] != len) {
+		r->desc[d].len = len;
+		r->lens[d] = len;
+	}
+	if (r->links[d] != link) {
+		r->desc[d].flags = flags;
+		r->desc[d].next = next;
+		r->links[d] = link;
+	}
+}
+
 /* Write descriptor k of the chain head (descriptor d, len bytes at addr,
  * more: not the last). Split: the descriptor table entry of d. Packed: the
  * ring slot k after avail_pos; the head's flags wait for vu_post. */
@@ -318,26 +351,13 @@ static inline void vu_desc_write(struct vu_ring *r, uint16_t head, uint16_t k,
 			pd->flags = f;
 		return;
 	}
-	/* Split: only the fields that change (links[]: flags | next << 16;
-	 * next as written, or 0: the back-end ignores it without NEXT). */
+	/* Split: next as written, or kept: the back-end ignores it without
+	 * NEXT. */
 	uint16_t flags = more ? VRING_DESC_F_NEXT :
 			 r->tx ? 0 : VRING_DESC_F_WRITE;
-	uint32_t link = flags | (more ? (uint32_t)r->next[d] << 16 :
-				 r->links[d] & 0xffff0000u);
 
-	if (r->addrs[d] != addr) {
-		r->desc[d].addr = addr;
-		r->addrs[d] = addr;
-	}
-	if (r->lens[d] != len) {
-		r->desc[d].len = len;
-		r->lens[d] = len;
-	}
-	if (r->links[d] != link) {
-		r->desc[d].flags = flags;
-		r->desc[d].next = (uint16_t)(link >> 16);
-		r->links[d] = link;
-	}
+	vu_split_desc_put(r, d, addr, len, flags,
+			  more ? r->next[d] : (uint16_t)(r->links[d] >> 16));
 }
 
 /* Split: the avail entry at pos (already masked) names head; written only
