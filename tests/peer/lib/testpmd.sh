@@ -270,10 +270,14 @@ tp_port_stats() {
 }
 
 # tp_port_info NAME [PORT=0] : run `show port info PORT`; output in TP_OUT.
-tp_port_info() { tp_cmd_wait "$1" "show port info ${2:-0}" 'testpmd> ' 10; }
+tp_port_info() { tp_cmd_wait "$1" "show port info ${2:-0}" 'testpmd> ' "${3:-10}"; }
 
 # tp_link_up NAME [PORT=0] : true if `show port info` reports "Link status: up".
-tp_link_up() { tp_port_info "$1" "${2:-0}" && grep -q 'Link status: up' <<<"$TP_OUT"; }
+# One probe waits 2 s (scaled) at most: a reply whose echoed command line
+# another thread's log line cut in two (vhost's VHOST_CONFIG lines come
+# exactly while a front-end connects) is not recognised, and must cost one
+# probe of tp_wait_link's budget, not all of it.
+tp_link_up() { tp_port_info "$1" "${2:-0}" 2 && grep -q 'Link status: up' <<<"$TP_OUT"; }
 
 # tp_wait_link NAME TIMEOUT_SEC [PORT=0] : poll tp_link_up every 0.2 s; says
 # on stderr why it gave up.
