@@ -29,7 +29,8 @@
 # Env: BUILD (build), OUT (build-bench), SIZES ("64 1518"), RINGS ("split";
 # "split packed" adds the packed-ring rows: our front-end with --packed,
 # DPDK's virtio-user with packed_vq=1; both back-ends take what is offered),
-# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE, FE_BACKEND (ours | dpdk: the
+# ROUNDS, WINDOW, WARMUP, BE_CORE, FE_CORE, DIRS (the directions of the
+# backend and frontend rows, e.g. "h2g"; all by default), FE_BACKEND (ours | dpdk: the
 # back-end of the frontend rows), VF_EXTRA (more virtio-fwd
 # options for the frontend and loop rows, e.g. --copy: the copying path
 # instead of zero-copy from its shared pool).
@@ -243,8 +244,8 @@ for sec in "${SECTIONS[@]}"; do
           for ring in $RINGS; do
             set_ring "$ring"
             case $sec in
-                backend) for dir in g2h h2g loop; do for who in ours dpdk; do measure_backend $dir "$size" $who; done; done ;;
-                frontend) for dir in g2h h2g; do for who in ours dpdk; do measure_frontend $dir "$size" $who; done; done ;;
+                backend) for dir in ${DIRS:-g2h h2g loop}; do for who in ours dpdk; do measure_backend $dir "$size" $who; done; done ;;
+                frontend) for dir in ${DIRS:-g2h h2g}; do for who in ours dpdk; do measure_frontend $dir "$size" $who; done; done ;;
                 loop) for who in ours dpdk; do measure_loop "$size" $who; done ;;
             esac
           done

@@ -186,6 +186,8 @@ static void vring_translate(struct vhost_dev *dev, struct vhost_vring *vq)
 	vq->pdesc = NULL;
 	vq->driver_event = NULL;
 	vq->device_event = NULL;
+	/* New memory or a new base: avail->idx is read again. */
+	vq->avail_known = 0;
 	vq->packed = dev_has_feature(dev, VIRTIO_F_RING_PACKED);
 	if (!vq->addr_set || !n || !dev->mem->nregions)
 		return;

@@ -76,6 +76,11 @@ struct vhost_vring {
 	 * wrap counters. */
 	uint16_t last_avail_idx;
 	uint16_t last_used_idx;
+	/* Split: entries avail->idx showed beyond last_avail_idx when last
+	 * read. A burst these cover does not read avail->idx again: the
+	 * guest writes that line, so each read is a transfer from its core.
+	 * 0 (set wherever last_avail_idx is set from outside): read. */
+	uint16_t avail_known;
 	bool avail_wrap;
 	bool used_wrap;
 	uint16_t signalled_used;  /* used idx at the last call (EVENT_IDX) */

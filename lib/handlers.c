@@ -544,6 +544,7 @@ static int h_set_vring_base(struct vhost_dev *dev, struct vhost_msg *msg,
 		vq->last_avail_idx = (uint16_t)base;
 		vq->last_used_idx = (uint16_t)base;
 	}
+	vq->avail_known = 0;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	vq->sync_used = true;

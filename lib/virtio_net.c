@@ -503,8 +503,13 @@ enqueue_mergeable_slow(struct vhost_vring *vq, const bool packed,
 	}
 	if (out_of_buffers || gave_up || broken || too_many) {
 		/* Not placed now: the buffers it took are offered
-		 * again next burst; bad chains stay returned. */
-		bool whole_ring = t0.left == vq->size && !t.left;
+		 * again next burst; bad chains stay returned. Whole
+		 * ring: the packet walked every slot from t0 (split: by
+		 * index, as t0.left may be from an earlier read of
+		 * avail->idx; an empty t always comes from a fresh one). */
+		bool whole_ring = !t.left &&
+			(packed ? t0.left == vq->size :
+				  (uint16_t)(t.idx - t0.idx) == vq->size);
 
 		*cur = t0;
 		*used = u0;
@@ -653,7 +658,7 @@ uint16_t vhost_enqueue_burst_status(struct vhost_dev *dev, uint16_t queue,
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
 	}
-	if (ring_begin(vq, vq->packed, &cur)) {
+	if (ring_begin(vq, vq->packed, &cur, n)) {
 		mark_broken(vq, "avail index moved too far");
 		why = VHOST_ENQUEUE_STOPPED;
 		goto out;
@@ -958,7 +963,7 @@ uint16_t vhost_dequeue_burst(struct vhost_dev *dev, uint16_t queue,
 		return 0;
 	if (!ring_usable(vq))
 		goto out;
-	if (ring_begin(vq, vq->packed, &cur)) {
+	if (ring_begin(vq, vq->packed, &cur, n)) {
 		mark_broken(vq, "avail index moved too far");
 		goto out;
 	}
@@ -1034,7 +1039,7 @@ uint16_t vhost_vring_avail_upto(struct vhost_dev *dev, uint16_t queue,
 		if (vq->packed)
 			n = packed_avail_upto(vq, max < PACKED_COUNT_MAX ?
 						      max : PACKED_COUNT_MAX);
-		else if (split_avail_count(vq, &n))
+		else if (split_avail_atleast(vq, max, &n))
 			n = 0;
 	}
 	vring_unlock(vq);

@@ -29,6 +29,7 @@ struct ring_cur {
 	uint16_t idx;   /* split: avail index; packed: position */
 	uint16_t left;  /* split: entries not taken; packed: slots */
 	bool wrap;      /* packed: avail wrap counter */
+	bool known;     /* split: left is from an earlier read of avail->idx */
 };
 
 /* One available head, as peeked: split: the descriptor index; packed:
@@ -40,29 +41,64 @@ struct ring_head {
 
 enum ring_peek { RING_EMPTY, RING_HEAD, RING_BROKEN };
 
-/* Start of a burst. -1: the ring is broken (split: avail->idx moved by
- * more than the ring size). */
+/* Start of a burst of up to want heads (split: avail->idx is not read
+ * again while an earlier read covers them; see split_avail_atleast). -1:
+ * the ring is broken (split: avail->idx moved by more than the ring size). */
 static inline int ring_begin(struct vhost_vring *vq, const bool packed,
-			     struct ring_cur *cur)
+			     struct ring_cur *cur, uint16_t want)
 {
 	cur->idx = vq->last_avail_idx;
+	cur->known = false;
 	if (packed) {
 		cur->wrap = vq->avail_wrap;
 		cur->left = vq->size;
 		return 0;
 	}
 	cur->wrap = false;
+	if (want && vq->avail_known >= want) {
+		cur->left = vq->avail_known;
+		cur->known = true;
+		return 0;
+	}
 	return split_avail_count(vq, &cur->left);
+}
+
+/* Split: the cursor used up what an earlier read of avail->idx showed
+ * (a burst of mergeable packets, or bad chains, took more entries than it
+ * has packets): read it now, so that "empty" always comes from a fresh
+ * read. The cursor is past last_avail_idx by what this burst took. */
+static __attribute__((noinline, cold)) enum ring_peek
+split_cur_refresh(const struct vhost_vring *vq, struct ring_cur *cur)
+{
+	uint16_t idx = atomic_load_explicit(
+		(_Atomic uint16_t *)&vq->avail->idx, memory_order_acquire);
+	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
+	uint16_t taken = (uint16_t)(cur->idx - vq->last_avail_idx);
+
+	cur->known = false;
+	if (n > vq->size)
+		return RING_BROKEN;
+	cur->left = (uint16_t)(n - taken); /* n >= what was shown before */
+	return cur->left ? RING_HEAD : RING_EMPTY;
 }
 
 /* bounded: the caller knows the cursor has entries left (split). */
 static inline enum ring_peek ring_peek_n(const struct vhost_vring *vq,
 					 const bool packed,
-					 const struct ring_cur *cur,
+					 struct ring_cur *cur,
 					 struct ring_head *h, const bool bounded)
 {
-	if (!bounded && !cur->left)
-		return RING_EMPTY;
+	if (!bounded && !cur->left) {
+		enum ring_peek r;
+
+		if (packed || !cur->known)
+			return RING_EMPTY;
+		r = split_cur_refresh(vq, cur);
+		if (r != RING_HEAD) {
+			h->head = h->flags = 0;
+			return r;
+		}
+	}
 	if (packed) {
 		h->flags = packed_head_flags(vq, cur->idx);
 		h->head = cur->idx;
@@ -78,7 +114,7 @@ static inline enum ring_peek ring_peek_n(const struct vhost_vring *vq,
 
 static inline enum ring_peek ring_peek(const struct vhost_vring *vq,
 				       const bool packed,
-				       const struct ring_cur *cur,
+				       struct ring_cur *cur,
 				       struct ring_head *h)
 {
 	return ring_peek_n(vq, packed, cur, h, false);
@@ -174,6 +210,8 @@ static inline void ring_commit(struct vhost_vring *vq, const bool packed,
 	vq->last_avail_idx = cur->idx;
 	if (packed)
 		vq->avail_wrap = cur->wrap;
+	else
+		vq->avail_known = cur->left;
 }
 
 /* Publish n used entries (log them while migrating) and tell the guest
@@ -271,7 +309,7 @@ static inline bool ring_has_avail(struct vhost_vring *vq)
 	struct ring_cur cur;
 	struct ring_head h;
 
-	if (ring_begin(vq, vq->packed, &cur))
+	if (ring_begin(vq, vq->packed, &cur, 1))
 		return false;
 	return vq->packed ? ring_peek(vq, true, &cur, &h) != RING_EMPTY :
 			    cur.left > 0;

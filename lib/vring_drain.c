@@ -58,7 +58,8 @@ static bool drain_locked(struct vhost_vring *vq)
 	uint16_t i = 0;
 	bool more = false;
 
-	if (ring_begin(vq, packed, &cur)) {
+	/* Everything there is: a fresh read. */
+	if (ring_begin(vq, packed, &cur, 0)) {
 		drain_mark_broken(vq, "avail index moved too far");
 		return false;
 	}

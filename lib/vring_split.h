@@ -51,7 +51,8 @@ enum chain_status {
 };
 
 /* Entries the guest made available and we have not taken: at most the
- * ring size, or the ring is broken (the guest moved avail->idx too far). */
+ * ring size, or the ring is broken (the guest moved avail->idx too far).
+ * Read afresh; remembered in avail_known. */
 static inline int split_avail_count(struct vhost_vring *vq, uint16_t *count)
 {
 	uint16_t idx = atomic_load_explicit(
@@ -61,7 +62,23 @@ static inline int split_avail_count(struct vhost_vring *vq, uint16_t *count)
 	if (n > vq->size)
 		return -1;
 	*count = n;
+	vq->avail_known = n;
 	return 0;
+}
+
+/* At least want entries, or all there are: what an earlier read showed
+ * when it covers want (avail->idx only grows past it, and the acquire of
+ * that read already orders the entries it covers), else a fresh read. A
+ * count short of want is always a fresh one, so "nothing there" is never
+ * concluded from an old read. */
+static inline int split_avail_atleast(struct vhost_vring *vq, uint16_t want,
+				      uint16_t *count)
+{
+	if (want && vq->avail_known >= want) {
+		*count = vq->avail_known;
+		return 0;
+	}
+	return split_avail_count(vq, count);
 }
 
 static inline uint16_t split_avail_head(const struct vhost_vring *vq,
