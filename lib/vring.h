@@ -66,20 +66,20 @@ static inline int ring_begin(struct vhost_vring *vq, const bool packed,
 /* Split: the cursor used up what an earlier read of avail->idx showed
  * (a burst of mergeable packets, or bad chains, took more entries than it
  * has packets): read it now, so that "empty" always comes from a fresh
- * read. The cursor is past last_avail_idx by what this burst took. */
-static __attribute__((noinline, cold)) enum ring_peek
-split_cur_refresh(const struct vhost_vring *vq, struct ring_cur *cur)
+ * read. The cursor is at cur_idx, past last_avail_idx by what this burst
+ * took. Returns the entries left from there, or -1: the ring is broken.
+ * (Values in, value out: the cursor stays in the caller's registers.) */
+static __attribute__((noinline, cold)) int
+split_avail_refresh(const struct vhost_vring *vq, uint16_t cur_idx)
 {
 	uint16_t idx = atomic_load_explicit(
 		(_Atomic uint16_t *)&vq->avail->idx, memory_order_acquire);
 	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
-	uint16_t taken = (uint16_t)(cur->idx - vq->last_avail_idx);
 
-	cur->known = false;
 	if (n > vq->size)
-		return RING_BROKEN;
-	cur->left = (uint16_t)(n - taken); /* n >= what was shown before */
-	return cur->left ? RING_HEAD : RING_EMPTY;
+		return -1;
+	/* n covers at least what was shown before, which covers cur_idx. */
+	return (uint16_t)(n - (uint16_t)(cur_idx - vq->last_avail_idx));
 }
 
 /* bounded: the caller knows the cursor has entries left (split). */
@@ -89,15 +89,17 @@ static inline enum ring_peek ring_peek_n(const struct vhost_vring *vq,
 					 struct ring_head *h, const bool bounded)
 {
 	if (!bounded && !cur->left) {
-		enum ring_peek r;
+		int left;
 
 		if (packed || !cur->known)
 			return RING_EMPTY;
-		r = split_cur_refresh(vq, cur);
-		if (r != RING_HEAD) {
+		left = split_avail_refresh(vq, cur->idx);
+		cur->known = false;
+		if (left <= 0) {
 			h->head = h->flags = 0;
-			return r;
+			return left ? RING_BROKEN : RING_EMPTY;
 		}
+		cur->left = (uint16_t)left;
 	}
 	if (packed) {
 		h->flags = packed_head_flags(vq, cur->idx);
