@@ -239,6 +239,111 @@ enqueue_fast(struct vhost_vring *vq, const bool packed,
 	return true;
 }
 
+/*
+ * Split ring, no dirty log: enqueue_fast over consecutive packets, with
+ * the ring's state and the hinted memory region in locals (the general
+ * loops around it keep too much live to hold them in registers, and each
+ * spill is one more store queued behind the guest's lines). Stops at the
+ * first packet the fast path does not take; the head it read there goes
+ * to the general loop in *pend (*pending set: each avail entry is read
+ * once). Returns the packets placed: cur, the used entries from used on,
+ * and b moved past them.
+ */
+static __attribute__((noinline)) uint16_t
+enqueue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
+		  struct vhost_pktbuf *const *pkts, uint16_t n, uint16_t used,
+		  struct burst_stats *b, struct ring_head *pend, bool *pending)
+{
+	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
+	const struct vring_desc *desc = vq->desc;
+	const uint16_t *avail = vq->avail->ring;
+	struct vring_used_elem *ue = vq->used->ring;
+	const struct mem_table *mt = vq->mem;
+	uint16_t mask = vq->mask, size = vq->size, hdr_len = vq->hdr_len;
+	uint16_t idx = cur->idx, uidx = (uint16_t)(vq->last_used_idx + used);
+	uint16_t i, m = n < cur->left ? n : cur->left;
+	uint64_t base = 0, rsize = 0, hva = 0, bytes = 0;
+
+	if (vq->mem_hint < mt->nregions) {
+		base = mt->regions[vq->mem_hint].gpa;
+		rsize = mt->regions[vq->mem_hint].size;
+		hva = mt->regions[vq->mem_hint].hva;
+	}
+	pend->flags = 0;
+	for (i = 0; i < m; i++, idx++, uidx++) {
+		const struct vhost_pktbuf *pkt = pkts[i];
+		uint16_t head = GUEST_READ(avail[idx & mask]);
+		uint32_t need = hdr_len + pkt->pkt_len, len;
+		const struct vring_desc *d;
+		uint64_t addr, off;
+		uint8_t *p;
+
+		pend->head = head;
+		if (head >= size || pkt->next || pkt->ol_flags)
+			break;
+		d = &desc[head];
+		if (GUEST_READ(d->flags) != VRING_DESC_F_WRITE)
+			break;
+		len = GUEST_READ(d->len);
+		addr = GUEST_READ(d->addr);
+		if (len < need)
+			break;
+		off = addr - base; /* wraps past rsize when addr < base */
+		if (off < rsize && need <= rsize - off) {
+			p = (uint8_t *)(uintptr_t)(hva + off);
+		} else {
+			p = mem_gpa_range_hint(mt, addr, need, &vq->mem_hint);
+			if (!p)
+				break;
+			base = mt->regions[vq->mem_hint].gpa;
+			rsize = mt->regions[vq->mem_hint].size;
+			hva = mt->regions[vq->mem_hint].hva;
+		}
+		/* As enqueue_fast: a header already there is not written. */
+		if (!hdr_same(p, &plain, hdr_len))
+			memcpy(p, &plain, hdr_len);
+		memcpy(p + hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+		ue[uidx & mask].id = head;
+		ue[uidx & mask].len = need;
+		bytes += pkt->pkt_len;
+		b->buckets[size_bucket(pkt->pkt_len)]++;
+	}
+	*pending = i < m;
+	cur->idx = idx;
+	cur->left = (uint16_t)(cur->left - i);
+	b->packets += i;
+	b->bytes += bytes;
+	return i;
+}
+
+/* The next head of an enqueue loop: the one enqueue_split_run stopped at
+ * (split without dirty log: the run takes every packet the fast path
+ * would, so *ran says to skip it), else a fresh peek. */
+static inline __attribute__((always_inline)) enum ring_peek
+enqueue_next_head(struct vhost_vring *vq, const bool packed,
+		  const bool logging, struct ring_cur *cur,
+		  struct vhost_pktbuf *const *pkts, uint16_t n, uint16_t *i,
+		  uint16_t *used, struct burst_stats *b, struct ring_head *h,
+		  bool *ran)
+{
+	*ran = false;
+	if (!packed && !logging) {
+		bool pending;
+		uint16_t k = enqueue_split_run(vq, cur, pkts + *i,
+					       (uint16_t)(n - *i), *used, b,
+					       h, &pending);
+
+		*i = (uint16_t)(*i + k);
+		*used = (uint16_t)(*used + k);
+		*ran = true;
+		if (pending)
+			return h->head < vq->size ? RING_HEAD : RING_BROKEN;
+		if (*i == n)
+			return RING_EMPTY; /* the caller's loop ends */
+	}
+	return ring_peek(vq, packed, cur, h);
+}
+
 static inline __attribute__((always_inline)) bool
 dequeue_fast(struct vhost_vring *vq, const bool packed,
 	     const struct ring_head *rh, struct vhost_pktbuf *pkt, uint16_t *id)
@@ -297,18 +402,26 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 	bool dry = false;
 
 	while (i < n) {
-		const struct vhost_pktbuf *pkt = pkts[i];
-		uint32_t need = hdr_len + pkt->pkt_len;
+		const struct vhost_pktbuf *pkt;
+		uint32_t need;
 		uint32_t used_len;
 		uint16_t id;
 		struct virtio_net_hdr_mrg_rxbuf h;
 		struct csum_fix fix;
 		struct chain_writer w = { .c = &c };
-		struct pkt_cursor pc = { .seg = pkt };
+		struct pkt_cursor pc;
 		struct ring_head rh;
-		enum ring_peek pk = ring_peek(vq, packed, cur, &rh);
+		bool ran;
+		enum ring_peek pk = enqueue_next_head(vq, packed, logging, cur,
+						      pkts, n, &i, &used, b,
+						      &rh, &ran);
 		enum chain_status st;
 
+		if (i == n)
+			break;
+		pkt = pkts[i];
+		need = hdr_len + pkt->pkt_len;
+		pc = (struct pkt_cursor){ .seg = pkt };
 		if (pk == RING_EMPTY) {
 			dry = true;
 			break;
@@ -323,8 +436,8 @@ enqueue_simple(ENQUEUE_ARGS, const bool packed, const bool logging)
 			i = (uint16_t)(i + PACKED_BATCH);
 			continue;
 		}
-		if (enqueue_fast(vq, packed, &rh, pkt, &used_len, &id,
-				 logging)) {
+		if (!ran && enqueue_fast(vq, packed, &rh, pkt, &used_len, &id,
+					 logging)) {
 			ring_used_add(vq, packed, used++, id, used_len, 1);
 			ring_next(vq, packed, cur, 1);
 			count_packet(b, pkt->pkt_len);
@@ -562,13 +675,19 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 			__builtin_prefetch(&vq->used->ring[(uint16_t)(vq->last_used_idx + k) &
 							   vq->mask], 1);
 	while (i < n) {
-		const struct vhost_pktbuf *pkt = pkts[i];
+		const struct vhost_pktbuf *pkt;
 		uint32_t used_len;
 		uint16_t id;
 		/* Each head is read once: h0 serves both paths. */
 		struct ring_head h0;
-		enum ring_peek pk = ring_peek(vq, packed, cur, &h0);
+		bool ran;
+		enum ring_peek pk = enqueue_next_head(vq, packed, logging, cur,
+						      pkts, n, &i, &used, b,
+						      &h0, &ran);
 
+		if (i == n)
+			break;
+		pkt = pkts[i];
 		if (pk == RING_EMPTY) {
 			dry = true;
 			break;
@@ -583,8 +702,8 @@ enqueue_mergeable(ENQUEUE_ARGS, const bool packed, const bool logging)
 			i = (uint16_t)(i + PACKED_BATCH);
 			continue;
 		}
-		if (enqueue_fast(vq, packed, &h0, pkt, &used_len, &id,
-				 logging)) {
+		if (!ran && enqueue_fast(vq, packed, &h0, pkt, &used_len, &id,
+					 logging)) {
 			ring_used_add(vq, packed, used++, id, used_len, 1);
 			ring_next(vq, packed, cur, 1);
 			count_packet(b, pkt->pkt_len);
