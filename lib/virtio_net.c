@@ -956,6 +956,94 @@ dequeue_slow(struct vhost_vring *vq, const struct ring_cur *cur,
 	return SLOW_PKT;
 }
 
+/*
+ * Split ring: dequeue_fast over consecutive chains into the fresh buffers
+ * fresh[0..nfresh), with the ring's state and the hinted region in locals
+ * (as enqueue_split_run). At most n chains, which the caller knows are
+ * there. Stops at the first chain the fast path does not take and hands
+ * the head it read there over in *pend (*pending set). Returns the
+ * packets put in pkts (one chain and one fresh buffer each): cur, the used
+ * entries from taken on, and b moved past them.
+ */
+static __attribute__((noinline)) uint16_t
+dequeue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
+		  struct vhost_pktbuf *const *fresh, uint16_t nfresh,
+		  struct vhost_pktbuf **pkts, uint16_t n, uint16_t taken,
+		  uint16_t queue, struct burst_stats *b, struct ring_head *pend,
+		  bool *pending)
+{
+	const struct vring_desc *desc = vq->desc;
+	const uint16_t *avail = vq->avail->ring;
+	struct vring_used_elem *ue = vq->used->ring;
+	const struct mem_table *mt = vq->mem;
+	uint16_t mask = vq->mask, size = vq->size, hdr_len = vq->hdr_len;
+	uint16_t idx = cur->idx, uidx = (uint16_t)(vq->last_used_idx + taken);
+	uint16_t i, m = n < nfresh ? n : nfresh;
+	uint64_t base = 0, rsize = 0, hva = 0, bytes = 0;
+
+	if (vq->mem_hint < mt->nregions) {
+		base = mt->regions[vq->mem_hint].gpa;
+		rsize = mt->regions[vq->mem_hint].size;
+		hva = mt->regions[vq->mem_hint].hva;
+	}
+	pend->flags = 0;
+	for (i = 0; i < m; i++, idx++, uidx++) {
+		struct vhost_pktbuf *pkt = fresh[i];
+		uint16_t head = GUEST_READ(avail[idx & mask]);
+		struct virtio_net_hdr_mrg_rxbuf h;
+		const struct vring_desc *d;
+		uint64_t addr, off;
+		uint32_t len;
+		const uint8_t *p;
+
+		pend->head = head;
+		if (head >= size)
+			break;
+		d = &desc[head];
+		if (GUEST_READ(d->flags) != 0)
+			break;
+		len = GUEST_READ(d->len);
+		addr = GUEST_READ(d->addr);
+		if (len <= hdr_len || len - hdr_len > vhost_pktbuf_tailroom(pkt))
+			break;
+		off = addr - base; /* wraps past rsize when addr < base */
+		if (off < rsize && len <= rsize - off) {
+			p = (const uint8_t *)(uintptr_t)(hva + off);
+		} else {
+			p = mem_gpa_range_hint(mt, addr, len, &vq->mem_hint);
+			if (!p)
+				break;
+			base = mt->regions[vq->mem_hint].gpa;
+			rsize = mt->regions[vq->mem_hint].size;
+			hva = mt->regions[vq->mem_hint].hva;
+		}
+		/* The header is read once, into our memory, then checked. */
+		memcpy(&h, p, sizeof(h.hdr));
+		if (h.hdr.flags || h.hdr.gso_type) {
+			if (!net_hdr_to_pkt(vq->features, &h, len - hdr_len, pkt))
+				break;
+		} else {
+			pkt->ol_flags = 0;
+		}
+		len -= hdr_len;
+		memcpy(vhost_pktbuf_data(pkt), p + hdr_len, len);
+		pkt->data_len = (uint16_t)len;
+		pkt->pkt_len = len;
+		pkt->queue = queue;
+		pkts[i] = pkt;
+		ue[uidx & mask].id = head;
+		ue[uidx & mask].len = 0;
+		bytes += len;
+		b->buckets[size_bucket(len)]++;
+	}
+	*pending = i < m;
+	cur->idx = idx;
+	cur->left = (uint16_t)(cur->left - i);
+	b->packets += i;
+	b->bytes += bytes;
+	return i;
+}
+
 /* The dequeue body, instantiated per ring format. Returns packets put in
  * pkts; *taken: chains consumed (used entries written). */
 static inline __attribute__((always_inline)) uint16_t
@@ -977,16 +1065,11 @@ dequeue_body(struct vhost_vring *vq, const bool packed,
 	while ((packed ? got : taken) < n) {
 		struct vhost_pktbuf *pkt, *cand;
 		struct ring_head rh;
-		enum ring_peek pk = ring_peek_n(vq, packed, cur, &rh, !packed);
+		enum ring_peek pk;
 		enum slow_result res;
 		uint16_t id;
+		bool pending = false;
 
-		if (pk == RING_EMPTY)
-			break;
-		if (pk == RING_BROKEN) {
-			b->broken = true;
-			break;
-		}
 		/* Buffers come in bulk, a burst's worth at a time; when the
 		 * pool cannot give a whole bulk, one at a time (slow path). */
 		if (used_fresh == nfresh && !bulk_failed) {
@@ -998,6 +1081,31 @@ dequeue_body(struct vhost_vring *vq, const bool packed,
 				nfresh = want;
 			else
 				bulk_failed = true;
+		}
+		if (!packed && used_fresh < nfresh) {
+			uint16_t k = dequeue_split_run(
+				vq, cur, fresh + used_fresh,
+				(uint16_t)(nfresh - used_fresh), pkts + got,
+				(uint16_t)(n - taken), taken, queue, b, &rh,
+				&pending);
+
+			used_fresh = (uint16_t)(used_fresh + k);
+			taken = (uint16_t)(taken + k);
+			got = (uint16_t)(got + k);
+			if (taken == n)
+				break;
+			if (!pending)
+				continue; /* its buffers used up: more */
+		}
+		if (pending)
+			pk = rh.head < vq->size ? RING_HEAD : RING_BROKEN;
+		else
+			pk = ring_peek_n(vq, packed, cur, &rh, !packed);
+		if (pk == RING_EMPTY)
+			break;
+		if (pk == RING_BROKEN) {
+			b->broken = true;
+			break;
 		}
 		if (packed && n - got >= PACKED_BATCH &&
 		    nfresh - used_fresh >= PACKED_BATCH &&
@@ -1011,7 +1119,8 @@ dequeue_body(struct vhost_vring *vq, const bool packed,
 			continue;
 		}
 		cand = used_fresh < nfresh ? fresh[used_fresh] : NULL;
-		if (cand && dequeue_fast(vq, packed, &rh, cand, &id)) {
+		/* A head the run handed over is not for the fast path. */
+		if (cand && !pending && dequeue_fast(vq, packed, &rh, cand, &id)) {
 			used_fresh++;
 			pkt = cand;
 			ring_used_add(vq, packed, taken++, id, 0, 1);

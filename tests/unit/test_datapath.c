@@ -997,6 +997,70 @@ static void test_avail_idx_reads(void)
 	teardown();
 }
 
+/* The fast runs (enqueue_split_run, dequeue_split_run) stop at a chain
+ * they do not take and hand its head to the general loop, then go on:
+ * every packet in order, each used entry the head posted at its place,
+ * a head out of range anywhere stops the ring there. */
+static void test_fast_run_handover(void)
+{
+	static uint8_t d[6][100];
+	static const uint32_t c_hdr[] = { 12 };
+	static const uint32_t halves[] = { 40, 80 };
+	struct vhost_pktbuf *pk[8];
+	nethdr csum = mkhdr(VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 34, 6);
+	uint16_t heads[6];
+	int errs;
+
+	for (int i = 0; i < 6; i++)
+		fill(d[i], 100, 40u + (unsigned)i);
+	SETUP(BASE | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_RING_F_INDIRECT_DESC), 0, 0);
+	heads[0] = tx_post(TXQ, &hdr0, d[0], 100, NULL, 0, false);
+	heads[1] = tx_post(TXQ, &hdr0, d[1], 100, c_hdr, 1, false);
+	heads[2] = tx_post(TXQ, &hdr0, d[2], 100, NULL, 0, false);
+	heads[3] = tx_post(TXQ, &csum, d[3], 100, NULL, 0, false);
+	heads[4] = tx_post(TXQ, &hdr0, d[4], 100, c_hdr, 1, true);
+	heads[5] = tx_post(TXQ, &hdr0, d[5], 100, NULL, 0, false);
+	avail_add(TXQ, 999); /* out of range: the ring stops there */
+	publish(TXQ);
+	CHECK_EQ(DEQ(TXQ, pk, 8), 6);
+	CHECK_EQ(used_idx(TXQ), 6);
+	for (int i = 0; i < 6; i++) {
+		CHECK(pkt_is(pk[i], d[i], 100));
+		CHECK_EQ(pk[i]->ol_flags,
+			 i == 3 ? VHOST_PKT_F_CSUM_PARTIAL : 0u);
+		CHECK_EQ(used_at(TXQ, (uint16_t)i).id, heads[i]);
+	}
+	vhost_pktbuf_free_bulk(pk, 6);
+	CHECK_EQ(drops(TXQ, VHOST_DROP_BAD_DESC), 1); /* broken */
+	teardown();
+
+	for (int mrg = 0; mrg < 2; mrg++) {
+		SETUP(BASE | F(VIRTIO_RING_F_INDIRECT_DESC) |
+		      (mrg ? F(VIRTIO_NET_F_MRG_RXBUF) : 0), 0, 0);
+		heads[0] = rx_post(RXQ, 200);
+		heads[1] = rx_post_chain(RXQ, halves, 2, false);
+		heads[2] = rx_post(RXQ, 200);
+		heads[3] = rx_post_chain(RXQ, halves, 2, true);
+		heads[4] = rx_post(RXQ, 200);
+		avail_add(RXQ, 999);
+		publish(RXQ);
+		for (int i = 0; i < 6; i++)
+			pk[i] = mkpkt(d[i], 100, ROOM);
+		CHECK_EQ(ENQ(RXQ, pk, 6), 5);
+		CHECK_EQ(used_idx(RXQ), 5);
+		CHECK_EQ(rx_collect(RXQ, &errs), 5);
+		CHECK_EQ(errs, 0);
+		for (int i = 0; i < 5; i++) {
+			CHECK(rxp[i].len == 100 &&
+			      memcmp(rxp[i].data, d[i], 100) == 0);
+			CHECK_EQ(used_at(RXQ, (uint16_t)i).id, heads[i]);
+		}
+		CHECK_EQ(drops(RXQ, VHOST_DROP_BAD_DESC), 1);
+		vhost_pktbuf_free_bulk(pk, 6);
+		teardown();
+	}
+}
+
 int main(void)
 {
 	struct timespec t0, t1;
@@ -1019,6 +1083,7 @@ int main(void)
 	RUN(test_notify_no_event_idx);
 	RUN(test_notify_event_idx);
 	RUN(test_avail_idx_reads);
+	RUN(test_fast_run_handover);
 	fixture_end();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("datapath: %.2f s\n", (double)(t1.tv_sec - t0.tv_sec) +
