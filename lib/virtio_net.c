@@ -239,6 +239,43 @@ enqueue_fast(struct vhost_vring *vq, const bool packed,
 	return true;
 }
 
+/* The hinted memory region in locals: while a fast run's buffers stay in
+ * it, a translation is one subtraction and two compares (as
+ * mem_gpa_range_hint's first test), with no load from the table. */
+struct run_region {
+	uint64_t base, size, hva;
+};
+
+static inline struct run_region run_region_load(const struct mem_table *mt,
+						uint32_t hint)
+{
+	struct run_region rr = { 0, 0, 0 };
+
+	if (hint < mt->nregions) {
+		rr.base = mt->regions[hint].gpa;
+		rr.size = mt->regions[hint].size;
+		rr.hva = mt->regions[hint].hva;
+	}
+	return rr;
+}
+
+/* [addr, addr + len) whole in one region, or NULL; another region
+ * becomes the hint (and rr). */
+static inline uint8_t *run_region_map(struct vhost_vring *vq,
+				      struct run_region *rr, uint64_t addr,
+				      uint64_t len)
+{
+	uint64_t off = addr - rr->base; /* wraps past size when addr < base */
+	uint8_t *p;
+
+	if (off < rr->size && len <= rr->size - off)
+		return (uint8_t *)(uintptr_t)(rr->hva + off);
+	p = mem_gpa_range_hint(vq->mem, addr, len, &vq->mem_hint);
+	if (p)
+		*rr = run_region_load(vq->mem, vq->mem_hint);
+	return p;
+}
+
 /*
  * Split ring, no dirty log: enqueue_fast over consecutive packets, with
  * the ring's state and the hinted memory region in locals (the general
@@ -262,20 +299,16 @@ enqueue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 	uint16_t mask = vq->mask, size = vq->size, hdr_len = vq->hdr_len;
 	uint16_t idx = cur->idx, uidx = (uint16_t)(vq->last_used_idx + used);
 	uint16_t i, m = n < cur->left ? n : cur->left;
-	uint64_t base = 0, rsize = 0, hva = 0, bytes = 0;
+	struct run_region rr = run_region_load(mt, vq->mem_hint);
+	uint64_t bytes = 0;
 
-	if (vq->mem_hint < mt->nregions) {
-		base = mt->regions[vq->mem_hint].gpa;
-		rsize = mt->regions[vq->mem_hint].size;
-		hva = mt->regions[vq->mem_hint].hva;
-	}
 	pend->flags = 0;
 	for (i = 0; i < m; i++, idx++, uidx++) {
 		const struct vhost_pktbuf *pkt = pkts[i];
 		uint16_t head = GUEST_READ(avail[idx & mask]);
 		uint32_t need = hdr_len + pkt->pkt_len, len;
 		const struct vring_desc *d;
-		uint64_t addr, off;
+		uint64_t addr;
 		uint8_t *p;
 
 		pend->head = head;
@@ -288,17 +321,9 @@ enqueue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 		addr = GUEST_READ(d->addr);
 		if (len < need)
 			break;
-		off = addr - base; /* wraps past rsize when addr < base */
-		if (off < rsize && need <= rsize - off) {
-			p = (uint8_t *)(uintptr_t)(hva + off);
-		} else {
-			p = mem_gpa_range_hint(mt, addr, need, &vq->mem_hint);
-			if (!p)
-				break;
-			base = mt->regions[vq->mem_hint].gpa;
-			rsize = mt->regions[vq->mem_hint].size;
-			hva = mt->regions[vq->mem_hint].hva;
-		}
+		p = run_region_map(vq, &rr, addr, need);
+		if (!p)
+			break;
 		/* As enqueue_fast: a header already there is not written. */
 		if (!hdr_same(p, &plain, hdr_len))
 			memcpy(p, &plain, hdr_len);
@@ -979,20 +1004,16 @@ dequeue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 	uint16_t mask = vq->mask, size = vq->size, hdr_len = vq->hdr_len;
 	uint16_t idx = cur->idx, uidx = (uint16_t)(vq->last_used_idx + taken);
 	uint16_t i, m = n < nfresh ? n : nfresh;
-	uint64_t base = 0, rsize = 0, hva = 0, bytes = 0;
+	struct run_region rr = run_region_load(mt, vq->mem_hint);
+	uint64_t bytes = 0;
 
-	if (vq->mem_hint < mt->nregions) {
-		base = mt->regions[vq->mem_hint].gpa;
-		rsize = mt->regions[vq->mem_hint].size;
-		hva = mt->regions[vq->mem_hint].hva;
-	}
 	pend->flags = 0;
 	for (i = 0; i < m; i++, idx++, uidx++) {
 		struct vhost_pktbuf *pkt = fresh[i];
 		uint16_t head = GUEST_READ(avail[idx & mask]);
 		struct virtio_net_hdr_mrg_rxbuf h;
 		const struct vring_desc *d;
-		uint64_t addr, off;
+		uint64_t addr;
 		uint32_t len;
 		const uint8_t *p;
 
@@ -1006,17 +1027,9 @@ dequeue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 		addr = GUEST_READ(d->addr);
 		if (len <= hdr_len || len - hdr_len > vhost_pktbuf_tailroom(pkt))
 			break;
-		off = addr - base; /* wraps past rsize when addr < base */
-		if (off < rsize && len <= rsize - off) {
-			p = (const uint8_t *)(uintptr_t)(hva + off);
-		} else {
-			p = mem_gpa_range_hint(mt, addr, len, &vq->mem_hint);
-			if (!p)
-				break;
-			base = mt->regions[vq->mem_hint].gpa;
-			rsize = mt->regions[vq->mem_hint].size;
-			hva = mt->regions[vq->mem_hint].hva;
-		}
+		p = run_region_map(vq, &rr, addr, len);
+		if (!p)
+			break;
 		/* The header is read once, into our memory, then checked. */
 		memcpy(&h, p, sizeof(h.hdr));
 		if (h.hdr.flags || h.hdr.gso_type) {
