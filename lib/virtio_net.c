@@ -207,12 +207,28 @@ static inline bool hdr_same(const uint8_t *p,
  * guest can see: the general path then walks the same head from scratch
  * (reading the descriptor again, so nothing read here is trusted there).
  */
+/* The fast path's write of a one-segment packet without offloads into
+ * the buffer at p (room checked by the caller). num_buffers is 1 with or
+ * without MRG_RXBUF (5.1.6.4). A buffer that holds this header already
+ * (the guest read it there last time round and left it) is not written
+ * again: the store would take the line back from the guest's cache. What
+ * is read only decides whether to write; the guest gets this header
+ * either way. */
+static inline __attribute__((always_inline)) void
+fast_put(uint8_t *p, const struct vhost_pktbuf *pkt, uint32_t hdr_len)
+{
+	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
+
+	if (!hdr_same(p, &plain, hdr_len))
+		memcpy(p, &plain, hdr_len);
+	memcpy(p + hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+}
+
 static inline __attribute__((always_inline)) bool
 enqueue_fast(struct vhost_vring *vq, const bool packed,
 	     const struct ring_head *h, const struct vhost_pktbuf *pkt,
 	     uint32_t *used_len, uint16_t *id, const bool logging)
 {
-	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
 	uint32_t need = vq->hdr_len + pkt->pkt_len, len;
 	uint64_t addr;
 	uint8_t *p;
@@ -225,14 +241,7 @@ enqueue_fast(struct vhost_vring *vq, const bool packed,
 	p = mem_gpa_range_hint(vq->mem, addr, need, &vq->mem_hint);
 	if (!p)
 		return false;
-	/* num_buffers is 1 with or without MRG_RXBUF (5.1.6.4). A buffer that
-	 * holds this header already (the guest read it there last time round
-	 * and left it) is not written again: the store would take the line
-	 * back from the guest's cache. What is read only decides whether to
-	 * write; the guest gets this header either way. */
-	if (!hdr_same(p, &plain, vq->hdr_len))
-		memcpy(p, &plain, vq->hdr_len);
-	memcpy(p + vq->hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+	fast_put(p, pkt, vq->hdr_len);
 	if (logging)
 		vring_log_gpa(vq, addr, need);
 	*used_len = need;
@@ -291,7 +300,6 @@ enqueue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 		  struct vhost_pktbuf *const *pkts, uint16_t n, uint16_t used,
 		  struct burst_stats *b, struct ring_head *pend, bool *pending)
 {
-	static const struct virtio_net_hdr_mrg_rxbuf plain = { .num_buffers = 1 };
 	const struct vring_desc *desc = vq->desc;
 	const uint16_t *avail = vq->avail->ring;
 	struct vring_used_elem *ue = vq->used->ring;
@@ -324,10 +332,7 @@ enqueue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 		p = run_region_map(vq, &rr, addr, need);
 		if (!p)
 			break;
-		/* As enqueue_fast: a header already there is not written. */
-		if (!hdr_same(p, &plain, hdr_len))
-			memcpy(p, &plain, hdr_len);
-		memcpy(p + hdr_len, vhost_pktbuf_data(pkt), pkt->pkt_len);
+		fast_put(p, pkt, hdr_len);
 		ue[uidx & mask].id = head;
 		ue[uidx & mask].len = need;
 		bytes += pkt->pkt_len;
@@ -369,21 +374,15 @@ enqueue_next_head(struct vhost_vring *vq, const bool packed,
 	return ring_peek(vq, packed, cur, h);
 }
 
+/* The fast path's read of the buffer at p (len bytes, header included,
+ * len - hdr_len fitting pkt's tailroom: checked by the caller) into pkt.
+ * false: a bad header; pkt's metadata may have been written. */
 static inline __attribute__((always_inline)) bool
-dequeue_fast(struct vhost_vring *vq, const bool packed,
-	     const struct ring_head *rh, struct vhost_pktbuf *pkt, uint16_t *id)
+fast_take(const struct vhost_vring *vq, uint32_t hdr_len, const uint8_t *p,
+	  uint32_t len, struct vhost_pktbuf *pkt)
 {
 	struct virtio_net_hdr_mrg_rxbuf h;
-	uint32_t hdr_len = vq->hdr_len, len;
-	uint64_t addr;
-	const uint8_t *p;
 
-	if (!ring_single(vq, packed, rh, 0, &addr, &len, id) ||
-	    len <= hdr_len || len - hdr_len > vhost_pktbuf_tailroom(pkt))
-		return false;
-	p = mem_gpa_range_hint(vq->mem, addr, len, &vq->mem_hint);
-	if (!p)
-		return false;
 	/* The header is read once, into our memory, then checked. */
 	memcpy(&h, p, sizeof(h.hdr));
 	if (h.hdr.flags || h.hdr.gso_type) {
@@ -396,6 +395,21 @@ dequeue_fast(struct vhost_vring *vq, const bool packed,
 	pkt->data_len = (uint16_t)(len - hdr_len);
 	pkt->pkt_len = len - hdr_len;
 	return true;
+}
+
+static inline __attribute__((always_inline)) bool
+dequeue_fast(struct vhost_vring *vq, const bool packed,
+	     const struct ring_head *rh, struct vhost_pktbuf *pkt, uint16_t *id)
+{
+	uint32_t hdr_len = vq->hdr_len, len;
+	uint64_t addr;
+	const uint8_t *p;
+
+	if (!ring_single(vq, packed, rh, 0, &addr, &len, id) ||
+	    len <= hdr_len || len - hdr_len > vhost_pktbuf_tailroom(pkt))
+		return false;
+	p = mem_gpa_range_hint(vq->mem, addr, len, &vq->mem_hint);
+	return p && fast_take(vq, hdr_len, p, len, pkt);
 }
 
 /* ------------------------------------------------------------- enqueue */
@@ -1011,7 +1025,6 @@ dequeue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 	for (i = 0; i < m; i++, idx++, uidx++) {
 		struct vhost_pktbuf *pkt = fresh[i];
 		uint16_t head = GUEST_READ(avail[idx & mask]);
-		struct virtio_net_hdr_mrg_rxbuf h;
 		const struct vring_desc *d;
 		uint64_t addr;
 		uint32_t len;
@@ -1030,18 +1043,9 @@ dequeue_split_run(struct vhost_vring *vq, struct ring_cur *cur,
 		p = run_region_map(vq, &rr, addr, len);
 		if (!p)
 			break;
-		/* The header is read once, into our memory, then checked. */
-		memcpy(&h, p, sizeof(h.hdr));
-		if (h.hdr.flags || h.hdr.gso_type) {
-			if (!net_hdr_to_pkt(vq->features, &h, len - hdr_len, pkt))
-				break;
-		} else {
-			pkt->ol_flags = 0;
-		}
+		if (!fast_take(vq, hdr_len, p, len, pkt))
+			break;
 		len -= hdr_len;
-		memcpy(vhost_pktbuf_data(pkt), p + hdr_len, len);
-		pkt->data_len = (uint16_t)len;
-		pkt->pkt_len = len;
 		pkt->queue = queue;
 		pkts[i] = pkt;
 		ue[uidx & mask].id = head;
@@ -1271,6 +1275,7 @@ uint16_t vhost_vring_avail_upto(struct vhost_dev *dev, uint16_t queue,
 {
 	struct vhost_vring *vq = any_vring(dev, queue);
 	uint16_t n = 0;
+	bool known;
 
 	if (!vq || !max || !vring_trylock(vq))
 		return 0;
@@ -1280,7 +1285,7 @@ uint16_t vhost_vring_avail_upto(struct vhost_dev *dev, uint16_t queue,
 		if (vq->packed)
 			n = packed_avail_upto(vq, max < PACKED_COUNT_MAX ?
 						      max : PACKED_COUNT_MAX);
-		else if (split_avail_atleast(vq, max, &n))
+		else if (split_avail_atleast(vq, max, &n, &known))
 			n = 0;
 	}
 	vring_unlock(vq);

@@ -55,12 +55,7 @@ static inline int ring_begin(struct vhost_vring *vq, const bool packed,
 		return 0;
 	}
 	cur->wrap = false;
-	if (want && vq->avail_known >= want) {
-		cur->left = vq->avail_known;
-		cur->known = true;
-		return 0;
-	}
-	return split_avail_count(vq, &cur->left);
+	return split_avail_atleast(vq, want, &cur->left, &cur->known);
 }
 
 /* Split: the cursor used up what an earlier read of avail->idx showed
@@ -72,14 +67,10 @@ static inline int ring_begin(struct vhost_vring *vq, const bool packed,
 static __attribute__((noinline, cold)) int
 split_avail_refresh(const struct vhost_vring *vq, uint16_t cur_idx)
 {
-	uint16_t idx = atomic_load_explicit(
-		(_Atomic uint16_t *)&vq->avail->idx, memory_order_acquire);
-	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
+	int n = split_avail_load(vq);
 
-	if (n > vq->size)
-		return -1;
 	/* n covers at least what was shown before, which covers cur_idx. */
-	return (uint16_t)(n - (uint16_t)(cur_idx - vq->last_avail_idx));
+	return n < 0 ? -1 : n - (uint16_t)(cur_idx - vq->last_avail_idx);
 }
 
 /* bounded: the caller knows the cursor has entries left (split). */

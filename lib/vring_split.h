@@ -50,31 +50,40 @@ enum chain_status {
 	CHAIN_BROKEN,     /* packed: extent or id unknowable; the ring stops */
 };
 
-/* Entries the guest made available and we have not taken: at most the
- * ring size, or the ring is broken (the guest moved avail->idx too far).
- * Read afresh; remembered in avail_known. */
-static inline int split_avail_count(struct vhost_vring *vq, uint16_t *count)
+/* One read of avail->idx (pairs with the guest's release store): the
+ * entries made available past last_avail_idx, at most the ring size, or
+ * -1: the guest moved it too far and the ring is broken. */
+static inline int split_avail_load(const struct vhost_vring *vq)
 {
 	uint16_t idx = atomic_load_explicit(
 		(_Atomic uint16_t *)&vq->avail->idx, memory_order_acquire);
 	uint16_t n = (uint16_t)(idx - vq->last_avail_idx);
 
-	if (n > vq->size)
+	return n > vq->size ? -1 : n;
+}
+
+/* Entries the guest made available and we have not taken, read afresh
+ * and remembered in avail_known; -1: the ring is broken. */
+static inline int split_avail_count(struct vhost_vring *vq, uint16_t *count)
+{
+	int n = split_avail_load(vq);
+
+	if (n < 0)
 		return -1;
-	*count = n;
-	vq->avail_known = n;
+	*count = vq->avail_known = (uint16_t)n;
 	return 0;
 }
 
 /* At least want entries, or all there are: what an earlier read showed
- * when it covers want (avail->idx only grows past it, and the acquire of
- * that read already orders the entries it covers), else a fresh read. A
- * count short of want is always a fresh one, so "nothing there" is never
- * concluded from an old read. */
+ * when it covers want (*known; avail->idx only grows past it, and the
+ * acquire of that read already orders the entries it covers), else a
+ * fresh read. A count short of want is always a fresh one, so "nothing
+ * there" is never concluded from an old read. */
 static inline int split_avail_atleast(struct vhost_vring *vq, uint16_t want,
-				      uint16_t *count)
+				      uint16_t *count, bool *known)
 {
-	if (want && vq->avail_known >= want) {
+	*known = want && vq->avail_known >= want;
+	if (*known) {
 		*count = vq->avail_known;
 		return 0;
 	}
